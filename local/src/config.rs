@@ -1,0 +1,185 @@
+//! Command-line flags, each with an environment-variable twin, turned into `room` settings.
+
+use clap::Parser;
+use room::config::{CorsOrigins, IceSettings, PublicUrls, Secret, Settings, TurnAuth};
+use room::domain::room::RoomLimits;
+use room::relay::hub::RelayLimits;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// AppRTC emulator: room server, collider-compatible relay and web client in one process.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "apprtc-local", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "APPRTC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Public base URL for links (default: derived from each request's Host).
+    #[arg(long, env = "APPRTC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `wss_url` handed to clients (default: ws(s)://<request host>/ws).
+    #[arg(long, env = "APPRTC_WSS_URL")]
+    pub wss_url: Option<String>,
+    /// `wss_post_url` handed to clients (default: http(s)://<request host>/relay).
+    #[arg(long, env = "APPRTC_WSS_POST_URL")]
+    pub wss_post_url: Option<String>,
+    /// `ice_server_url` handed to clients (default: <request origin>/v1alpha/iceconfig?key=).
+    #[arg(long, env = "APPRTC_ICE_SERVER_URL")]
+    pub ice_server_url: Option<String>,
+    /// Comma-separated host:port values that the `wshpp` query parameter may select.
+    #[arg(long, env = "APPRTC_WSHPP_ALLOW", value_delimiter = ',')]
+    pub wshpp_allow: Vec<String>,
+
+    /// Comma-separated STUN URLs for the ICE endpoint.
+    #[arg(long, env = "APPRTC_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+    /// Comma-separated TURN URLs for the ICE endpoint.
+    #[arg(long, env = "APPRTC_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// Static TURN username (with --turn-credential).
+    #[arg(long, env = "APPRTC_TURN_USERNAME")]
+    pub turn_username: Option<String>,
+    /// Static TURN password (with --turn-username).
+    #[arg(long, env = "APPRTC_TURN_CREDENTIAL", hide_env_values = true)]
+    pub turn_credential: Option<String>,
+    /// TURN REST shared secrets, comma-separated; the first mints credentials.
+    #[arg(long, env = "APPRTC_TURN_SECRET", value_delimiter = ',', hide_env_values = true)]
+    pub turn_secret: Vec<String>,
+    /// Lifetime of minted TURN credentials.
+    #[arg(long, env = "APPRTC_TURN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub turn_ttl: Duration,
+    /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
+    #[arg(long, env = "APPRTC_ICE_CORS_ORIGINS", default_value = "")]
+    pub ice_cors_origins: String,
+
+    /// A room record lives this long after its last change.
+    #[arg(long, env = "APPRTC_ROOM_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub room_ttl: Duration,
+    /// A joiner that does not register on the relay within this time is removed.
+    #[arg(long, env = "APPRTC_REGISTER_DEADLINE", default_value = "60s", value_parser = parse_duration)]
+    pub register_deadline: Duration,
+    /// A client whose socket closed keeps its place this long.
+    #[arg(long, env = "APPRTC_RECONNECT_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub reconnect_grace: Duration,
+    /// Largest signaling message (HTTP body or WebSocket frame), in bytes.
+    #[arg(long, env = "APPRTC_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+    /// Most messages saved for a member waiting alone.
+    #[arg(long, env = "APPRTC_MAX_SAVED_MESSAGES", default_value_t = 256)]
+    pub max_saved_messages: usize,
+    /// Most bytes saved for a member waiting alone.
+    #[arg(long, env = "APPRTC_MAX_SAVED_BYTES", default_value_t = 256 * 1024)]
+    pub max_saved_bytes: usize,
+    /// Most messages the relay queues per sender while its peer is not registered.
+    #[arg(long, env = "APPRTC_MAX_QUEUED_MESSAGES", default_value_t = 1024)]
+    pub max_queued_messages: usize,
+    /// Most bytes the relay queues per sender while its peer is not registered.
+    #[arg(long, env = "APPRTC_MAX_QUEUED_BYTES", default_value_t = 1024 * 1024)]
+    pub max_queued_bytes: usize,
+    /// Frames waiting for one socket before it is closed as a slow reader.
+    #[arg(long, env = "APPRTC_OUTBOUND_QUEUE", default_value_t = 1088)]
+    pub outbound_queue: usize,
+    /// Interval of server WebSocket pings; a socket that misses two is closed.
+    #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+    /// Read buffer per WebSocket, in bytes.
+    #[arg(long, env = "APPRTC_WS_READ_BUFFER", default_value_t = 4096)]
+    pub ws_read_buffer: usize,
+    /// How long shutdown waits for sockets to close.
+    #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// Parses `250ms`, `10s`, `5m`, `24h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (examples: 250ms, 10s, 5m, 24h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"))
+}
+
+fn non_empty(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+impl Config {
+    /// Room and relay settings; fails on contradictory or unusable values.
+    pub fn settings(&self) -> Result<(Settings, RelayLimits), String> {
+        if self.max_message_bytes == 0 || self.max_saved_messages == 0 || self.max_queued_messages == 0 {
+            return Err("message, saved and queue limits must be greater than zero".to_owned());
+        }
+        if self.outbound_queue <= self.max_queued_messages {
+            return Err("--outbound-queue must be larger than --max-queued-messages (a queue is flushed into it)".to_owned());
+        }
+        if self.ping_interval.is_zero() {
+            return Err("--ping-interval must be greater than zero".to_owned());
+        }
+        let secrets = non_empty(&self.turn_secret);
+        let turn_auth = match (&self.turn_username, &self.turn_credential, secrets.is_empty()) {
+            (Some(_), Some(_), false) => {
+                return Err("use either --turn-secret or --turn-username/--turn-credential, not both".to_owned());
+            }
+            (Some(u), Some(c), true) => TurnAuth::Static { username: u.clone(), credential: Secret::new(c) },
+            (None, None, false) => TurnAuth::Rest {
+                secrets: secrets.into_iter().map(Secret::new).collect(),
+                ttl: self.turn_ttl,
+            },
+            (None, None, true) => TurnAuth::None,
+            _ => return Err("--turn-username and --turn-credential go together".to_owned()),
+        };
+        let limits = RoomLimits {
+            room_ttl: self.room_ttl,
+            register_deadline: self.register_deadline,
+            reconnect_grace: self.reconnect_grace,
+            max_message_bytes: self.max_message_bytes,
+            max_saved_messages: self.max_saved_messages,
+            max_saved_bytes: self.max_saved_bytes,
+        };
+        let settings = Settings {
+            limits,
+            urls: PublicUrls {
+                base_url: self.public_url.clone(),
+                wss_url: self.wss_url.clone(),
+                wss_post_url: self.wss_post_url.clone(),
+                ice_server_url: self.ice_server_url.clone(),
+            },
+            wshpp_allow: non_empty(&self.wshpp_allow),
+            ice: IceSettings { stun_urls: non_empty(&self.stun_urls), turn_urls: non_empty(&self.turn_urls), turn_auth },
+            ice_cors: CorsOrigins::parse(&self.ice_cors_origins),
+            bypass_join_confirmation: false,
+            header_message: None,
+        };
+        let relay = RelayLimits {
+            max_queued_messages: self.max_queued_messages,
+            max_queued_bytes: self.max_queued_bytes,
+            outbound_queue: self.outbound_queue,
+            reconnect_grace: self.reconnect_grace,
+        };
+        Ok((settings, relay))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! `apprtc-local`: the room API, the collider-compatible relay and the web pages in one process.
+//!
+//! This crate only adapts HTTP and WebSocket transport (axum) to the `room` crate: every decision
+//! (room rules, relay protocol, responses) is made there.
+
+pub mod config;
+mod routes;
+mod ws;
+
+use room::adapters::memory::MemoryRoomStore;
+use room::relay::Relay;
+use room::relay::hub::{Hub, RelayLimits};
+use room::{RoomService, Settings};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// Transport settings that are not room settings.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// WebSocket ping interval.
+    pub ping_interval: Duration,
+    /// WebSocket read buffer, bytes.
+    pub ws_read_buffer: usize,
+    /// How long shutdown waits for sockets to close.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(25),
+            ws_read_buffer: 4096,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Shared state of the process.
+#[derive(Debug, Clone)]
+pub struct App {
+    service: RoomService,
+    relay: Arc<Relay>,
+    settings: Arc<Settings>,
+    options: Arc<ServerOptions>,
+    shutdown: watch::Receiver<bool>,
+    sockets: TaskTracker,
+}
+
+/// A running server's handle for the caller: where it listens and how to stop it.
+#[derive(Debug)]
+pub struct Server {
+    app: App,
+    stop: watch::Sender<bool>,
+    store: Arc<MemoryRoomStore>,
+}
+
+impl Server {
+    /// Builds the in-memory service, store and relay. Must be called inside a Tokio runtime.
+    pub fn new(settings: Settings, relay_limits: RelayLimits, options: ServerOptions) -> Self {
+        let settings = Arc::new(settings);
+        let store = Arc::new(MemoryRoomStore::new());
+        let (hub, expired) = Hub::new(relay_limits);
+        let service = RoomService::new(store.clone(), hub.clone(), settings.clone());
+        let relay = Relay::new(hub, expired, service.clone());
+        let (stop, shutdown) = watch::channel(false);
+        let app = App {
+            service,
+            relay,
+            settings,
+            options: Arc::new(options),
+            shutdown,
+            sockets: TaskTracker::new(),
+        };
+        Self { app, stop, store }
+    }
+
+    /// Serves on `listener` until `signal` resolves, then closes every socket (close frame
+    /// 1001) and returns once they are closed or the shutdown timeout passed.
+    pub async fn serve(self, listener: TcpListener, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Self { app, stop, store } = self;
+        let sweeper = tokio::spawn(sweep(store, app.service.clone()));
+        let router = routes::router(app.clone());
+        let stop_http = stop.clone();
+        let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(async move {
+                signal.await;
+                let _ = stop_http.send(true);
+            })
+            .await;
+        let _ = stop.send(true);
+        sweeper.abort();
+        app.sockets.close();
+        if tokio::time::timeout(app.options.shutdown_timeout, app.sockets.wait()).await.is_err() {
+            tracing::warn!("shutdown timeout: some sockets did not close in time");
+        }
+        result
+    }
+}
+
+/// Returns memory of abandoned rooms once a minute (reads ignore them anyway).
+async fn sweep(store: Arc<MemoryRoomStore>, service: RoomService) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let removed = store.sweep(service.now());
+        if removed > 0 {
+            tracing::debug!(removed, "swept expired rooms");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+

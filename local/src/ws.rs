@@ -1,0 +1,105 @@
+//! The relay WebSocket: moves frames between a socket and `room::relay`, sends pings, and closes
+//! on the hub's request or at shutdown. One task per socket; nothing here decides anything.
+
+use crate::App;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::response::Response;
+use room::relay::frame::{RelayError, error_frame};
+use room::relay::hub::CloseReason;
+
+pub async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+    let max = app.settings.limits.max_message_bytes * 2 + 1024;
+    ws.read_buffer_size(app.options.ws_read_buffer)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let tracker = app.sockets.clone();
+            async move {
+                // Tracked so that shutdown waits for the close frame to go out.
+                tracker.track_future(serve(app, socket)).await;
+            }
+        })
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+}
+
+async fn serve(app: App, mut socket: WebSocket) {
+    let (mut session, mut rx) = app.relay.open();
+    let mut shutdown = app.shutdown.clone();
+    if *shutdown.borrow_and_update() {
+        let _ = socket.send(close(close_code::AWAY, "server shutting down")).await;
+        return;
+    }
+    let mut ping = tokio::time::interval(app.options.ping_interval);
+    ping.tick().await;
+    let mut unanswered_pings = 0u8;
+    let goodbye = loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Binary(_))) => {
+                        if let Some(m) = report(&app, &mut socket, &RelayError::Binary).await { break m; }
+                        continue;
+                    }
+                    Some(Ok(Message::Pong(_) | Message::Ping(_))) => {
+                        unanswered_pings = 0;
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "socket read failed");
+                        break None;
+                    }
+                };
+                unanswered_pings = 0;
+                if let Err(e) = app.relay.on_text(&mut session, text.as_str()).await {
+                    if let Some(m) = report(&app, &mut socket, &e).await { break m; }
+                }
+            }
+            frame = rx.frames.recv() => {
+                let Some(frame) = frame else { break None };
+                let Ok(text) = Utf8Bytes::try_from(frame) else { continue };
+                if socket.send(Message::Text(text)).await.is_err() {
+                    break None;
+                }
+            }
+            reason = rx.close.wait() => {
+                break Some(match reason {
+                    CloseReason::Removed | CloseReason::Evicted => close(close_code::NORMAL, ""),
+                    CloseReason::SlowReader => close(close_code::POLICY, "slow reader: outbound queue full"),
+                });
+            }
+            _ = ping.tick() => {
+                if unanswered_pings >= 2 {
+                    break Some(close(close_code::AWAY, "no pong received"));
+                }
+                unanswered_pings += 1;
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+            _ = shutdown.changed() => {
+                break Some(close(close_code::AWAY, "server shutting down"));
+            }
+        }
+    };
+    if let Some(m) = goodbye {
+        let _ = socket.send(m).await;
+    }
+    app.relay.on_close(session).await;
+}
+
+/// Sends an error frame; returns the close message when this error ends the socket.
+async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Message>> {
+    app.relay.count_ws_error();
+    let sent = socket.send(Message::Text(error_frame(e).into())).await.is_ok();
+    if !sent {
+        return Some(None);
+    }
+    e.closes_socket().then(|| Some(close(close_code::NORMAL, "")))
+}

@@ -1,0 +1,5 @@
+//! Adapters: implementations of the ports and glue to transports.
+
+pub mod memory;
+#[cfg(feature = "lambda")]
+pub mod lambda;

@@ -1,0 +1,188 @@
+//! Signaling messages: the opaque JSON texts that clients exchange (offer, answer, candidates, bye).
+//!
+//! The server never interprets SDP, but it refuses what would break a receiving client: texts that
+//! are not a JSON object with a known string `type` (iOS crashes on them, Android aborts the call).
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::fmt;
+
+/// The `type` values real clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// SDP offer.
+    Offer,
+    /// SDP answer.
+    Answer,
+    /// One ICE candidate.
+    Candidate,
+    /// Candidates withdrawn (Android, iOS).
+    RemoveCandidates,
+    /// The peer hangs up.
+    Bye,
+}
+
+impl MessageKind {
+    fn from_type(t: &str) -> Option<Self> {
+        Some(match t {
+            "offer" => Self::Offer,
+            "answer" => Self::Answer,
+            "candidate" => Self::Candidate,
+            "remove-candidates" => Self::RemoveCandidates,
+            "bye" => Self::Bye,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a text is not an acceptable signaling message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// Empty body or `msg`.
+    #[error("message is empty")]
+    Empty,
+    /// Longer than the configured maximum.
+    #[error("message is larger than {max} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// Not UTF-8.
+    #[error("message is not valid UTF-8")]
+    NotUtf8,
+    /// Not a JSON object, or its `type` is missing or not a string.
+    #[error("message is not a JSON object with a string 'type': {0}")]
+    NotJson(String),
+    /// A `type` no client understands.
+    #[error("message type '{0}' is not one of offer, answer, candidate, remove-candidates, bye")]
+    UnknownType(String),
+}
+
+/// A validated signaling message; keeps the original text byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalingMessage {
+    text: String,
+    kind: MessageKind,
+}
+
+impl SignalingMessage {
+    /// Validates raw bytes (an HTTP body).
+    pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, MessageError> {
+        if bytes.len() > max_len {
+            return Err(MessageError::TooLarge { max: max_len });
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| MessageError::NotUtf8)?;
+        Self::parse(text.to_owned(), max_len)
+    }
+
+    /// Validates a text (an HTTP body or a WebSocket `msg`).
+    pub fn parse(text: String, max_len: usize) -> Result<Self, MessageError> {
+        if text.is_empty() {
+            return Err(MessageError::Empty);
+        }
+        if text.len() > max_len {
+            return Err(MessageError::TooLarge { max: max_len });
+        }
+        let TypeOnly(t) =
+            serde_json::from_str(&text).map_err(|e| MessageError::NotJson(e.to_string()))?;
+        let kind = MessageKind::from_type(&t).ok_or(MessageError::UnknownType(truncate(&t)))?;
+        Ok(Self { text, kind })
+    }
+
+    /// What kind of message this is.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
+    }
+
+    /// The message exactly as the client sent it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Takes the text out.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+/// Reads only the `type` member of a JSON object, skipping everything else without building it.
+struct TypeOnly(String);
+
+impl<'de> serde::Deserialize<'de> for TypeOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TypeOnly;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object with a string 'type'")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TypeOnly, A::Error> {
+                let mut found = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "type" {
+                        found = Some(map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                found.map(TypeOnly).ok_or_else(|| de::Error::missing_field("type"))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 1024;
+
+    #[test]
+    fn accepts_every_client_type_and_keeps_text() {
+        for t in ["offer", "answer", "candidate", "remove-candidates", "bye"] {
+            let text = format!("{{ \"type\" : \"{t}\", \"sdp\": \"é\" }}");
+            let m = SignalingMessage::parse(text.clone(), MAX).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(m.as_str(), text);
+        }
+    }
+
+    #[test]
+    fn rejects_what_breaks_clients() {
+        let cases = [
+            ("", "empty"),
+            ("hello", "json"),
+            ("[\"offer\"]", "json"),
+            ("{\"type\":1}", "json"),
+            ("{\"sdp\":\"x\"}", "json"),
+            ("{\"type\":\"foo\"}", "type"),
+            ("{\"type\":\"offer\"} x", "json"),
+        ];
+        for (text, why) in cases {
+            let err = SignalingMessage::parse(text.to_owned(), MAX).err();
+            assert!(err.is_some(), "{text:?} accepted ({why})");
+        }
+    }
+
+    #[test]
+    fn enforces_size_and_utf8() {
+        let big = format!("{{\"type\":\"offer\",\"sdp\":\"{}\"}}", "a".repeat(MAX));
+        assert_eq!(
+            SignalingMessage::parse(big, MAX),
+            Err(MessageError::TooLarge { max: MAX })
+        );
+        assert_eq!(
+            SignalingMessage::from_bytes(b"{\"type\":\"offer\",\"sdp\":\"\xff\"}", MAX),
+            Err(MessageError::NotUtf8)
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{{\"type\":\"offer\",\"x\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert!(SignalingMessage::parse(deep, 1 << 20).is_err());
+    }
+}

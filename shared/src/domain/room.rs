@@ -1,0 +1,422 @@
+//! The room rules of the original room server (spec §2.11) plus the ghost rules that replace its
+//! missing departure detection. Pure functions over a [`Room`] value: no I/O, no clock reads.
+
+use super::ids::ClientId;
+use super::message::SignalingMessage;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Milliseconds since the UNIX epoch.
+pub type Millis = u64;
+
+/// Converts a duration to milliseconds, saturating.
+pub fn millis(d: Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Limits and deadlines that the room rules apply. Every value is a documented setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomLimits {
+    /// A room record lives this long after its last write (the original: 24 h).
+    pub room_ttl: Duration,
+    /// A joiner that has not registered its WebSocket within this time is removed.
+    pub register_deadline: Duration,
+    /// A member whose socket closed is removed unless it re-registers within this time.
+    pub reconnect_grace: Duration,
+    /// Largest signaling message in bytes.
+    pub max_message_bytes: usize,
+    /// Most messages saved for one waiting member.
+    pub max_saved_messages: usize,
+    /// Most bytes saved for one waiting member.
+    pub max_saved_bytes: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            room_ttl: Duration::from_secs(24 * 3600),
+            register_deadline: Duration::from_secs(60),
+            reconnect_grace: Duration::from_secs(10),
+            max_message_bytes: 64 * 1024,
+            max_saved_messages: 256,
+            max_saved_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Whether a member's WebSocket is known to the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Presence {
+    /// Joined, not yet registered; removed after `until`.
+    Pending {
+        /// Deadline in epoch milliseconds.
+        until: Millis,
+    },
+    /// Registered on the relay.
+    Connected,
+    /// Socket closed; removed after `until` unless it re-registers.
+    Away {
+        /// Deadline in epoch milliseconds.
+        until: Millis,
+    },
+    /// The virtual loopback member; lives as long as the real member.
+    Virtual,
+}
+
+impl Presence {
+    fn expired(self, now: Millis) -> bool {
+        match self {
+            Self::Pending { until } | Self::Away { until } => now >= until,
+            Self::Connected | Self::Virtual => false,
+        }
+    }
+}
+
+/// One occupant of a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The issued id.
+    pub id: ClientId,
+    /// Whether this member is (now) the initiator.
+    pub initiator: bool,
+    /// Messages posted while alone, handed once to the next joiner.
+    pub saved: Vec<String>,
+    /// Relay state, for ghost removal.
+    pub presence: Presence,
+}
+
+impl Member {
+    fn saved_bytes(&self) -> usize {
+        self.saved.iter().map(String::len).sum()
+    }
+}
+
+/// A stored room: at most two members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    /// Occupants, first joiner first.
+    pub members: Vec<Member>,
+    /// After this instant the record counts as absent.
+    pub expires_at: Millis,
+}
+
+/// Members per room.
+pub const ROOM_CAPACITY: usize = 2;
+
+/// What a join did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    /// Admitted.
+    Joined {
+        /// First in the room.
+        is_initiator: bool,
+        /// The other member's saved messages, handed over now and cleared.
+        messages: Vec<String>,
+    },
+    /// Two members already.
+    Full,
+    /// The id is already a member (only by a random collision).
+    Duplicate,
+}
+
+/// What a message post did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageOutcome {
+    /// Saved for the next joiner.
+    Saved,
+    /// The room has a peer: deliver through the relay.
+    Forward,
+    /// No such room.
+    UnknownRoom,
+    /// The sender is not a member.
+    UnknownClient,
+    /// The saved list is at its cap.
+    SavedListFull,
+}
+
+/// What a leave did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveOutcome {
+    /// Removed.
+    Left,
+    /// No such room.
+    UnknownRoom,
+    /// Not a member.
+    UnknownClient,
+}
+
+/// A room as read from a store, or absent. Rules take `&mut RoomSlot` so that they can create and
+/// delete the record.
+pub type RoomSlot = Option<Room>;
+
+fn deadline(now: Millis, d: Duration) -> Millis {
+    now.saturating_add(millis(d))
+}
+
+/// Drops members whose presence deadline passed and the whole record once it expired; keeps the
+/// invariants (a loopback member never stays alone, a lone member is the initiator).
+pub fn prune(slot: &mut RoomSlot, now: Millis) {
+    let Some(room) = slot else { return };
+    if now >= room.expires_at {
+        *slot = None;
+        return;
+    }
+    let before = room.members.len();
+    room.members.retain(|m| !m.presence.expired(now));
+    if room.members.len() != before {
+        settle(slot);
+    }
+}
+
+/// Restores the invariants after a removal.
+fn settle(slot: &mut RoomSlot) {
+    let Some(room) = slot else { return };
+    if room.members.iter().all(|m| m.presence == Presence::Virtual) {
+        *slot = None;
+        return;
+    }
+    if let [survivor] = room.members.as_mut_slice() {
+        survivor.initiator = true;
+    }
+}
+
+fn touch(room: &mut Room, now: Millis, limits: &RoomLimits) {
+    room.expires_at = deadline(now, limits.room_ttl);
+}
+
+/// Admits `client` if there is room (spec §2.3), handing over the other member's saved messages.
+pub fn join(
+    slot: &mut RoomSlot,
+    client: &ClientId,
+    loopback: bool,
+    now: Millis,
+    limits: &RoomLimits,
+) -> JoinOutcome {
+    prune(slot, now);
+    let newcomer = |initiator| Member {
+        id: client.clone(),
+        initiator,
+        saved: Vec::new(),
+        presence: Presence::Pending {
+            until: deadline(now, limits.register_deadline),
+        },
+    };
+    let Some(room) = slot else {
+        let mut members = vec![newcomer(true)];
+        if loopback {
+            members.push(Member {
+                id: ClientId::loopback(),
+                initiator: false,
+                saved: Vec::new(),
+                presence: Presence::Virtual,
+            });
+        }
+        let mut room = Room {
+            members,
+            expires_at: 0,
+        };
+        touch(&mut room, now, limits);
+        *slot = Some(room);
+        return JoinOutcome::Joined {
+            is_initiator: true,
+            messages: Vec::new(),
+        };
+    };
+    if room.members.iter().any(|m| &m.id == client) {
+        return JoinOutcome::Duplicate;
+    }
+    if room.members.len() >= ROOM_CAPACITY {
+        return JoinOutcome::Full;
+    }
+    let messages = room
+        .members
+        .iter_mut()
+        .flat_map(|m| std::mem::take(&mut m.saved))
+        .collect();
+    room.members.push(newcomer(false));
+    touch(room, now, limits);
+    JoinOutcome::Joined {
+        is_initiator: false,
+        messages,
+    }
+}
+
+/// Saves or routes a message from `client` (spec §2.4).
+pub fn post_message(
+    slot: &mut RoomSlot,
+    client: &ClientId,
+    message: &SignalingMessage,
+    now: Millis,
+    limits: &RoomLimits,
+) -> MessageOutcome {
+    prune(slot, now);
+    let Some(room) = slot else {
+        return MessageOutcome::UnknownRoom;
+    };
+    if !room.members.iter().any(|m| &m.id == client) {
+        return MessageOutcome::UnknownClient;
+    }
+    if room.members.len() > 1 {
+        return MessageOutcome::Forward;
+    }
+    let Some(sender) = room.members.first_mut() else {
+        return MessageOutcome::UnknownClient;
+    };
+    if sender.saved.len() >= limits.max_saved_messages
+        || sender.saved_bytes() + message.as_str().len() > limits.max_saved_bytes
+    {
+        return MessageOutcome::SavedListFull;
+    }
+    sender.saved.push(message.as_str().to_owned());
+    touch(room, now, limits);
+    MessageOutcome::Saved
+}
+
+/// Removes `client` (spec §2.5): the loopback member goes with it, a survivor becomes initiator.
+pub fn leave(slot: &mut RoomSlot, client: &ClientId, now: Millis) -> LeaveOutcome {
+    prune(slot, now);
+    let Some(room) = slot else {
+        return LeaveOutcome::UnknownRoom;
+    };
+    let before = room.members.len();
+    room.members.retain(|m| &m.id != client);
+    if room.members.len() == before {
+        return LeaveOutcome::UnknownClient;
+    }
+    settle(slot);
+    LeaveOutcome::Left
+}
+
+/// Whether `client` is a live member (either loopback spelling counts for the loopback member).
+pub fn is_member(slot: &RoomSlot, client: &ClientId, now: Millis) -> bool {
+    let id = client.canonical();
+    slot.as_ref().is_some_and(|room| {
+        now < room.expires_at
+            && room
+                .members
+                .iter()
+                .any(|m| m.id == id && !m.presence.expired(now))
+    })
+}
+
+/// Records a relay event for `client`; returns whether it is a member. The loopback member's
+/// presence never changes.
+pub fn set_presence(
+    slot: &mut RoomSlot,
+    client: &ClientId,
+    presence: Presence,
+    now: Millis,
+) -> bool {
+    prune(slot, now);
+    let Some(room) = slot else { return false };
+    let id = client.canonical();
+    match room.members.iter_mut().find(|m| m.id == id) {
+        Some(m) if m.presence == Presence::Virtual => true,
+        Some(m) => {
+            m.presence = presence;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Presence for a socket that just closed.
+pub fn away(now: Millis, limits: &RoomLimits) -> Presence {
+    Presence::Away {
+        until: deadline(now, limits.reconnect_grace),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> ClientId {
+        ClientId::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn msg(t: &str) -> SignalingMessage {
+        SignalingMessage::parse(format!("{{\"type\":\"{t}\"}}"), 1024).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const NOW: Millis = 1_000_000;
+
+    #[test]
+    fn first_join_is_initiator_second_gets_saved_messages_third_is_full() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        assert!(matches!(
+            join(&mut slot, &id("a"), false, NOW, &l),
+            JoinOutcome::Joined { is_initiator: true, .. }
+        ));
+        assert_eq!(post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l), MessageOutcome::Saved);
+        assert_eq!(
+            join(&mut slot, &id("b"), false, NOW, &l),
+            JoinOutcome::Joined { is_initiator: false, messages: vec![msg("offer").into_string()] }
+        );
+        assert_eq!(join(&mut slot, &id("c"), false, NOW, &l), JoinOutcome::Full);
+        assert_eq!(post_message(&mut slot, &id("b"), &msg("answer"), NOW, &l), MessageOutcome::Forward);
+    }
+
+    #[test]
+    fn leave_promotes_the_survivor_and_empties_the_room() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, NOW, &l);
+        join(&mut slot, &id("b"), false, NOW, &l);
+        assert_eq!(leave(&mut slot, &id("a"), NOW), LeaveOutcome::Left);
+        assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
+        assert_eq!(leave(&mut slot, &id("x"), NOW), LeaveOutcome::UnknownClient);
+        assert_eq!(leave(&mut slot, &id("b"), NOW), LeaveOutcome::Left);
+        assert_eq!(slot, None);
+        assert_eq!(leave(&mut slot, &id("b"), NOW), LeaveOutcome::UnknownRoom);
+    }
+
+    #[test]
+    fn loopback_room_is_full_and_empties_with_its_member() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), true, NOW, &l);
+        assert!(is_member(&slot, &id(crate::domain::ids::WEB_LOOPBACK_CLIENT_ID), NOW));
+        assert_eq!(join(&mut slot, &id("b"), false, NOW, &l), JoinOutcome::Full);
+        assert_eq!(leave(&mut slot, &id("a"), NOW), LeaveOutcome::Left);
+        assert_eq!(slot, None);
+    }
+
+    #[test]
+    fn unregistered_joiner_and_vanished_socket_expire() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, NOW, &l);
+        assert!(set_presence(&mut slot, &id("a"), Presence::Connected, NOW));
+        join(&mut slot, &id("b"), false, NOW, &l);
+        let later = NOW + millis(l.register_deadline);
+        assert!(!is_member(&slot, &id("b"), later));
+        assert!(matches!(join(&mut slot, &id("c"), false, later, &l), JoinOutcome::Joined { .. }));
+        assert!(set_presence(&mut slot, &id("c"), away(later, &l), later));
+        let after_grace = later + millis(l.reconnect_grace);
+        assert!(matches!(join(&mut slot, &id("d"), false, after_grace, &l), JoinOutcome::Joined { is_initiator: false, .. }));
+        assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
+    }
+
+    #[test]
+    fn saved_list_is_capped() {
+        let l = RoomLimits { max_saved_messages: 2, ..RoomLimits::default() };
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, NOW, &l);
+        for _ in 0..2 {
+            assert_eq!(post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l), MessageOutcome::Saved);
+        }
+        assert_eq!(post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l), MessageOutcome::SavedListFull);
+    }
+
+    #[test]
+    fn expired_room_counts_as_absent() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, NOW, &l);
+        let gone = NOW + millis(l.room_ttl);
+        assert_eq!(post_message(&mut slot, &id("a"), &msg("offer"), gone, &l), MessageOutcome::UnknownRoom);
+    }
+}

@@ -1,0 +1,111 @@
+//! Ports: what the services need from the outside world, as traits with documented error
+//! contracts. Adapters implement them (memory, relay hub, later DynamoDB and API Gateway).
+
+use crate::domain::ids::{CLIENT_ID_RANDOM_BYTES, ClientId, RoomId};
+use crate::domain::room::{Millis, Room};
+use async_trait::async_trait;
+
+/// A stored room with the version the store needs for a compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The room as stored (possibly expired: the rules prune it).
+    pub room: Room,
+    /// Opaque version; changes with every write.
+    pub version: u64,
+}
+
+/// Result of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// Written.
+    Done,
+    /// Someone else wrote first; reload and retry.
+    Conflict,
+}
+
+/// Failures of a store that are not domain outcomes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is down, throttling or too slow; the request may be retried later.
+    #[error("room store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The stored record cannot be read back.
+    #[error("room record is corrupt")]
+    Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Storage port. One record per room; writes are all-or-nothing compare-and-swaps so that
+/// concurrent requests (and separate Lambda processes) can never admit a third member.
+#[async_trait]
+pub trait RoomStore: Send + Sync + std::fmt::Debug {
+    /// Reads a room. Expired records may be returned; callers prune them.
+    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError>;
+
+    /// Writes `new` (or deletes the record when `None`) only if the stored version is still
+    /// `expected` (`None`: only if no record exists).
+    async fn swap(
+        &self,
+        room: &RoomId,
+        expected: Option<u64>,
+        new: Option<&Room>,
+    ) -> Result<Swap, StoreError>;
+}
+
+/// Why a delivery to the peer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The relay room already holds two other clients.
+    #[error("Max room capacity reached")]
+    RoomFull,
+    /// The sender's queue (peer not registered yet) is at its cap.
+    #[error("Too many messages queued for the client")]
+    QueueFull,
+    /// The relay cannot be reached.
+    #[error("relay unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Delivery port: hands a message from `from` to the other client of `room`, or queues it until
+/// that client registers (collider semantics).
+#[async_trait]
+pub trait PeerNotifier: Send + Sync + std::fmt::Debug {
+    /// Delivers or queues `msg`.
+    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str) -> Result<(), DeliveryError>;
+}
+
+/// Time source, injected so that expiry is testable without sleeping.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Milliseconds since the UNIX epoch.
+    fn now(&self) -> Millis;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| crate::domain::room::millis(d))
+            .unwrap_or(0)
+    }
+}
+
+/// Source of client ids, injected so that tests can force collisions.
+pub trait IdSource: Send + Sync + std::fmt::Debug {
+    /// A fresh, unguessable client id, or `None` when no randomness is available.
+    fn client_id(&self) -> Option<ClientId>;
+}
+
+/// Ids from the operating system's CSPRNG.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn client_id(&self) -> Option<ClientId> {
+        let mut bytes = [0u8; CLIENT_ID_RANDOM_BYTES];
+        getrandom::fill(&mut bytes).ok()?;
+        Some(ClientId::from_random(bytes))
+    }
+}

@@ -1,0 +1,234 @@
+//! Use cases, written once over the ports: `join`, `message`, `leave` and the relay's presence
+//! events. (`params` and `ice_config` need no state and live in [`crate::params`] and
+//! [`crate::ice`].)
+
+use crate::config::Settings;
+use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::message::{MessageError, MessageKind, SignalingMessage};
+use crate::domain::room::{self, JoinOutcome, LeaveOutcome, Millis, MessageOutcome, Presence, RoomSlot};
+use crate::ports::{Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap, SystemClock};
+use std::sync::Arc;
+
+/// Compare-and-swap attempts before a request gives up. Only writes that change a room conflict,
+/// and a room accepts at most a handful of those per call, so this bound is never reached by
+/// honest traffic.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Failures that are not room outcomes; the HTTP layer answers them with 503.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Too many concurrent writers on one room.
+    #[error("room is busy, retry")]
+    Contention,
+    /// No randomness for a client id.
+    #[error("cannot generate a client id")]
+    NoRandomness,
+}
+
+/// Answer to a join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinReply {
+    /// Admitted.
+    Joined {
+        /// The new client's id.
+        client_id: ClientId,
+        /// First in the room.
+        is_initiator: bool,
+        /// Messages the initiator posted while alone.
+        messages: Vec<String>,
+    },
+    /// Two members already.
+    Full,
+    /// Id collision.
+    Duplicate,
+}
+
+/// Answer to a message post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageReply {
+    /// Saved or delivered.
+    Success,
+    /// No such room.
+    UnknownRoom,
+    /// Sender is not a member.
+    UnknownClient,
+    /// The body is not a signaling message.
+    Invalid(MessageError),
+    /// The saved list is at its cap.
+    SavedListFull,
+    /// The relay refused it.
+    Undeliverable(DeliveryError),
+}
+
+/// The room service: one instance per process, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RoomService {
+    store: Arc<dyn RoomStore>,
+    notifier: Arc<dyn PeerNotifier>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    settings: Arc<Settings>,
+}
+
+impl RoomService {
+    /// A service with the system clock and OS randomness.
+    pub fn new(store: Arc<dyn RoomStore>, notifier: Arc<dyn PeerNotifier>, settings: Arc<Settings>) -> Self {
+        Self {
+            store,
+            notifier,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            settings,
+        }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Replaces the id source (tests).
+    pub fn with_ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The settings this service runs with.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// The clock this service runs with.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Loads the room, applies `rule`, and writes the result back if it changed, retrying on
+    /// conflicting writers.
+    async fn update<T>(
+        &self,
+        room: &RoomId,
+        mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
+    ) -> Result<T, ServiceError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.store.load(room).await?;
+            let before = loaded.as_ref().map(|v| &v.room);
+            let mut slot = before.cloned();
+            let out = rule(&mut slot, self.clock.now());
+            if slot.as_ref() == before {
+                return Ok(out);
+            }
+            let expected = loaded.as_ref().map(|v| v.version);
+            match self.store.swap(room, expected, slot.as_ref()).await? {
+                Swap::Done => return Ok(out),
+                Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// `POST /join/<room>`: admits a new client with a fresh id.
+    pub async fn join(&self, room: &RoomId, loopback: bool) -> Result<JoinReply, ServiceError> {
+        let client = self.ids.client_id().ok_or(ServiceError::NoRandomness)?;
+        let limits = &self.settings.limits;
+        let outcome = self
+            .update(room, |slot, now| room::join(slot, &client, loopback, now, limits))
+            .await?;
+        Ok(match outcome {
+            JoinOutcome::Joined { is_initiator, messages } => {
+                tracing::info!(%room, client = %client, is_initiator, "joined");
+                JoinReply::Joined { client_id: client, is_initiator, messages }
+            }
+            JoinOutcome::Full => JoinReply::Full,
+            JoinOutcome::Duplicate => JoinReply::Duplicate,
+        })
+    }
+
+    /// `POST /message/<room>/<client>`: saves the message while the sender is alone, forwards it
+    /// to the peer otherwise. A `bye` counts as a leave.
+    pub async fn message(&self, room: &RoomId, client: &ClientId, body: &[u8]) -> Result<MessageReply, ServiceError> {
+        let msg = match SignalingMessage::from_bytes(body, self.settings.limits.max_message_bytes) {
+            Ok(m) => m,
+            Err(e) => return Ok(MessageReply::Invalid(e)),
+        };
+        if msg.kind() == MessageKind::Bye {
+            // Leave first, then tell the peer (spec §3.9): the web client relies on that order.
+            let (outcome, peer_left_behind) = self
+                .update(room, |slot, now| {
+                    let outcome = room::leave(slot, client, now);
+                    (outcome, slot.is_some())
+                })
+                .await?;
+            return Ok(match outcome {
+                LeaveOutcome::Left => {
+                    if peer_left_behind {
+                        self.forward_bye(room, client, &msg).await;
+                    }
+                    MessageReply::Success
+                }
+                LeaveOutcome::UnknownRoom => MessageReply::UnknownRoom,
+                LeaveOutcome::UnknownClient => MessageReply::UnknownClient,
+            });
+        }
+        let limits = &self.settings.limits;
+        let outcome = self
+            .update(room, |slot, now| room::post_message(slot, client, &msg, now, limits))
+            .await?;
+        Ok(match outcome {
+            MessageOutcome::Saved => MessageReply::Success,
+            MessageOutcome::Forward => match self.notifier.deliver(room, client, msg.as_str()).await {
+                Ok(()) => MessageReply::Success,
+                Err(e) => MessageReply::Undeliverable(e),
+            },
+            MessageOutcome::UnknownRoom => MessageReply::UnknownRoom,
+            MessageOutcome::UnknownClient => MessageReply::UnknownClient,
+            MessageOutcome::SavedListFull => MessageReply::SavedListFull,
+        })
+    }
+
+    async fn forward_bye(&self, room: &RoomId, client: &ClientId, msg: &SignalingMessage) {
+        if let Err(e) = self.notifier.deliver(room, client, msg.as_str()).await {
+            tracing::debug!(%room, %client, error = %e, "bye not delivered");
+        }
+    }
+
+    /// `POST /leave/<room>/<client>`: removes the client; never touches its relay socket.
+    pub async fn leave(&self, room: &RoomId, client: &ClientId) -> Result<LeaveOutcome, ServiceError> {
+        let outcome = self.update(room, |slot, now| room::leave(slot, client, now)).await?;
+        if outcome == LeaveOutcome::Left {
+            tracing::info!(%room, %client, "left");
+        }
+        Ok(outcome)
+    }
+
+    /// Whether `client` may use the relay in `room` (issued by `join` and still a member).
+    pub async fn is_member(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
+        let loaded = self.store.load(room).await?;
+        Ok(room::is_member(&loaded.map(|v| v.room), client, self.clock.now()))
+    }
+
+    /// Whether the room has no place left (for the "room full" page).
+    pub async fn is_full(&self, room: &RoomId) -> Result<bool, ServiceError> {
+        let loaded = self.store.load(room).await?;
+        let mut slot = loaded.map(|v| v.room);
+        room::prune(&mut slot, self.clock.now());
+        Ok(slot.is_some_and(|r| r.members.len() >= room::ROOM_CAPACITY))
+    }
+
+    /// The relay registered `client`'s socket; returns whether it is a member.
+    pub async fn registered(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
+        self.update(room, |slot, now| room::set_presence(slot, client, Presence::Connected, now))
+            .await
+    }
+
+    /// The relay saw `client`'s socket close; it is removed unless it re-registers in time.
+    pub async fn disconnected(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
+        let limits = &self.settings.limits;
+        self.update(room, |slot, now| room::set_presence(slot, client, room::away(now, limits), now))
+            .await
+    }
+}
