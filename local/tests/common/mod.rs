@@ -1,0 +1,290 @@
+//! Test harness: a real `apprtc-local` on 127.0.0.1:0, an HTTP client and WebSocket clients over
+//! real sockets. Every wait is bounded by a timeout; nothing sleeps and then asserts.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use apprtc_local::config::Config;
+use apprtc_local::{Server, ServerOptions};
+use bytes::Bytes;
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Longest any single expected event may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub ws_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with extra command-line flags (parsed exactly like the binary's).
+    pub async fn start_with(flags: &[&str]) -> Self {
+        let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let config = Config::try_parse_from(args).expect("flags");
+        let (settings, relay) = config.settings().expect("settings");
+        let options = ServerOptions {
+            ping_interval: config.ping_interval,
+            ws_read_buffer: config.ws_read_buffer,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = Server::new(settings, relay, options);
+        let task = tokio::spawn(server.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            ws_url: format!("ws://{addr}/ws"),
+            stop: Some(stop),
+            task: Some(task),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn request(&self, method: &str, path: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("user-agent", "apprtc-test");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(body.into())).expect("request");
+        let res = tokio::time::timeout(WAIT, self.client.request(req)).await.expect("timeout").expect("http");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> Reply {
+        self.request("POST", path, body, &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, Bytes::new(), &[]).await
+    }
+
+    /// `POST /join/<room>`; returns the parsed answer.
+    pub async fn join(&self, room: &str) -> Value {
+        let r = self.post(&format!("/join/{room}"), Bytes::new()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    /// Joins and returns the client id (asserting SUCCESS).
+    pub async fn join_id(&self, room: &str) -> String {
+        let v = self.join(room).await;
+        assert_eq!(v["result"], "SUCCESS", "{v}");
+        v["params"]["client_id"].as_str().expect("client_id").to_owned()
+    }
+
+    /// `POST /message/<room>/<client>`; returns the parsed answer.
+    pub async fn message(&self, room: &str, client: &str, body: &str) -> Value {
+        self.post(&format!("/message/{room}/{client}"), body.to_owned()).await.json()
+    }
+
+    pub async fn leave(&self, room: &str, client: &str) -> Reply {
+        self.post(&format!("/leave/{room}/{client}"), Bytes::new()).await
+    }
+
+    /// Opens a WebSocket to `/ws` (with an Origin header, like browsers).
+    pub async fn ws(&self) -> Ws {
+        let mut req = self.ws_url.as_str().into_client_request().expect("ws request");
+        req.headers_mut().insert("origin", self.base.parse().expect("origin"));
+        Ws::connect(req).await
+    }
+
+    /// Opens a WebSocket and registers it.
+    pub async fn ws_registered(&self, room: &str, client: &str) -> Ws {
+        let mut ws = self.ws().await;
+        ws.register(room, client).await;
+        ws
+    }
+
+    /// `GET /status` as JSON.
+    pub async fn status(&self) -> Value {
+        self.get("/status").await.json()
+    }
+
+    /// Waits until `/status` satisfies `pred`.
+    pub async fn wait_status(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = self.status().await;
+            if pred(&s) {
+                return s;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "status never matched: {s}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the server (like SIGTERM) and waits for it to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("task");
+        tokio::time::timeout(WAIT, task).await.expect("shutdown timeout").expect("join")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A WebSocket client.
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(req: http::Request<()>) -> Self {
+        let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+            .await
+            .expect("ws connect timeout")
+            .expect("ws connect");
+        Self { stream }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("ws send");
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn register(&mut self, room: &str, client: &str) {
+        self.send_json(serde_json::json!({"cmd": "register", "roomid": room, "clientid": client})).await;
+    }
+
+    pub async fn send_msg(&mut self, msg: &str) {
+        self.send_json(serde_json::json!({"cmd": "send", "msg": msg})).await;
+    }
+
+    /// The next text frame as JSON, asserting it has exactly `msg` and `error`, both strings.
+    /// Pings are skipped.
+    pub async fn recv(&mut self) -> Value {
+        self.recv_within(WAIT).await.expect("expected a frame, socket ended")
+    }
+
+    /// The next text frame within `d`, or `None` if the socket closed. Panics on timeout.
+    pub async fn recv_within(&mut self, d: Duration) -> Option<Value> {
+        loop {
+            let next = tokio::time::timeout(d, self.stream.next()).await.expect("timed out waiting for a frame");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("frame is JSON");
+                    let obj = v.as_object().expect("frame is an object");
+                    assert_eq!(obj.len(), 2, "frame has exactly msg and error: {v}");
+                    assert!(obj["msg"].is_string() && obj["error"].is_string(), "{v}");
+                    return Some(v);
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame's `msg`, asserting an empty `error`.
+    pub async fn recv_msg(&mut self) -> String {
+        let v = self.recv().await;
+        assert_eq!(v["error"], "", "{v}");
+        v["msg"].as_str().expect("msg").to_owned()
+    }
+
+    /// The next frame's `error`, asserting it is not empty.
+    pub async fn recv_error(&mut self) -> String {
+        let v = self.recv().await;
+        let e = v["error"].as_str().expect("error").to_owned();
+        assert!(!e.is_empty(), "expected an error frame: {v}");
+        e
+    }
+
+    /// Asserts the server closes the socket (close frame or end of stream) without more frames.
+    pub async fn expect_closed(&mut self) {
+        assert_eq!(self.recv_within(WAIT).await, None, "socket should have been closed");
+    }
+
+    /// Asserts no text frame arrives before the server answers a ping round trip: sends a probe
+    /// `ping` command (answered by an error frame that stays open) and expects it to be first.
+    pub async fn expect_nothing_pending(&mut self) {
+        self.send_json(serde_json::json!({"cmd": "probe"})).await;
+        let v = self.recv().await;
+        assert_eq!(v["error"], "Invalid message: unexpected 'cmd'", "a frame was pending: {v}");
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        // Drain until the server's close arrives so that the server has seen it.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.stream.next()).await {}
+    }
+}
+
+/// Signaling messages as clients send them.
+pub fn offer() -> String {
+    r#"{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}"#.to_owned()
+}
+
+pub fn candidate(n: u32) -> String {
+    format!(r#"{{"type":"candidate","label":0,"id":"0","candidate":"candidate:{n} 1 udp 2122260223 192.168.1.2 5000{n} typ host"}}"#)
+}
+
+pub fn answer() -> String {
+    r#"{"type":"answer","sdp":"v=0\r\n"}"#.to_owned()
+}
+
+pub const BYE: &str = r#"{"type":"bye"}"#;
