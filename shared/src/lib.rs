@@ -26,6 +26,7 @@ pub mod params;
 pub mod ports;
 pub mod relay;
 pub mod service;
+pub mod testing;
 pub mod web;
 
 pub use config::Settings;

@@ -3,3 +3,5 @@
 pub mod memory;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;

@@ -1,0 +1,200 @@
+//! DynamoDB room store (feature `dynamodb`): one item per room in a single table.
+//!
+//! | attribute | type | meaning |
+//! |---|---|---|
+//! | `pk` | S | partition key, `ROOM#<room id>` |
+//! | `v` | N | version: a random 63-bit number rewritten by every write (no ABA after delete) |
+//! | `room` | S | the room record as JSON: members (id, initiator, saved messages, presence), `expires_at` |
+//! | `ttl` | N | epoch seconds after which DynamoDB may delete the item (TTL attribute) |
+//!
+//! `load` is one consistent `GetItem`; `swap` is one `PutItem` (or `DeleteItem`) conditioned on the
+//! version read (`attribute_not_exists(pk)` for a new room). A failed condition is
+//! [`Swap::Conflict`]; every other SDK failure (throttling, timeouts, unreachable endpoint, missing
+//! table) is [`StoreError::Unavailable`]. Expired items are ignored by the room rules because
+//! DynamoDB deletes them late.
+
+use crate::domain::ids::RoomId;
+use crate::domain::room::Room;
+use crate::ports::{RoomStore, StoreError, Swap, Versioned};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Name of the partition key attribute.
+pub const KEY: &str = "pk";
+/// Name of the TTL attribute (enable TTL on it).
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+/// Timeouts and retries of the DynamoDB client, explicit so a slow or throttling table answers
+/// within a bounded time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoTimeouts {
+    /// Connection establishment.
+    pub connect: Duration,
+    /// One attempt.
+    pub attempt: Duration,
+    /// All attempts of one operation together.
+    pub operation: Duration,
+    /// Attempts per operation (1 = no retry).
+    pub max_attempts: u32,
+}
+
+impl Default for DynamoTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_millis(500),
+            attempt: Duration::from_millis(800),
+            operation: Duration::from_secs(2),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Builds the SDK client once per process: standard credential and region chain, the endpoint
+/// from `AWS_ENDPOINT_URL_DYNAMODB` when set (local DynamoDB), rustls with the `ring` provider.
+pub async fn client(timeouts: &DynamoTimeouts) -> Client {
+    use aws_config::BehaviorVersion;
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeouts.connect)
+                .operation_attempt_timeout(timeouts.attempt)
+                .operation_timeout(timeouts.operation)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(timeouts.max_attempts.max(1)))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// The DynamoDB implementation of [`RoomStore`].
+#[derive(Debug, Clone)]
+pub struct DynamoRoomStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRoomStore {
+    /// A store on `table` through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn key(room: &RoomId) -> AttributeValue {
+    AttributeValue::S(format!("ROOM#{room}"))
+}
+
+fn unavailable<E>(op: &'static str, e: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    tracing::warn!(operation = op, code = e.code().unwrap_or("none"), error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB call failed");
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn corrupt(why: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(why.into().into())
+}
+
+fn new_version() -> Result<u64, StoreError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Unavailable(Box::new(std::io::Error::other(e.to_string()))))?;
+    Ok(u64::from_le_bytes(b) >> 1)
+}
+
+fn decode(item: &HashMap<String, AttributeValue>) -> Result<Versioned, StoreError> {
+    let version = match item.get("v") {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().map_err(|_| corrupt("version is not a number"))?,
+        _ => return Err(corrupt("version missing")),
+    };
+    let room = match item.get("room") {
+        Some(AttributeValue::S(s)) => serde_json::from_str::<Room>(s).map_err(|e| StoreError::Corrupt(Box::new(e)))?,
+        _ => return Err(corrupt("room missing")),
+    };
+    Ok(Versioned { room, version })
+}
+
+#[async_trait]
+impl RoomStore for DynamoRoomStore {
+    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, key(room))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn swap(&self, room: &RoomId, expected: Option<u64>, new: Option<&Room>) -> Result<Swap, StoreError> {
+        let result = match (new, expected) {
+            (Some(r), expected) => {
+                let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+                let ttl = r.expires_at / 1000 + 1;
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item(KEY, key(room))
+                    .item("v", AttributeValue::N(new_version()?.to_string()))
+                    .item("room", AttributeValue::S(body))
+                    .item(TTL_ATTRIBUTE, AttributeValue::N(ttl.to_string()));
+                let put = match expected {
+                    None => put.condition_expression("attribute_not_exists(pk)"),
+                    Some(v) => put
+                        .condition_expression("v = :v")
+                        .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+                };
+                match put.send().await {
+                    Ok(_) => Ok(Swap::Done),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                        Ok(Swap::Conflict)
+                    }
+                    Err(e) => Err(unavailable("PutItem", e)),
+                }
+            }
+            (None, Some(v)) => {
+                let del = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(KEY, key(room))
+                    .condition_expression("v = :v")
+                    .expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+                match del.send().await {
+                    Ok(_) => Ok(Swap::Done),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                        Ok(Swap::Conflict)
+                    }
+                    Err(e) => Err(unavailable("DeleteItem", e)),
+                }
+            }
+            // Deleting what does not exist: nothing to write.
+            (None, None) => Ok(Swap::Done),
+        };
+        result
+    }
+}

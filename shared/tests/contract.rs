@@ -1,0 +1,329 @@
+//! One contract suite, run against every `RoomStore`: the memory store always, and the DynamoDB
+//! store against a real DynamoDB API (DynamoDB Local) when `AWS_ENDPOINT_URL_DYNAMODB` is set.
+//! With `APPRTC_REQUIRE_DYNAMODB=1` (the test command sets it) a missing endpoint is a failure,
+//! not a skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use room::domain::room::{LeaveOutcome, RoomLimits};
+use room::ports::{RoomStore, Swap};
+use room::service::{JoinReply, MessageReply};
+use room::testing::{ManualClock, RecordingNotifier};
+use room::{ClientId, RoomId, RoomService, Settings};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const START: u64 = 1_800_000_000_000;
+
+struct Fixture {
+    service: RoomService,
+    store: Arc<dyn RoomStore>,
+    clock: Arc<ManualClock>,
+    notifier: Arc<RecordingNotifier>,
+    limits: RoomLimits,
+}
+
+fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
+    let limits = RoomLimits {
+        max_saved_messages: 3,
+        ..RoomLimits::default()
+    };
+    let settings = Arc::new(Settings {
+        limits: limits.clone(),
+        ..Settings::default()
+    });
+    let clock = Arc::new(ManualClock::new(START));
+    let notifier = Arc::new(RecordingNotifier::default());
+    let service = RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
+    Fixture {
+        service,
+        store,
+        clock,
+        notifier,
+        limits,
+    }
+}
+
+/// A room name no other test (or earlier run against the same table) uses.
+fn fresh_room(tag: &str) -> RoomId {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    RoomId::parse(&format!("{tag}-{nanos}-{}", N.fetch_add(1, Ordering::Relaxed))).unwrap()
+}
+
+fn msg(t: &str) -> String {
+    format!("{{\"type\":\"{t}\",\"sdp\":\"x\"}}")
+}
+
+async fn joined(f: &Fixture, room: &RoomId) -> (ClientId, bool, Vec<String>) {
+    match f.service.join(room, false).await.unwrap() {
+        JoinReply::Joined {
+            client_id,
+            is_initiator,
+            messages,
+        } => (client_id, is_initiator, messages),
+        other => panic!("expected to join, got {other:?}"),
+    }
+}
+
+pub async fn third_join_gets_full(f: Fixture) {
+    let room = fresh_room("full");
+    let (_, first, _) = joined(&f, &room).await;
+    let (_, second, _) = joined(&f, &room).await;
+    assert!(first && !second);
+    assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
+    assert!(f.service.is_full(&room).await.unwrap());
+}
+
+pub async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
+    let room = fresh_room("saved");
+    let (a, _, _) = joined(&f, &room).await;
+    for t in ["offer", "candidate", "candidate"] {
+        assert_eq!(
+            f.service.message(&room, &a, msg(t).as_bytes()).await.unwrap(),
+            MessageReply::Success
+        );
+    }
+    let (b, _, messages) = joined(&f, &room).await;
+    assert_eq!(messages, vec![msg("offer"), msg("candidate"), msg("candidate")]);
+    f.service.leave(&room, &b).await.unwrap();
+    let (_, initiator, messages) = joined(&f, &room).await;
+    assert!(!initiator);
+    assert!(messages.is_empty());
+}
+
+pub async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
+    let room = fresh_room("fwd");
+    let (a, _, _) = joined(&f, &room).await;
+    let (_b, _, _) = joined(&f, &room).await;
+    assert_eq!(
+        f.service.message(&room, &a, msg("offer").as_bytes()).await.unwrap(),
+        MessageReply::Success
+    );
+    let d = f.notifier.deliveries();
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].from.clone(), d[0].msg.clone()), (a, msg("offer")));
+}
+
+pub async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
+    let room = fresh_room("leave");
+    let (a, _, _) = joined(&f, &room).await;
+    let (b, _, _) = joined(&f, &room).await;
+    assert_eq!(f.service.leave(&room, &a).await.unwrap(), LeaveOutcome::Left);
+    assert_eq!(f.service.leave(&room, &a).await.unwrap(), LeaveOutcome::UnknownClient);
+    // The survivor is alone: its messages are saved again.
+    assert_eq!(
+        f.service.message(&room, &b, msg("offer").as_bytes()).await.unwrap(),
+        MessageReply::Success
+    );
+    assert!(f.notifier.deliveries().is_empty());
+    let (c, initiator, messages) = joined(&f, &room).await;
+    assert!(!initiator);
+    assert_eq!(messages, vec![msg("offer")]);
+    f.service.leave(&room, &b).await.unwrap();
+    f.service.leave(&room, &c).await.unwrap();
+    assert!(f.store.load(&room).await.unwrap().is_none());
+    assert_eq!(f.service.leave(&room, &c).await.unwrap(), LeaveOutcome::UnknownRoom);
+}
+
+pub async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
+    let room = fresh_room("loop");
+    let JoinReply::Joined { client_id: a, .. } = f.service.join(&room, true).await.unwrap() else {
+        panic!("loopback join failed")
+    };
+    for id in ["LOOPBACK_CLIENT_ID", "loopback_client_id"] {
+        assert!(f.service.is_member(&room, &ClientId::parse(id).unwrap()).await.unwrap());
+    }
+    assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
+    f.service.leave(&room, &a).await.unwrap();
+    assert!(f.store.load(&room).await.unwrap().is_none());
+}
+
+pub async fn only_issued_ids_are_members(f: Fixture) {
+    let room = fresh_room("issued");
+    let (a, _, _) = joined(&f, &room).await;
+    assert!(f.service.is_member(&room, &a).await.unwrap());
+    let guess = ClientId::parse("12345678").unwrap();
+    assert!(!f.service.is_member(&room, &guess).await.unwrap());
+    assert!(!f.service.is_member(&room, &ClientId::parse("loopback_client_id").unwrap()).await.unwrap());
+    assert_eq!(
+        f.service.message(&room, &guess, msg("offer").as_bytes()).await.unwrap(),
+        MessageReply::UnknownClient
+    );
+}
+
+pub async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixture) {
+    let room = fresh_room("pending");
+    let (a, _, _) = joined(&f, &room).await;
+    assert!(f.service.registered(&room, &a).await.unwrap());
+    let (b, _, _) = joined(&f, &room).await;
+    f.clock.advance(f.limits.register_deadline - Duration::from_millis(1));
+    assert!(f.service.is_member(&room, &b).await.unwrap());
+    f.clock.advance(Duration::from_millis(1));
+    assert!(!f.service.is_member(&room, &b).await.unwrap());
+    let (_, initiator, _) = joined(&f, &room).await;
+    assert!(!initiator, "the registered first member stays and is the initiator");
+}
+
+pub async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fixture) {
+    let room = fresh_room("grace");
+    let (a, _, _) = joined(&f, &room).await;
+    let (b, _, _) = joined(&f, &room).await;
+    f.service.registered(&room, &a).await.unwrap();
+    f.service.registered(&room, &b).await.unwrap();
+    f.service.disconnected(&room, &b).await.unwrap();
+    f.clock.advance(f.limits.reconnect_grace / 2);
+    f.service.registered(&room, &b).await.unwrap();
+    f.clock.advance(f.limits.reconnect_grace);
+    assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
+    f.service.disconnected(&room, &b).await.unwrap();
+    f.clock.advance(f.limits.reconnect_grace);
+    let (_, initiator, _) = joined(&f, &room).await;
+    assert!(!initiator);
+}
+
+pub async fn an_expired_room_counts_as_absent(f: Fixture) {
+    let room = fresh_room("ttl");
+    let (a, _, _) = joined(&f, &room).await;
+    f.service.registered(&room, &a).await.unwrap();
+    f.clock.advance(f.limits.room_ttl);
+    assert_eq!(
+        f.service.message(&room, &a, msg("offer").as_bytes()).await.unwrap(),
+        MessageReply::UnknownRoom
+    );
+    let (_, initiator, _) = joined(&f, &room).await;
+    assert!(initiator);
+}
+
+pub async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
+    let room = fresh_room("bye");
+    let (a, _, _) = joined(&f, &room).await;
+    let (b, _, _) = joined(&f, &room).await;
+    let bye = br#"{"type":"bye"}"#;
+    assert_eq!(f.service.message(&room, &b, bye).await.unwrap(), MessageReply::Success);
+    assert_eq!(f.notifier.deliveries().len(), 1);
+    assert!(!f.service.is_member(&room, &b).await.unwrap());
+    assert_eq!(f.service.message(&room, &a, bye).await.unwrap(), MessageReply::Success);
+    assert_eq!(f.notifier.deliveries().len(), 1, "nobody left to tell");
+    assert!(f.store.load(&room).await.unwrap().is_none());
+}
+
+pub async fn saved_list_and_message_limits_hold(f: Fixture) {
+    let room = fresh_room("caps");
+    let (a, _, _) = joined(&f, &room).await;
+    for _ in 0..3 {
+        f.service.message(&room, &a, msg("candidate").as_bytes()).await.unwrap();
+    }
+    assert_eq!(
+        f.service.message(&room, &a, msg("candidate").as_bytes()).await.unwrap(),
+        MessageReply::SavedListFull
+    );
+    for bad in [&b""[..], b"hello", br#"{"type":"foo"}"#] {
+        assert!(matches!(
+            f.service.message(&room, &a, bad).await.unwrap(),
+            MessageReply::Invalid(_)
+        ));
+    }
+    let (_, _, messages) = joined(&f, &room).await;
+    assert_eq!(messages.len(), 3);
+}
+
+pub async fn stale_writes_conflict(f: Fixture) {
+    let room = fresh_room("cas");
+    joined(&f, &room).await;
+    let v = f.store.load(&room).await.unwrap().unwrap();
+    assert_eq!(f.store.swap(&room, None, Some(&v.room)).await.unwrap(), Swap::Conflict);
+    assert_eq!(f.store.swap(&room, Some(v.version), Some(&v.room)).await.unwrap(), Swap::Done);
+    assert_eq!(f.store.swap(&room, Some(v.version), Some(&v.room)).await.unwrap(), Swap::Conflict);
+    assert_eq!(f.store.swap(&room, Some(v.version), None).await.unwrap(), Swap::Conflict);
+    let now = f.store.load(&room).await.unwrap().unwrap();
+    assert_eq!(f.store.swap(&room, Some(now.version), None).await.unwrap(), Swap::Done);
+    assert!(f.store.load(&room).await.unwrap().is_none());
+}
+
+pub async fn concurrent_joins_admit_exactly_two(f: Fixture) {
+    let room = fresh_room("race");
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = f.service.clone();
+        let r = room.clone();
+        tasks.push(tokio::spawn(async move { s.join(&r, false).await }));
+    }
+    let mut admitted = 0;
+    let mut initiators = 0;
+    for t in tasks {
+        if let JoinReply::Joined { is_initiator, .. } = t.await.unwrap().unwrap() {
+            admitted += 1;
+            initiators += usize::from(is_initiator);
+        }
+    }
+    assert_eq!((admitted, initiators), (2, 1));
+}
+
+macro_rules! contract {
+    ($store:ident: $($case:ident),* $(,)?) => {
+        mod $store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(store) = super::stores::$store().await else { return };
+                    super::$case(super::fixture(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_cases {
+    ($store:ident) => {
+        contract!($store:
+            third_join_gets_full,
+            saved_messages_are_handed_over_once_in_order,
+            messages_with_a_peer_are_forwarded_not_saved,
+            leave_promotes_the_survivor_and_empties_the_room,
+            loopback_rooms_are_full_and_admit_the_loopback_ids,
+            only_issued_ids_are_members,
+            a_joiner_that_never_registers_is_dropped_after_the_deadline,
+            a_closed_socket_frees_the_place_after_the_grace_unless_it_returns,
+            an_expired_room_counts_as_absent,
+            bye_counts_as_leave_and_reaches_only_a_remaining_peer,
+            saved_list_and_message_limits_hold,
+            stale_writes_conflict,
+            concurrent_joins_admit_exactly_two,
+        );
+    };
+}
+
+pub mod stores {
+    use room::ports::RoomStore;
+    use std::sync::Arc;
+
+    pub async fn memory() -> Option<Arc<dyn RoomStore>> {
+        Some(Arc::new(room::adapters::memory::MemoryRoomStore::new()))
+    }
+
+    /// The DynamoDB store on `$TABLE_NAME` at `$AWS_ENDPOINT_URL_DYNAMODB`, or `None` (skip) when
+    /// no endpoint is configured and none is required.
+    #[cfg(feature = "dynamodb")]
+    pub async fn dynamodb() -> Option<Arc<dyn RoomStore>> {
+        use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
+        if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+            assert!(
+                std::env::var_os("APPRTC_REQUIRE_DYNAMODB").is_none(),
+                "APPRTC_REQUIRE_DYNAMODB is set but AWS_ENDPOINT_URL_DYNAMODB is not"
+            );
+            eprintln!("skipped: AWS_ENDPOINT_URL_DYNAMODB not set");
+            return None;
+        }
+        let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "apprtc-rooms".to_owned());
+        let client = client(&DynamoTimeouts::default()).await;
+        Some(Arc::new(DynamoRoomStore::new(client, table)))
+    }
+}
+
+all_cases!(memory);
+#[cfg(feature = "dynamodb")]
+all_cases!(dynamodb);
