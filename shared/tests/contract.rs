@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod support;
+use support::stores;
+
 const START: u64 = 1_800_000_000_000;
 
 struct Fixture {
@@ -295,33 +298,6 @@ macro_rules! all_cases {
             concurrent_joins_admit_exactly_two,
         );
     };
-}
-
-pub mod stores {
-    use room::ports::RoomStore;
-    use std::sync::Arc;
-
-    pub async fn memory() -> Option<Arc<dyn RoomStore>> {
-        Some(Arc::new(room::adapters::memory::MemoryRoomStore::new()))
-    }
-
-    /// The DynamoDB store on `$TABLE_NAME` at `$AWS_ENDPOINT_URL_DYNAMODB`, or `None` (skip) when
-    /// no endpoint is configured and none is required.
-    #[cfg(feature = "dynamodb")]
-    pub async fn dynamodb() -> Option<Arc<dyn RoomStore>> {
-        use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
-        if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
-            assert!(
-                std::env::var_os("APPRTC_REQUIRE_DYNAMODB").is_none(),
-                "APPRTC_REQUIRE_DYNAMODB is set but AWS_ENDPOINT_URL_DYNAMODB is not"
-            );
-            eprintln!("skipped: AWS_ENDPOINT_URL_DYNAMODB not set");
-            return None;
-        }
-        let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "apprtc-rooms".to_owned());
-        let client = client(&DynamoTimeouts::default()).await;
-        Some(Arc::new(DynamoRoomStore::new(client, table)))
-    }
 }
 
 all_cases!(memory);
