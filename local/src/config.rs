@@ -15,6 +15,16 @@ pub struct Config {
     #[arg(long, env = "APPRTC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where rooms live: `memory` (this process only) or `dynamodb` (the Lambda functions' table).
+    #[arg(long, env = "APPRTC_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+    /// DynamoDB table for `--store dynamodb`.
+    #[arg(long, env = "TABLE_NAME", default_value = "apprtc-rooms")]
+    pub table: String,
+    /// DynamoDB endpoint for `--store dynamodb` (default: the AWS regional endpoint).
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    pub dynamodb_endpoint: Option<String>,
+
     /// Public base URL for links (default: derived from each request's Host).
     #[arg(long, env = "APPRTC_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -89,6 +99,15 @@ pub struct Config {
     /// How long shutdown waits for sockets to close.
     #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// Room store backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// In this process's memory.
+    Memory,
+    /// A DynamoDB table (the one the Lambda functions use).
+    Dynamodb,
 }
 
 /// Parses `250ms`, `10s`, `5m`, `24h`, or a bare number of seconds.

@@ -8,6 +8,7 @@ mod routes;
 mod ws;
 
 use room::adapters::memory::MemoryRoomStore;
+use room::ports::RoomStore;
 use room::relay::Relay;
 use room::relay::hub::{Hub, RelayLimits};
 use room::{RoomService, Settings};
@@ -55,16 +56,29 @@ pub struct App {
 pub struct Server {
     app: App,
     stop: watch::Sender<bool>,
-    store: Arc<MemoryRoomStore>,
+    memory: Option<Arc<MemoryRoomStore>>,
 }
 
 impl Server {
-    /// Builds the in-memory service, store and relay. Must be called inside a Tokio runtime.
+    /// Builds the service and relay over an in-memory store. Must be called inside a Tokio
+    /// runtime.
     pub fn new(settings: Settings, relay_limits: RelayLimits, options: ServerOptions) -> Self {
+        let memory = Arc::new(MemoryRoomStore::new());
+        let mut server = Self::with_store(settings, relay_limits, options, memory.clone());
+        server.memory = Some(memory);
+        server
+    }
+
+    /// Builds the service and relay over `store`. Must be called inside a Tokio runtime.
+    pub fn with_store(
+        settings: Settings,
+        relay_limits: RelayLimits,
+        options: ServerOptions,
+        store: Arc<dyn RoomStore>,
+    ) -> Self {
         let settings = Arc::new(settings);
-        let store = Arc::new(MemoryRoomStore::new());
         let (hub, expired) = Hub::new(relay_limits);
-        let service = RoomService::new(store.clone(), hub.clone(), settings.clone());
+        let service = RoomService::new(store, hub.clone(), settings.clone());
         let relay = Relay::new(hub, expired, service.clone());
         let (stop, shutdown) = watch::channel(false);
         let app = App {
@@ -75,14 +89,18 @@ impl Server {
             shutdown,
             sockets: TaskTracker::new(),
         };
-        Self { app, stop, store }
+        Self {
+            app,
+            stop,
+            memory: None,
+        }
     }
 
     /// Serves on `listener` until `signal` resolves, then closes every socket (close frame
     /// 1001) and returns once they are closed or the shutdown timeout passed.
     pub async fn serve(self, listener: TcpListener, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Self { app, stop, store } = self;
-        let sweeper = tokio::spawn(sweep(store, app.service.clone()));
+        let Self { app, stop, memory } = self;
+        let sweeper = memory.map(|store| tokio::spawn(sweep(store, app.service.clone())));
         let router = routes::router(app.clone());
         let stop_http = stop.clone();
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -92,7 +110,9 @@ impl Server {
             })
             .await;
         let _ = stop.send(true);
-        sweeper.abort();
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         app.sockets.close();
         if tokio::time::timeout(app.options.shutdown_timeout, app.sockets.wait()).await.is_err() {
             tracing::warn!("shutdown timeout: some sockets did not close in time");

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use apprtc_local::config::Config;
+use apprtc_local::config::{Config, StoreKind};
 use apprtc_local::{Server, ServerOptions, shutdown_signal};
 use clap::Parser;
 
@@ -20,6 +20,31 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     println!("apprtc-local listening on http://{addr}/");
-    Server::new(settings, relay, options).serve(listener, shutdown_signal()).await?;
+    let server = match config.store {
+        StoreKind::Memory => Server::new(settings, relay, options),
+        StoreKind::Dynamodb => Server::with_store(settings, relay, options, dynamodb_store(&config).await?),
+    };
+    match config.store {
+        StoreKind::Memory => println!("rooms are kept in memory"),
+        StoreKind::Dynamodb => println!("rooms are kept in DynamoDB table '{}'", config.table),
+    }
+    server.serve(listener, shutdown_signal()).await?;
     Ok(())
+}
+
+#[cfg(feature = "dynamodb")]
+async fn dynamodb_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
+    use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
+    let client = client(&DynamoTimeouts::default(), config.dynamodb_endpoint.as_deref()).await;
+    let store = DynamoRoomStore::new(client, &config.table);
+    store
+        .check()
+        .await
+        .with_context(|| format!("DynamoDB table '{}' is not reachable (see infra/dynamodb/local.sh)", config.table))?;
+    Ok(std::sync::Arc::new(store))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn dynamodb_store(_: &Config) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
+    anyhow::bail!("this build has no DynamoDB support: build with the `dynamodb` feature")
 }

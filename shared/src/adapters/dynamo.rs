@@ -53,9 +53,10 @@ impl Default for DynamoTimeouts {
     }
 }
 
-/// Builds the SDK client once per process: standard credential and region chain, the endpoint
-/// from `AWS_ENDPOINT_URL_DYNAMODB` when set (local DynamoDB), rustls with the `ring` provider.
-pub async fn client(timeouts: &DynamoTimeouts) -> Client {
+/// Builds the SDK client once per process: standard credential and region chain, rustls with the
+/// `ring` provider, and the endpoint `endpoint` if given, else `AWS_ENDPOINT_URL_DYNAMODB` when set
+/// (local DynamoDB), else the regional AWS endpoint.
+pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client {
     use aws_config::BehaviorVersion;
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
@@ -63,8 +64,11 @@ pub async fn client(timeouts: &DynamoTimeouts) -> Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(timeouts.connect)
@@ -92,6 +96,17 @@ impl DynamoRoomStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// Checks that the table exists and is reachable (for a clear error at start-up).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("DescribeTable", e))
     }
 
     /// The table name.

@@ -23,7 +23,7 @@ pub mod stores {
             return None;
         }
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "apprtc-rooms".to_owned());
-        let client = client(&DynamoTimeouts::default()).await;
+        let client = client(&DynamoTimeouts::default(), None).await;
         Some(Arc::new(DynamoRoomStore::new(client, table)))
     }
 }
