@@ -5,15 +5,41 @@ use room::config::{CorsOrigins, IceSettings, PublicUrls, Secret, Settings, TurnA
 use room::domain::room::RoomLimits;
 use room::relay::hub::RelayLimits;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// AppRTC emulator: room server, collider-compatible relay and web client in one process.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "apprtc-local", version, about)]
 pub struct Config {
-    /// Address to listen on.
-    #[arg(long, env = "APPRTC_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on [default: 0.0.0.0:8443 with TLS, 127.0.0.1:8080 with --no-tls].
+    #[arg(long, env = "APPRTC_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Plain HTTP instead of TLS (browsers allow cameras only on https or localhost).
+    #[arg(long, env = "APPRTC_NO_TLS")]
+    pub no_tls: bool,
+    /// PEM certificate (chain) to use instead of the generated self-signed one.
+    #[arg(long, env = "APPRTC_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, env = "APPRTC_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Extra names for the generated certificate (comma list), e.g. a LAN DNS name.
+    #[arg(long = "hostname", env = "APPRTC_HOSTNAMES", value_delimiter = ',')]
+    pub hostnames: Vec<String>,
+    /// Where the generated certificate is kept [default: $XDG_STATE_HOME/apprtc-local or
+    /// ~/.local/state/apprtc-local].
+    #[arg(long, env = "APPRTC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Port of the collider-compatible relay listener (`/ws`, `/<room>/<client>`, `/status`).
+    #[arg(long, env = "APPRTC_RELAY_PORT", default_value_t = 8089)]
+    pub relay_port: u16,
+    /// Do not open the collider-compatible relay listener.
+    #[arg(long, env = "APPRTC_NO_RELAY_PORT")]
+    pub no_relay_port: bool,
+    /// Time allowed for a client to send request headers.
+    #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
 
     /// Where rooms live: `memory` (this process only) or `dynamodb` (the Lambda functions' table).
     #[arg(long, env = "APPRTC_STORE", value_enum, default_value_t = StoreKind::Memory)]
@@ -54,7 +80,12 @@ pub struct Config {
     #[arg(long, env = "APPRTC_TURN_CREDENTIAL", hide_env_values = true)]
     pub turn_credential: Option<String>,
     /// TURN REST shared secrets, comma-separated; the first mints credentials.
-    #[arg(long, env = "APPRTC_TURN_SECRET", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "APPRTC_TURN_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub turn_secret: Vec<String>,
     /// Lifetime of minted TURN credentials.
     #[arg(long, env = "APPRTC_TURN_TTL", default_value = "24h", value_parser = parse_duration)]
@@ -113,7 +144,9 @@ pub enum StoreKind {
 /// Parses `250ms`, `10s`, `5m`, `24h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num
         .parse()
@@ -129,13 +162,40 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn non_empty(list: &[String]) -> Vec<String> {
-    list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    list.iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 impl Config {
+    /// The main listen address.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen.unwrap_or_else(|| {
+            if self.no_tls {
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            } else {
+                SocketAddr::from(([0, 0, 0, 0], 8443))
+            }
+        })
+    }
+
+    /// Transport options.
+    pub fn server_options(&self) -> crate::ServerOptions {
+        crate::ServerOptions {
+            ping_interval: self.ping_interval,
+            ws_read_buffer: self.ws_read_buffer,
+            shutdown_timeout: self.shutdown_timeout,
+            header_timeout: self.header_timeout,
+        }
+    }
+
     /// Room and relay settings; fails on contradictory or unusable values.
     pub fn settings(&self) -> Result<(Settings, RelayLimits), String> {
-        if self.max_message_bytes == 0 || self.max_saved_messages == 0 || self.max_queued_messages == 0 {
+        if self.max_message_bytes == 0
+            || self.max_saved_messages == 0
+            || self.max_queued_messages == 0
+        {
             return Err("message, saved and queue limits must be greater than zero".to_owned());
         }
         if self.outbound_queue <= self.max_queued_messages {
@@ -145,11 +205,21 @@ impl Config {
             return Err("--ping-interval must be greater than zero".to_owned());
         }
         let secrets = non_empty(&self.turn_secret);
-        let turn_auth = match (&self.turn_username, &self.turn_credential, secrets.is_empty()) {
+        let turn_auth = match (
+            &self.turn_username,
+            &self.turn_credential,
+            secrets.is_empty(),
+        ) {
             (Some(_), Some(_), false) => {
-                return Err("use either --turn-secret or --turn-username/--turn-credential, not both".to_owned());
+                return Err(
+                    "use either --turn-secret or --turn-username/--turn-credential, not both"
+                        .to_owned(),
+                );
             }
-            (Some(u), Some(c), true) => TurnAuth::Static { username: u.clone(), credential: Secret::new(c) },
+            (Some(u), Some(c), true) => TurnAuth::Static {
+                username: u.clone(),
+                credential: Secret::new(c),
+            },
             (None, None, false) => TurnAuth::Rest {
                 secrets: secrets.into_iter().map(Secret::new).collect(),
                 ttl: self.turn_ttl,
@@ -174,7 +244,11 @@ impl Config {
                 ice_server_url: self.ice_server_url.clone(),
             },
             wshpp_allow: non_empty(&self.wshpp_allow),
-            ice: IceSettings { stun_urls: non_empty(&self.stun_urls), turn_urls: non_empty(&self.turn_urls), turn_auth },
+            ice: IceSettings {
+                stun_urls: non_empty(&self.stun_urls),
+                turn_urls: non_empty(&self.turn_urls),
+                turn_auth,
+            },
             ice_cors: CorsOrigins::parse(&self.ice_cors_origins),
             bypass_join_confirmation: false,
             header_message: None,

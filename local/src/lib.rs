@@ -4,7 +4,10 @@
 //! (room rules, relay protocol, responses) is made there.
 
 pub mod config;
+pub mod qr;
 mod routes;
+mod serve;
+pub mod tls;
 mod ws;
 
 use room::adapters::memory::MemoryRoomStore;
@@ -28,6 +31,8 @@ pub struct ServerOptions {
     pub ws_read_buffer: usize,
     /// How long shutdown waits for sockets to close.
     pub shutdown_timeout: Duration,
+    /// Time allowed for a client to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +41,31 @@ impl Default for ServerOptions {
             ping_interval: Duration::from_secs(25),
             ws_read_buffer: 4096,
             shutdown_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where to serve: the main listener (pages, room API, relay) and the optional compatibility
+/// listener that serves the relay where the original collider was (`/ws`, `/<room>/<client>`,
+/// `/status`), both with or without TLS.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Main listener.
+    pub main: TcpListener,
+    /// Collider-compatible listener (port 8089 by default).
+    pub relay: Option<TcpListener>,
+    /// TLS configuration for both, or plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Listeners {
+    /// One plain-HTTP listener (tests, `--no-tls`).
+    pub fn plain(main: TcpListener) -> Self {
+        Self {
+            main,
+            relay: None,
+            tls: None,
         }
     }
 }
@@ -96,28 +126,52 @@ impl Server {
         }
     }
 
-    /// Serves on `listener` until `signal` resolves, then closes every socket (close frame
+    /// Serves until `signal` resolves, then stops accepting, closes every socket (close frame
     /// 1001) and returns once they are closed or the shutdown timeout passed.
-    pub async fn serve(self, listener: TcpListener, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listeners: Listeners,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let Self { app, stop, memory } = self;
         let sweeper = memory.map(|store| tokio::spawn(sweep(store, app.service.clone())));
-        let router = routes::router(app.clone());
-        let stop_http = stop.clone();
-        let result = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async move {
-                signal.await;
-                let _ = stop_http.send(true);
-            })
-            .await;
+        let opts = app.options.clone();
+        let mut loops = vec![tokio::spawn(serve::accept_loop(
+            listeners.main,
+            listeners.tls.clone(),
+            routes::router(app.clone()),
+            opts.header_timeout,
+            app.shutdown.clone(),
+            opts.shutdown_timeout,
+            app.sockets.clone(),
+        ))];
+        if let Some(relay) = listeners.relay {
+            loops.push(tokio::spawn(serve::accept_loop(
+                relay,
+                listeners.tls,
+                routes::relay_router(app.clone()),
+                opts.header_timeout,
+                app.shutdown.clone(),
+                opts.shutdown_timeout,
+                app.sockets.clone(),
+            )));
+        }
+        signal.await;
         let _ = stop.send(true);
+        for l in loops {
+            let _ = l.await;
+        }
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
         app.sockets.close();
-        if tokio::time::timeout(app.options.shutdown_timeout, app.sockets.wait()).await.is_err() {
+        if tokio::time::timeout(opts.shutdown_timeout, app.sockets.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("shutdown timeout: some sockets did not close in time");
         }
-        result
+        Ok(())
     }
 }
 
@@ -155,4 +209,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
-

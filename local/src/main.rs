@@ -1,46 +1,154 @@
 use anyhow::Context;
 use apprtc_local::config::{Config, StoreKind};
-use apprtc_local::{Server, ServerOptions, shutdown_signal};
+use apprtc_local::{Listeners, Server, shutdown_signal, tls};
 use clap::Parser;
+use std::net::{IpAddr, SocketAddr};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let config = Config::parse();
-    let (settings, relay) = config.settings().map_err(anyhow::Error::msg).context("invalid settings")?;
-    let options = ServerOptions {
-        ping_interval: config.ping_interval,
-        ws_read_buffer: config.ws_read_buffer,
-        shutdown_timeout: config.shutdown_timeout,
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let (settings, relay) = config
+        .settings()
+        .map_err(anyhow::Error::msg)
+        .context("invalid settings")?;
+    let addr = config.listen_addr();
+    let main = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    println!("apprtc-local listening on http://{addr}/");
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = main.local_addr()?;
+    let relay_listener = if config.no_relay_port {
+        None
+    } else {
+        let relay_addr = SocketAddr::new(addr.ip(), config.relay_port);
+        Some(
+            tokio::net::TcpListener::bind(relay_addr)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {relay_addr} (relay port; --no-relay-port disables it)"
+                    )
+                })?,
+        )
+    };
+    let tls = if config.no_tls {
+        None
+    } else {
+        let dir = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(tls::default_state_dir);
+        let (server_config, info) = tls::server_config(
+            config.cert.as_deref(),
+            config.key.as_deref(),
+            &dir,
+            &config.hostnames,
+        )?;
+        println!(
+            "TLS certificate {} ({}): SHA-256 {}",
+            info.path.display(),
+            if info.generated {
+                "generated now"
+            } else {
+                "reused"
+            },
+            info.sha256
+        );
+        Some(server_config)
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let urls = urls(scheme, addr);
+    println!("apprtc-local listening on {scheme}://{addr}/");
+    for url in &urls {
+        println!("  open {url}");
+    }
+    if let Some(relay) = &relay_listener {
+        println!("  collider-compatible relay on {}", relay.local_addr()?);
+    }
+    if let Some(first) = urls
+        .iter()
+        .find(|u| !u.contains("localhost") && !u.contains("127.0.0.1"))
+        .or(urls.first())
+    {
+        println!(
+            "\nScan with a phone on the same network ({first}):\n{}",
+            apprtc_local::qr::terminal(first)
+        );
+    }
     let server = match config.store {
-        StoreKind::Memory => Server::new(settings, relay, options),
-        StoreKind::Dynamodb => Server::with_store(settings, relay, options, dynamodb_store(&config).await?),
+        StoreKind::Memory => Server::new(settings, relay, config.server_options()),
+        StoreKind::Dynamodb => Server::with_store(
+            settings,
+            relay,
+            config.server_options(),
+            dynamodb_store(&config).await?,
+        ),
     };
     match config.store {
         StoreKind::Memory => println!("rooms are kept in memory"),
         StoreKind::Dynamodb => println!("rooms are kept in DynamoDB table '{}'", config.table),
     }
-    server.serve(listener, shutdown_signal()).await?;
+    let listeners = Listeners {
+        main,
+        relay: relay_listener,
+        tls,
+    };
+    server.serve(listeners, shutdown_signal()).await?;
     Ok(())
 }
 
+/// The URLs people can open: every interface address when listening on all of them.
+fn urls(scheme: &str, addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+    let hostport = |ip: IpAddr| {
+        let host = match ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            IpAddr::V4(v4) => v4.to_string(),
+        };
+        if default_port {
+            host
+        } else {
+            format!("{host}:{port}")
+        }
+    };
+    let ips: Vec<IpAddr> = if addr.ip().is_unspecified() {
+        tls::interface_addresses()
+            .into_iter()
+            .filter(|ip| ip.is_ipv4())
+            .collect()
+    } else {
+        vec![addr.ip()]
+    };
+    let mut out: Vec<String> = ips
+        .into_iter()
+        .map(|ip| format!("{scheme}://{}/", hostport(ip)))
+        .collect();
+    out.sort_by_key(|u| u.contains("127.0.0.1"));
+    out
+}
+
 #[cfg(feature = "dynamodb")]
-async fn dynamodb_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
+async fn dynamodb_store(
+    config: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
     use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
-    let client = client(&DynamoTimeouts::default(), config.dynamodb_endpoint.as_deref()).await;
+    let client = client(
+        &DynamoTimeouts::default(),
+        config.dynamodb_endpoint.as_deref(),
+    )
+    .await;
     let store = DynamoRoomStore::new(client, &config.table);
-    store
-        .check()
-        .await
-        .with_context(|| format!("DynamoDB table '{}' is not reachable (see infra/dynamodb/local.sh)", config.table))?;
+    store.check().await.with_context(|| {
+        format!(
+            "DynamoDB table '{}' is not reachable (see infra/dynamodb/local.sh)",
+            config.table
+        )
+    })?;
     Ok(std::sync::Arc::new(store))
 }
 

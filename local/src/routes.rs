@@ -2,23 +2,22 @@
 //! response `room::http` built.
 
 use crate::App;
+use crate::serve::Scheme;
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use room::domain::message::MessageError;
 use room::http::{
-    ApiError, HttpResponse, error_response, html_response, ice_response, join_response, leave_response,
-    message_response, params_response, parse_query, text_response,
+    ApiError, HttpResponse, error_response, html_response, ice_response, join_response,
+    leave_response, message_response, params_response, parse_query, text_response,
 };
 use room::params::RequestContext;
 use room::service::MessageReply;
 use room::{ClientId, RoomId, web};
-
-/// The scheme this listener speaks (plain HTTP until TLS is configured).
-const SCHEME: &str = "http";
 
 pub fn router(app: App) -> Router {
     Router::new()
@@ -42,15 +41,33 @@ fn only_get(r: MethodRouter<App>) -> MethodRouter<App> {
 }
 
 fn only_post(r: MethodRouter<App>) -> MethodRouter<App> {
-    r.fallback(|| async { reply(error_response(&ApiError::MethodNotAllowed { allow: "POST" })) })
+    r.fallback(|| async {
+        reply(error_response(&ApiError::MethodNotAllowed {
+            allow: "POST",
+        }))
+    })
 }
 
 fn reply(res: HttpResponse) -> Response {
     res.map(Body::from).into_response()
 }
 
-fn context(headers: &HeaderMap, query: Option<String>) -> RequestContext {
-    RequestContext::from_headers(headers, SCHEME, parse_query(query.as_deref().unwrap_or("")))
+/// What the room code needs to know about a request: scheme of the listener, `Host`, query,
+/// `User-Agent`.
+struct Ctx(RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let scheme = parts.extensions.get::<Scheme>().map_or("http", |s| s.0);
+        let query = parse_query(parts.uri.query().unwrap_or(""));
+        Ok(Self(RequestContext::from_headers(
+            &parts.headers,
+            scheme,
+            query,
+        )))
+    }
 }
 
 fn room_id(raw: &str) -> Result<RoomId, Response> {
@@ -59,19 +76,22 @@ fn room_id(raw: &str) -> Result<RoomId, Response> {
 
 fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), Response> {
     let room = room_id(raw_room)?;
-    let client = ClientId::parse(raw_client).map_err(|e| reply(error_response(&ApiError::invalid_id("client", e))))?;
+    let client = ClientId::parse(raw_client)
+        .map_err(|e| reply(error_response(&ApiError::invalid_id("client", e))))?;
     Ok((room, client))
 }
 
 async fn not_found() -> Response {
-    reply(error_response(&ApiError::NotFound("no such route".to_owned())))
+    reply(error_response(&ApiError::NotFound(
+        "no such route".to_owned(),
+    )))
 }
 
-async fn index(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    reply(html_response(web::room_page(&context(&headers, q), &app.settings, None)))
+async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
+    reply(html_response(web::room_page(&ctx, &app.settings, None)))
 }
 
-async fn room_page(State(app): State<App>, Path(raw): Path<String>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn room_page(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
     let room = match room_id(&raw) {
         Ok(r) => r,
         Err(res) => return res,
@@ -83,29 +103,40 @@ async fn room_page(State(app): State<App>, Path(raw): Path<String>, headers: Hea
     if full {
         return reply(html_response(web::full_page(&room)));
     }
-    reply(html_response(web::room_page(&context(&headers, q), &app.settings, Some(&room))))
+    reply(html_response(web::room_page(
+        &ctx,
+        &app.settings,
+        Some(&room),
+    )))
 }
 
-async fn join(State(app): State<App>, Path(raw): Path<String>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn join(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
     let room = match room_id(&raw) {
         Ok(r) => r,
         Err(res) => return res,
     };
-    let ctx = context(&headers, q);
     let result = app.service.join(&room, ctx.loopback()).await;
     reply(join_response(&ctx, &app.settings, &room, result))
 }
 
-async fn message(State(app): State<App>, Path((r, c)): Path<(String, String)>, body: Body) -> Response {
+async fn message(
+    State(app): State<App>,
+    Path((r, c)): Path<(String, String)>,
+    body: Body,
+) -> Response {
     let (room, client) = match ids(&r, &c) {
         Ok(ids) => ids,
         Err(res) => return res,
     };
     let max = app.settings.limits.max_message_bytes;
     let Ok(bytes) = to_bytes(body, max).await else {
-        return reply(message_response(Ok(MessageReply::Invalid(MessageError::TooLarge { max }))));
+        return reply(message_response(Ok(MessageReply::Invalid(
+            MessageError::TooLarge { max },
+        ))));
     };
-    reply(message_response(app.service.message(&room, &client, &bytes).await))
+    reply(message_response(
+        app.service.message(&room, &client, &bytes).await,
+    ))
 }
 
 async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
@@ -115,13 +146,36 @@ async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> 
     }
 }
 
-async fn params(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    reply(params_response(&context(&headers, q), &app.settings))
+async fn params(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
+    reply(params_response(&ctx, &app.settings))
 }
 
-async fn iceconfig(State(app): State<App>, method: Method, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
-    reply(ice_response(&context(&headers, q), &app.settings, &method, origin, app.service.now()))
+async fn iceconfig(
+    State(app): State<App>,
+    method: Method,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+) -> Response {
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    reply(ice_response(
+        &ctx,
+        &app.settings,
+        &method,
+        origin,
+        app.service.now(),
+    ))
+}
+
+/// The relay where the original collider served it (`--relay-port`, default 8089): `/ws`,
+/// `POST|DELETE /<room>/<client>`, `/status`.
+pub fn relay_router(app: App) -> Router {
+    Router::new()
+        .route("/ws", get(crate::ws::upgrade))
+        .route("/status", get(status))
+        .route("/{*path}", any(relay_http))
+        .with_state(app)
 }
 
 async fn relay_http(State(app): State<App>, Path(path): Path<String>, req: Request) -> Response {

@@ -24,14 +24,19 @@ pub async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
 }
 
 async fn serve(app: App, mut socket: WebSocket) {
     let (mut session, mut rx) = app.relay.open();
     let mut shutdown = app.shutdown.clone();
     if *shutdown.borrow_and_update() {
-        let _ = socket.send(close(close_code::AWAY, "server shutting down")).await;
+        let _ = socket
+            .send(close(close_code::AWAY, "server shutting down"))
+            .await;
         return;
     }
     let mut ping = tokio::time::interval(app.options.ping_interval);
@@ -97,9 +102,13 @@ async fn serve(app: App, mut socket: WebSocket) {
 /// Sends an error frame; returns the close message when this error ends the socket.
 async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Message>> {
     app.relay.count_ws_error();
-    let sent = socket.send(Message::Text(error_frame(e).into())).await.is_ok();
+    let sent = socket
+        .send(Message::Text(error_frame(e).into()))
+        .await
+        .is_ok();
     if !sent {
         return Some(None);
     }
-    e.closes_socket().then(|| Some(close(close_code::NORMAL, "")))
+    e.closes_socket()
+        .then(|| Some(close(close_code::NORMAL, "")))
 }

@@ -11,7 +11,10 @@ async fn two_clients_relay_through_one_process() {
     let mut wb = s.ws_registered("smoke", &b).await;
     wb.send_msg(&answer()).await;
     assert_eq!(wa.recv_msg().await, answer());
-    assert_eq!(s.message("smoke", &a, &candidate(1)).await["result"], "SUCCESS");
+    assert_eq!(
+        s.message("smoke", &a, &candidate(1)).await["result"],
+        "SUCCESS"
+    );
     assert_eq!(wb.recv_msg().await, candidate(1));
     s.shutdown().await.unwrap();
 }

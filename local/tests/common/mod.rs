@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use apprtc_local::config::Config;
-use apprtc_local::{Server, ServerOptions};
+use apprtc_local::{Listeners, Server};
 use bytes::Bytes;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -64,16 +64,14 @@ impl TestServer {
         args.extend_from_slice(flags);
         let config = Config::try_parse_from(args).expect("flags");
         let (settings, relay) = config.settings().expect("settings");
-        let options = ServerOptions {
-            ping_interval: config.ping_interval,
-            ws_read_buffer: config.ws_read_buffer,
-            shutdown_timeout: config.shutdown_timeout,
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let options = config.server_options();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let server = Server::new(settings, relay, options);
-        let task = tokio::spawn(server.serve(listener, async move {
+        let task = tokio::spawn(server.serve(Listeners::plain(listener), async move {
             let _ = stopped.await;
         }));
         Self {
@@ -87,7 +85,13 @@ impl TestServer {
     }
 
     /// Sends a request and reads the whole answer.
-    pub async fn request(&self, method: &str, path: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl Into<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -96,11 +100,18 @@ impl TestServer {
             req = req.header(*k, *v);
         }
         let req = req.body(Full::new(body.into())).expect("request");
-        let res = tokio::time::timeout(WAIT, self.client.request(req)).await.expect("timeout").expect("http");
+        let res = tokio::time::timeout(WAIT, self.client.request(req))
+            .await
+            .expect("timeout")
+            .expect("http");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
     }
 
     pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> Reply {
@@ -122,22 +133,33 @@ impl TestServer {
     pub async fn join_id(&self, room: &str) -> String {
         let v = self.join(room).await;
         assert_eq!(v["result"], "SUCCESS", "{v}");
-        v["params"]["client_id"].as_str().expect("client_id").to_owned()
+        v["params"]["client_id"]
+            .as_str()
+            .expect("client_id")
+            .to_owned()
     }
 
     /// `POST /message/<room>/<client>`; returns the parsed answer.
     pub async fn message(&self, room: &str, client: &str, body: &str) -> Value {
-        self.post(&format!("/message/{room}/{client}"), body.to_owned()).await.json()
+        self.post(&format!("/message/{room}/{client}"), body.to_owned())
+            .await
+            .json()
     }
 
     pub async fn leave(&self, room: &str, client: &str) -> Reply {
-        self.post(&format!("/leave/{room}/{client}"), Bytes::new()).await
+        self.post(&format!("/leave/{room}/{client}"), Bytes::new())
+            .await
     }
 
     /// Opens a WebSocket to `/ws` (with an Origin header, like browsers).
     pub async fn ws(&self) -> Ws {
-        let mut req = self.ws_url.as_str().into_client_request().expect("ws request");
-        req.headers_mut().insert("origin", self.base.parse().expect("origin"));
+        let mut req = self
+            .ws_url
+            .as_str()
+            .into_client_request()
+            .expect("ws request");
+        req.headers_mut()
+            .insert("origin", self.base.parse().expect("origin"));
         Ws::connect(req).await
     }
 
@@ -161,7 +183,10 @@ impl TestServer {
             if pred(&s) {
                 return s;
             }
-            assert!(tokio::time::Instant::now() < deadline, "status never matched: {s}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "status never matched: {s}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -172,7 +197,10 @@ impl TestServer {
             let _ = stop.send(());
         }
         let task = self.task.take().expect("task");
-        tokio::time::timeout(WAIT, task).await.expect("shutdown timeout").expect("join")
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("shutdown timeout")
+            .expect("join")
     }
 }
 
@@ -199,7 +227,10 @@ impl Ws {
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.stream.send(Message::text(text)).await.expect("ws send");
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("ws send");
     }
 
     pub async fn send_json(&mut self, v: Value) {
@@ -207,23 +238,29 @@ impl Ws {
     }
 
     pub async fn register(&mut self, room: &str, client: &str) {
-        self.send_json(serde_json::json!({"cmd": "register", "roomid": room, "clientid": client})).await;
+        self.send_json(serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}))
+            .await;
     }
 
     pub async fn send_msg(&mut self, msg: &str) {
-        self.send_json(serde_json::json!({"cmd": "send", "msg": msg})).await;
+        self.send_json(serde_json::json!({"cmd": "send", "msg": msg}))
+            .await;
     }
 
     /// The next text frame as JSON, asserting it has exactly `msg` and `error`, both strings.
     /// Pings are skipped.
     pub async fn recv(&mut self) -> Value {
-        self.recv_within(WAIT).await.expect("expected a frame, socket ended")
+        self.recv_within(WAIT)
+            .await
+            .expect("expected a frame, socket ended")
     }
 
     /// The next text frame within `d`, or `None` if the socket closed. Panics on timeout.
     pub async fn recv_within(&mut self, d: Duration) -> Option<Value> {
         loop {
-            let next = tokio::time::timeout(d, self.stream.next()).await.expect("timed out waiting for a frame");
+            let next = tokio::time::timeout(d, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame");
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let v: Value = serde_json::from_str(t.as_str()).expect("frame is JSON");
@@ -256,7 +293,11 @@ impl Ws {
 
     /// Asserts the server closes the socket (close frame or end of stream) without more frames.
     pub async fn expect_closed(&mut self) {
-        assert_eq!(self.recv_within(WAIT).await, None, "socket should have been closed");
+        assert_eq!(
+            self.recv_within(WAIT).await,
+            None,
+            "socket should have been closed"
+        );
     }
 
     /// Asserts no text frame arrives before the server answers a ping round trip: sends a probe
@@ -264,7 +305,10 @@ impl Ws {
     pub async fn expect_nothing_pending(&mut self) {
         self.send_json(serde_json::json!({"cmd": "probe"})).await;
         let v = self.recv().await;
-        assert_eq!(v["error"], "Invalid message: unexpected 'cmd'", "a frame was pending: {v}");
+        assert_eq!(
+            v["error"], "Invalid message: unexpected 'cmd'",
+            "a frame was pending: {v}"
+        );
     }
 
     pub async fn close(mut self) {
@@ -280,7 +324,9 @@ pub fn offer() -> String {
 }
 
 pub fn candidate(n: u32) -> String {
-    format!(r#"{{"type":"candidate","label":0,"id":"0","candidate":"candidate:{n} 1 udp 2122260223 192.168.1.2 5000{n} typ host"}}"#)
+    format!(
+        r#"{{"type":"candidate","label":0,"id":"0","candidate":"candidate:{n} 1 udp 2122260223 192.168.1.2 5000{n} typ host"}}"#
+    )
 }
 
 pub fn answer() -> String {

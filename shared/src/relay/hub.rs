@@ -203,8 +203,15 @@ impl Hub {
         let kill = Arc::new(Kill::default());
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         (
-            ConnHandle { id, tx, kill: kill.clone() },
-            ConnReceiver { frames: rx, close: CloseSignal { kill } },
+            ConnHandle {
+                id,
+                tx,
+                kill: kill.clone(),
+            },
+            ConnReceiver {
+                frames: rx,
+                close: CloseSignal { kill },
+            },
         )
     }
 
@@ -244,8 +251,12 @@ impl Hub {
     /// Removes `client` from `room` (closing its socket); returns whether it was there.
     pub fn remove(&self, room: &RoomId, client: &ClientId, reason: CloseReason) -> bool {
         let mut rooms = lock(&self.rooms);
-        let Some(entries) = rooms.get_mut(room) else { return false };
-        let Some(i) = entries.iter().position(|e| &e.client == client) else { return false };
+        let Some(entries) = rooms.get_mut(room) else {
+            return false;
+        };
+        let Some(i) = entries.iter().position(|e| &e.client == client) else {
+            return false;
+        };
         let entry = entries.swap_remove(i);
         if entries.is_empty() {
             rooms.remove(room);
@@ -298,7 +309,9 @@ impl Hub {
 
     fn expire(&self, room: RoomId, client: ClientId, epoch: u64) {
         let mut rooms = lock(&self.rooms);
-        let Some(entries) = rooms.get_mut(&room) else { return };
+        let Some(entries) = rooms.get_mut(&room) else {
+            return;
+        };
         let Some(i) = entries
             .iter()
             .position(|e| e.client == client && e.epoch == epoch && e.conn.is_none())
@@ -369,14 +382,6 @@ impl Hub {
         Ok(())
     }
 
-    /// Closes every socket (shutdown).
-    pub fn close_all(&self) {
-        let rooms = lock(&self.rooms);
-        for conn in rooms.values().flatten().filter_map(|e| e.conn.as_ref()) {
-            conn.close(CloseReason::Removed);
-        }
-    }
-
     /// Number of relay rooms (for tests and metrics).
     pub fn room_count(&self) -> usize {
         lock(&self.rooms).len()
@@ -385,7 +390,17 @@ impl Hub {
 
 #[async_trait]
 impl PeerNotifier for Hub {
-    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str) -> Result<(), DeliveryError> {
-        self.relay(room, from, Bytes::from(crate::relay::frame::encode(msg, "")), true)
+    async fn deliver(
+        &self,
+        room: &RoomId,
+        from: &ClientId,
+        msg: &str,
+    ) -> Result<(), DeliveryError> {
+        self.relay(
+            room,
+            from,
+            Bytes::from(crate::relay::frame::encode(msg, "")),
+            true,
+        )
     }
 }
