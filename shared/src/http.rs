@@ -75,13 +75,17 @@ pub fn html_response(body: String) -> HttpResponse {
 /// Answers a request that never reached a use case. Logs the cause; shows a stable message.
 pub fn error_response(err: &ApiError) -> HttpResponse {
     match err {
-        ApiError::NotFound(why) => json_response(StatusCode::NOT_FOUND, &json!({"result": "ERROR", "error": why})),
+        ApiError::NotFound(why) => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"result": "ERROR", "error": why}),
+        ),
         ApiError::MethodNotAllowed { allow } => {
             let mut res = json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"result": "ERROR", "error": format!("method not allowed; allowed: {allow}")}),
             );
-            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             res
         }
         ApiError::BodyTooLarge { max } => json_response(
@@ -119,12 +123,22 @@ pub fn join_response(
     reply: Result<JoinReply, ServiceError>,
 ) -> HttpResponse {
     let (client_id, is_initiator, messages) = match reply {
-        Ok(JoinReply::Joined { client_id, is_initiator, messages }) => (client_id, is_initiator, messages),
+        Ok(JoinReply::Joined {
+            client_id,
+            is_initiator,
+            messages,
+        }) => (client_id, is_initiator, messages),
         Ok(JoinReply::Full) => {
-            return json_response(StatusCode::OK, &json!({"result": "FULL", "params": {"messages": []}}));
+            return json_response(
+                StatusCode::OK,
+                &json!({"result": "FULL", "params": {"messages": []}}),
+            );
         }
         Ok(JoinReply::Duplicate) => {
-            return json_response(StatusCode::OK, &json!({"result": "DUPLICATE_CLIENT", "params": {"messages": []}}));
+            return json_response(
+                StatusCode::OK,
+                &json!({"result": "DUPLICATE_CLIENT", "params": {"messages": []}}),
+            );
         }
         Err(e) => return unavailable(&e),
     };
@@ -136,7 +150,10 @@ pub fn join_response(
         is_initiator: if is_initiator { "true" } else { "false" }.to_owned(),
         messages,
     };
-    json_response(StatusCode::OK, &json!({"result": "SUCCESS", "params": params}))
+    json_response(
+        StatusCode::OK,
+        &json!({"result": "SUCCESS", "params": params}),
+    )
 }
 
 /// `POST /message/<room>/<client>` answer (spec §2.4).
@@ -151,9 +168,11 @@ pub fn message_response(reply: Result<MessageReply, ServiceError>) -> HttpRespon
             "ERROR",
             "too many messages saved for this client; wait for the peer to join",
         ),
-        Ok(MessageReply::Undeliverable(e)) => {
-            result_with_error(StatusCode::INTERNAL_SERVER_ERROR, "ERROR", &format!("Failed to send the message: {e}"))
-        }
+        Ok(MessageReply::Undeliverable(e)) => result_with_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERROR",
+            &format!("Failed to send the message: {e}"),
+        ),
         Err(e) => unavailable(&e),
     }
 }
@@ -174,7 +193,11 @@ pub fn params_response(ctx: &RequestContext, settings: &Settings) -> HttpRespons
 }
 
 /// The `Access-Control-Allow-Origin` value for `origin`, if it is allowed.
-fn allowed_origin(ctx: &RequestContext, settings: &Settings, origin: Option<&str>) -> Option<HeaderValue> {
+fn allowed_origin(
+    ctx: &RequestContext,
+    settings: &Settings,
+    origin: Option<&str>,
+) -> Option<HeaderValue> {
     let origin = origin?.trim_end_matches('/');
     let own = ctx.origin();
     let allowed = match &settings.ice_cors {
@@ -182,7 +205,9 @@ fn allowed_origin(ctx: &RequestContext, settings: &Settings, origin: Option<&str
         CorsOrigins::SameOrigin => origin == own,
         CorsOrigins::List(list) => origin == own || list.iter().any(|o| o == origin),
     };
-    allowed.then(|| HeaderValue::from_str(origin).ok()).flatten()
+    allowed
+        .then(|| HeaderValue::from_str(origin).ok())
+        .flatten()
 }
 
 fn with_cors(mut res: HttpResponse, allow: Option<HeaderValue>) -> HttpResponse {
@@ -190,9 +215,18 @@ fn with_cors(mut res: HttpResponse, allow: Option<HeaderValue>) -> HttpResponse 
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = allow {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Content-Type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
     }
     res
 }
@@ -207,7 +241,11 @@ pub fn ice_response(
 ) -> HttpResponse {
     let allow = allowed_origin(ctx, settings, origin);
     let res = match *method {
-        Method::OPTIONS => respond(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", String::new()),
+        Method::OPTIONS => respond(
+            StatusCode::NO_CONTENT,
+            "text/plain; charset=utf-8",
+            String::new(),
+        ),
         Method::GET | Method::POST => {
             let req = IceRequest {
                 relay_only: ctx.get("it") == Some("relay"),
@@ -216,7 +254,9 @@ pub fn ice_response(
             };
             json_response(StatusCode::OK, &ice_config(&settings.ice, &req, now))
         }
-        _ => error_response(&ApiError::MethodNotAllowed { allow: "GET, POST, OPTIONS" }),
+        _ => error_response(&ApiError::MethodNotAllowed {
+            allow: "GET, POST, OPTIONS",
+        }),
     };
     with_cors(res, allow)
 }
@@ -254,8 +294,14 @@ mod tests {
 
     #[test]
     fn paths_are_decoded_before_matching() {
-        assert_eq!(path_segments("/join/ab%2Dc").ok(), Some(vec!["join".to_owned(), "ab-c".to_owned()]));
-        assert_eq!(path_segments("/join/").ok(), Some(vec!["join".to_owned(), String::new()]));
+        assert_eq!(
+            path_segments("/join/ab%2Dc").ok(),
+            Some(vec!["join".to_owned(), "ab-c".to_owned()])
+        );
+        assert_eq!(
+            path_segments("/join/").ok(),
+            Some(vec!["join".to_owned(), String::new()])
+        );
         assert!(path_segments("/join/%FF").is_err());
     }
 
@@ -263,17 +309,36 @@ mod tests {
     fn query_strings_decode() {
         assert_eq!(
             parse_query("a=1&b=x+y%21&c"),
-            vec![("a".into(), "1".into()), ("b".into(), "x y!".into()), ("c".into(), String::new())]
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y!".into()),
+                ("c".into(), String::new())
+            ]
         );
     }
 
     #[test]
     fn cors_defaults_to_same_origin() {
-        let ctx = RequestContext { scheme: "https".into(), host: "h".into(), query: vec![], user_agent: None };
+        let ctx = RequestContext {
+            scheme: "https".into(),
+            host: "h".into(),
+            query: vec![],
+            user_agent: None,
+        };
         let s = Settings::default();
         let own = ice_response(&ctx, &s, &Method::POST, Some("https://h"), 0);
-        assert_eq!(own.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.as_bytes()), Some(&b"https://h"[..]));
+        assert_eq!(
+            own.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .map(|v| v.as_bytes()),
+            Some(&b"https://h"[..])
+        );
         let other = ice_response(&ctx, &s, &Method::POST, Some("https://evil"), 0);
-        assert!(other.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        assert!(
+            other
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
     }
 }

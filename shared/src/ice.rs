@@ -148,13 +148,25 @@ mod tests {
     fn rest_username_carries_expiry_and_never_leaks_secret() {
         let s = IceSettings {
             stun_urls: vec!["stun:s:3478".into()],
-            turn_urls: vec!["turn:t:3478?transport=udp".into(), "turn:t:3478?transport=tcp".into()],
-            turn_auth: TurnAuth::Rest { secrets: vec![Secret::new("s3cret")], ttl: Duration::from_secs(600) },
+            turn_urls: vec![
+                "turn:t:3478?transport=udp".into(),
+                "turn:t:3478?transport=tcp".into(),
+            ],
+            turn_auth: TurnAuth::Rest {
+                secrets: vec![Secret::new("s3cret")],
+                ttl: Duration::from_secs(600),
+            },
         };
-        let req = IceRequest { user: Some("abc".into()), ..IceRequest::default() };
+        let req = IceRequest {
+            user: Some("abc".into()),
+            ..IceRequest::default()
+        };
         let cfg = ice_config(&s, &req, 1_000_000);
         assert_eq!(cfg.ice_servers[0].username.as_deref(), Some("1600:abc"));
-        assert_eq!(cfg.ice_servers[0].credential, Some(rest_credential("s3cret", "1600:abc")));
+        assert_eq!(
+            cfg.ice_servers[0].credential,
+            Some(rest_credential("s3cret", "1600:abc"))
+        );
         let json = serde_json::to_string(&cfg).unwrap_or_default();
         assert!(!json.contains("s3cret"));
         assert!(!format!("{s:?}").contains("s3cret"));
@@ -167,15 +179,25 @@ mod tests {
             turn_urls: vec!["turn:t?transport=udp".into(), "turn:t?transport=tcp".into()],
             turn_auth: TurnAuth::None,
         };
-        let req = IceRequest { relay_only: true, transport: Some("tcp".into()), user: None };
+        let req = IceRequest {
+            relay_only: true,
+            transport: Some("tcp".into()),
+            user: None,
+        };
         let cfg = ice_config(&s, &req, 0);
         assert_eq!(cfg.ice_servers.len(), 1);
-        assert_eq!(cfg.ice_servers[0].urls, vec!["turn:t?transport=tcp".to_owned()]);
+        assert_eq!(
+            cfg.ice_servers[0].urls,
+            vec!["turn:t?transport=tcp".to_owned()]
+        );
     }
 
     #[test]
     fn nothing_configured_gives_no_entries() {
         let cfg = ice_config(&IceSettings::default(), &IceRequest::default(), 0);
-        assert_eq!(serde_json::to_string(&cfg).unwrap_or_default(), "{\"iceServers\":[]}");
+        assert_eq!(
+            serde_json::to_string(&cfg).unwrap_or_default(),
+            "{\"iceServers\":[]}"
+        );
     }
 }

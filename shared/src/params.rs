@@ -22,7 +22,11 @@ pub struct RequestContext {
 impl RequestContext {
     /// Reads scheme, host and user agent from headers. `X-Forwarded-Proto` (API Gateway, proxies)
     /// wins over `default_scheme` (what the listener speaks).
-    pub fn from_headers(headers: &http::HeaderMap, default_scheme: &str, query: Vec<(String, String)>) -> Self {
+    pub fn from_headers(
+        headers: &http::HeaderMap,
+        default_scheme: &str,
+        query: Vec<(String, String)>,
+    ) -> Self {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -49,11 +53,15 @@ impl RequestContext {
 
     /// The first value of query parameter `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn flag(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     /// `scheme://host` of this request.
@@ -70,9 +78,9 @@ impl RequestContext {
 /// A `Host` value we are willing to echo into URLs: host name or address with optional port.
 fn is_plausible_host(h: &str) -> bool {
     h.len() <= 255
-        && h
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && h.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 /// The parameters every room page and `/params` answer share (spec §2.7).
@@ -135,7 +143,10 @@ fn bool_str(b: bool) -> String {
 /// `(wss_url, wss_post_url)` for this request: an allow-listed `wshpp`, the configured URLs, or
 /// the server's own origin.
 fn relay_urls(ctx: &RequestContext, settings: &Settings) -> (String, String) {
-    if let Some(hpp) = ctx.get("wshpp").filter(|h| settings.wshpp_allow.iter().any(|a| a == h)) {
+    if let Some(hpp) = ctx
+        .get("wshpp")
+        .filter(|h| settings.wshpp_allow.iter().any(|a| a == h))
+    {
         return if ctx.get("wstls") == Some("false") {
             (format!("ws://{hpp}{WS_PATH}"), format!("http://{hpp}"))
         } else {
@@ -171,12 +182,18 @@ fn ice_server_url(ctx: &RequestContext, settings: &Settings) -> String {
     let key = ctx.get("apikey").unwrap_or("");
     match ctx.get("ts") {
         Some("") => String::new(),
-        Some(ts) => format!("{}/v1alpha/iceconfig?key={}", ts.trim_end_matches('/'), encode(key)),
-        None => settings
-            .urls
-            .ice_server_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/v1alpha/iceconfig?key={}", base_url(ctx, settings), encode(key))),
+        Some(ts) => format!(
+            "{}/v1alpha/iceconfig?key={}",
+            ts.trim_end_matches('/'),
+            encode(key)
+        ),
+        None => settings.urls.ice_server_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/v1alpha/iceconfig?key={}",
+                base_url(ctx, settings),
+                encode(key)
+            )
+        }),
     }
 }
 
@@ -233,7 +250,10 @@ fn media_constraints(ctx: &RequestContext, warnings: &mut Vec<String>) -> Value 
         "audio": track_constraints(ctx.get("audio"), warnings),
         "video": track_constraints(video.as_deref(), warnings),
     });
-    if ctx.get("firefox_fake_device").is_some_and(|v| !v.is_empty()) {
+    if ctx
+        .get("firefox_fake_device")
+        .is_some_and(|v| !v.is_empty())
+    {
         c["fake"] = Value::Bool(true);
     }
     c
@@ -308,7 +328,10 @@ mod tests {
         RequestContext {
             scheme: "https".into(),
             host: "10.0.0.5:8443".into(),
-            query: query.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            query: query
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
             user_agent: None,
         }
     }
@@ -318,7 +341,10 @@ mod tests {
         let p = room_params(&ctx(&[]), &Settings::default());
         assert_eq!(p.wss_url, "wss://10.0.0.5:8443/ws");
         assert_eq!(p.wss_post_url, "https://10.0.0.5:8443/relay");
-        assert_eq!(p.ice_server_url, "https://10.0.0.5:8443/v1alpha/iceconfig?key=");
+        assert_eq!(
+            p.ice_server_url,
+            "https://10.0.0.5:8443/v1alpha/iceconfig?key="
+        );
     }
 
     #[test]
@@ -326,7 +352,10 @@ mod tests {
         let q = [("wshpp", "h.example:8089"), ("wstls", "false")];
         let p = room_params(&ctx(&q), &Settings::default());
         assert_eq!(p.wss_url, "wss://10.0.0.5:8443/ws");
-        let s = Settings { wshpp_allow: vec!["h.example:8089".into()], ..Settings::default() };
+        let s = Settings {
+            wshpp_allow: vec!["h.example:8089".into()],
+            ..Settings::default()
+        };
         let p = room_params(&ctx(&q), &s);
         assert_eq!(p.wss_url, "ws://h.example:8089/ws");
         assert_eq!(p.wss_post_url, "http://h.example:8089");
@@ -334,8 +363,19 @@ mod tests {
 
     #[test]
     fn media_and_pc_constraints() {
-        let p = room_params(&ctx(&[("audio", "false"), ("video", "true"), ("it", "relay"), ("debug", "loopback")]), &Settings::default());
-        assert_eq!(serde_json::from_str::<Value>(&p.media_constraints).ok(), Some(json!({"audio": false, "video": true})));
+        let p = room_params(
+            &ctx(&[
+                ("audio", "false"),
+                ("video", "true"),
+                ("it", "relay"),
+                ("debug", "loopback"),
+            ]),
+            &Settings::default(),
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&p.media_constraints).ok(),
+            Some(json!({"audio": false, "video": true}))
+        );
         assert!(p.pc_config.contains("\"iceTransports\":\"relay\""));
         assert!(p.pc_constraints.contains("\"DtlsSrtpKeyAgreement\":false"));
         let hd = room_params(&ctx(&[("hd", "true")]), &Settings::default());
@@ -345,7 +385,11 @@ mod tests {
 
     #[test]
     fn room_link_encodes_the_query() {
-        let link = room_link(&ctx(&[("x", "'<a>")]), &Settings::default(), &RoomId::parse("r1").unwrap_or_else(|e| panic!("{e}")));
+        let link = room_link(
+            &ctx(&[("x", "'<a>")]),
+            &Settings::default(),
+            &RoomId::parse("r1").unwrap_or_else(|e| panic!("{e}")),
+        );
         assert_eq!(link, "https://10.0.0.5:8443/r/r1?x=%27%3Ca%3E");
     }
 }

@@ -70,7 +70,8 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait PeerNotifier: Send + Sync + std::fmt::Debug {
     /// Delivers or queues `msg`.
-    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str) -> Result<(), DeliveryError>;
+    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str)
+    -> Result<(), DeliveryError>;
 }
 
 /// Time source, injected so that expiry is testable without sleeping.

@@ -5,8 +5,13 @@
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::{MessageError, MessageKind, SignalingMessage};
-use crate::domain::room::{self, JoinOutcome, LeaveOutcome, Millis, MessageOutcome, Presence, RoomSlot};
-use crate::ports::{Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap, SystemClock};
+use crate::domain::room::{
+    self, JoinOutcome, LeaveOutcome, MessageOutcome, Millis, Presence, RoomSlot,
+};
+use crate::ports::{
+    Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap,
+    SystemClock,
+};
 use std::sync::Arc;
 
 /// Compare-and-swap attempts before a request gives up. Only writes that change a room conflict,
@@ -75,7 +80,11 @@ pub struct RoomService {
 
 impl RoomService {
     /// A service with the system clock and OS randomness.
-    pub fn new(store: Arc<dyn RoomStore>, notifier: Arc<dyn PeerNotifier>, settings: Arc<Settings>) -> Self {
+    pub fn new(
+        store: Arc<dyn RoomStore>,
+        notifier: Arc<dyn PeerNotifier>,
+        settings: Arc<Settings>,
+    ) -> Self {
         Self {
             store,
             notifier,
@@ -136,12 +145,21 @@ impl RoomService {
         let client = self.ids.client_id().ok_or(ServiceError::NoRandomness)?;
         let limits = &self.settings.limits;
         let outcome = self
-            .update(room, |slot, now| room::join(slot, &client, loopback, now, limits))
+            .update(room, |slot, now| {
+                room::join(slot, &client, loopback, now, limits)
+            })
             .await?;
         Ok(match outcome {
-            JoinOutcome::Joined { is_initiator, messages } => {
+            JoinOutcome::Joined {
+                is_initiator,
+                messages,
+            } => {
                 tracing::info!(%room, client = %client, is_initiator, "joined");
-                JoinReply::Joined { client_id: client, is_initiator, messages }
+                JoinReply::Joined {
+                    client_id: client,
+                    is_initiator,
+                    messages,
+                }
             }
             JoinOutcome::Full => JoinReply::Full,
             JoinOutcome::Duplicate => JoinReply::Duplicate,
@@ -150,7 +168,12 @@ impl RoomService {
 
     /// `POST /message/<room>/<client>`: saves the message while the sender is alone, forwards it
     /// to the peer otherwise. A `bye` counts as a leave.
-    pub async fn message(&self, room: &RoomId, client: &ClientId, body: &[u8]) -> Result<MessageReply, ServiceError> {
+    pub async fn message(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+        body: &[u8],
+    ) -> Result<MessageReply, ServiceError> {
         let msg = match SignalingMessage::from_bytes(body, self.settings.limits.max_message_bytes) {
             Ok(m) => m,
             Err(e) => return Ok(MessageReply::Invalid(e)),
@@ -176,14 +199,18 @@ impl RoomService {
         }
         let limits = &self.settings.limits;
         let outcome = self
-            .update(room, |slot, now| room::post_message(slot, client, &msg, now, limits))
+            .update(room, |slot, now| {
+                room::post_message(slot, client, &msg, now, limits)
+            })
             .await?;
         Ok(match outcome {
             MessageOutcome::Saved => MessageReply::Success,
-            MessageOutcome::Forward => match self.notifier.deliver(room, client, msg.as_str()).await {
-                Ok(()) => MessageReply::Success,
-                Err(e) => MessageReply::Undeliverable(e),
-            },
+            MessageOutcome::Forward => {
+                match self.notifier.deliver(room, client, msg.as_str()).await {
+                    Ok(()) => MessageReply::Success,
+                    Err(e) => MessageReply::Undeliverable(e),
+                }
+            }
             MessageOutcome::UnknownRoom => MessageReply::UnknownRoom,
             MessageOutcome::UnknownClient => MessageReply::UnknownClient,
             MessageOutcome::SavedListFull => MessageReply::SavedListFull,
@@ -197,8 +224,14 @@ impl RoomService {
     }
 
     /// `POST /leave/<room>/<client>`: removes the client; never touches its relay socket.
-    pub async fn leave(&self, room: &RoomId, client: &ClientId) -> Result<LeaveOutcome, ServiceError> {
-        let outcome = self.update(room, |slot, now| room::leave(slot, client, now)).await?;
+    pub async fn leave(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+    ) -> Result<LeaveOutcome, ServiceError> {
+        let outcome = self
+            .update(room, |slot, now| room::leave(slot, client, now))
+            .await?;
         if outcome == LeaveOutcome::Left {
             tracing::info!(%room, %client, "left");
         }
@@ -208,7 +241,11 @@ impl RoomService {
     /// Whether `client` may use the relay in `room` (issued by `join` and still a member).
     pub async fn is_member(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
         let loaded = self.store.load(room).await?;
-        Ok(room::is_member(&loaded.map(|v| v.room), client, self.clock.now()))
+        Ok(room::is_member(
+            &loaded.map(|v| v.room),
+            client,
+            self.clock.now(),
+        ))
     }
 
     /// Whether the room has no place left (for the "room full" page).
@@ -221,14 +258,22 @@ impl RoomService {
 
     /// The relay registered `client`'s socket; returns whether it is a member.
     pub async fn registered(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
-        self.update(room, |slot, now| room::set_presence(slot, client, Presence::Connected, now))
-            .await
+        self.update(room, |slot, now| {
+            room::set_presence(slot, client, Presence::Connected, now)
+        })
+        .await
     }
 
     /// The relay saw `client`'s socket close; it is removed unless it re-registers in time.
-    pub async fn disconnected(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
+    pub async fn disconnected(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+    ) -> Result<bool, ServiceError> {
         let limits = &self.settings.limits;
-        self.update(room, |slot, now| room::set_presence(slot, client, room::away(now, limits), now))
-            .await
+        self.update(room, |slot, now| {
+            room::set_presence(slot, client, room::away(now, limits), now)
+        })
+        .await
     }
 }

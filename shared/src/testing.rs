@@ -21,7 +21,8 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(crate::domain::room::millis(by), Ordering::SeqCst);
+        self.0
+            .fetch_add(crate::domain::room::millis(by), Ordering::SeqCst);
     }
 }
 
@@ -55,7 +56,12 @@ impl RecordingNotifier {
 
 #[async_trait]
 impl PeerNotifier for RecordingNotifier {
-    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        room: &RoomId,
+        from: &ClientId,
+        msg: &str,
+    ) -> Result<(), DeliveryError> {
         if let Ok(mut d) = self.0.lock() {
             d.push(Delivery {
                 room: room.clone(),

@@ -37,7 +37,8 @@ fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
     });
     let clock = Arc::new(ManualClock::new(START));
     let notifier = Arc::new(RecordingNotifier::default());
-    let service = RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
+    let service =
+        RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
     Fixture {
         service,
         store,
@@ -54,7 +55,11 @@ fn fresh_room(tag: &str) -> RoomId {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    RoomId::parse(&format!("{tag}-{nanos}-{}", N.fetch_add(1, Ordering::Relaxed))).unwrap()
+    RoomId::parse(&format!(
+        "{tag}-{nanos}-{}",
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+    .unwrap()
 }
 
 fn msg(t: &str) -> String {
@@ -86,12 +91,18 @@ pub async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     for t in ["offer", "candidate", "candidate"] {
         assert_eq!(
-            f.service.message(&room, &a, msg(t).as_bytes()).await.unwrap(),
+            f.service
+                .message(&room, &a, msg(t).as_bytes())
+                .await
+                .unwrap(),
             MessageReply::Success
         );
     }
     let (b, _, messages) = joined(&f, &room).await;
-    assert_eq!(messages, vec![msg("offer"), msg("candidate"), msg("candidate")]);
+    assert_eq!(
+        messages,
+        vec![msg("offer"), msg("candidate"), msg("candidate")]
+    );
     f.service.leave(&room, &b).await.unwrap();
     let (_, initiator, messages) = joined(&f, &room).await;
     assert!(!initiator);
@@ -103,7 +114,10 @@ pub async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     let (_b, _, _) = joined(&f, &room).await;
     assert_eq!(
-        f.service.message(&room, &a, msg("offer").as_bytes()).await.unwrap(),
+        f.service
+            .message(&room, &a, msg("offer").as_bytes())
+            .await
+            .unwrap(),
         MessageReply::Success
     );
     let d = f.notifier.deliveries();
@@ -115,11 +129,20 @@ pub async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
     let room = fresh_room("leave");
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
-    assert_eq!(f.service.leave(&room, &a).await.unwrap(), LeaveOutcome::Left);
-    assert_eq!(f.service.leave(&room, &a).await.unwrap(), LeaveOutcome::UnknownClient);
+    assert_eq!(
+        f.service.leave(&room, &a).await.unwrap(),
+        LeaveOutcome::Left
+    );
+    assert_eq!(
+        f.service.leave(&room, &a).await.unwrap(),
+        LeaveOutcome::UnknownClient
+    );
     // The survivor is alone: its messages are saved again.
     assert_eq!(
-        f.service.message(&room, &b, msg("offer").as_bytes()).await.unwrap(),
+        f.service
+            .message(&room, &b, msg("offer").as_bytes())
+            .await
+            .unwrap(),
         MessageReply::Success
     );
     assert!(f.notifier.deliveries().is_empty());
@@ -129,7 +152,10 @@ pub async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
     f.service.leave(&room, &b).await.unwrap();
     f.service.leave(&room, &c).await.unwrap();
     assert!(f.store.load(&room).await.unwrap().is_none());
-    assert_eq!(f.service.leave(&room, &c).await.unwrap(), LeaveOutcome::UnknownRoom);
+    assert_eq!(
+        f.service.leave(&room, &c).await.unwrap(),
+        LeaveOutcome::UnknownRoom
+    );
 }
 
 pub async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
@@ -138,7 +164,12 @@ pub async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
         panic!("loopback join failed")
     };
     for id in ["LOOPBACK_CLIENT_ID", "loopback_client_id"] {
-        assert!(f.service.is_member(&room, &ClientId::parse(id).unwrap()).await.unwrap());
+        assert!(
+            f.service
+                .is_member(&room, &ClientId::parse(id).unwrap())
+                .await
+                .unwrap()
+        );
     }
     assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
     f.service.leave(&room, &a).await.unwrap();
@@ -151,9 +182,17 @@ pub async fn only_issued_ids_are_members(f: Fixture) {
     assert!(f.service.is_member(&room, &a).await.unwrap());
     let guess = ClientId::parse("12345678").unwrap();
     assert!(!f.service.is_member(&room, &guess).await.unwrap());
-    assert!(!f.service.is_member(&room, &ClientId::parse("loopback_client_id").unwrap()).await.unwrap());
+    assert!(
+        !f.service
+            .is_member(&room, &ClientId::parse("loopback_client_id").unwrap())
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        f.service.message(&room, &guess, msg("offer").as_bytes()).await.unwrap(),
+        f.service
+            .message(&room, &guess, msg("offer").as_bytes())
+            .await
+            .unwrap(),
         MessageReply::UnknownClient
     );
 }
@@ -163,12 +202,16 @@ pub async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixt
     let (a, _, _) = joined(&f, &room).await;
     assert!(f.service.registered(&room, &a).await.unwrap());
     let (b, _, _) = joined(&f, &room).await;
-    f.clock.advance(f.limits.register_deadline - Duration::from_millis(1));
+    f.clock
+        .advance(f.limits.register_deadline - Duration::from_millis(1));
     assert!(f.service.is_member(&room, &b).await.unwrap());
     f.clock.advance(Duration::from_millis(1));
     assert!(!f.service.is_member(&room, &b).await.unwrap());
     let (_, initiator, _) = joined(&f, &room).await;
-    assert!(!initiator, "the registered first member stays and is the initiator");
+    assert!(
+        !initiator,
+        "the registered first member stays and is the initiator"
+    );
 }
 
 pub async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fixture) {
@@ -194,7 +237,10 @@ pub async fn an_expired_room_counts_as_absent(f: Fixture) {
     f.service.registered(&room, &a).await.unwrap();
     f.clock.advance(f.limits.room_ttl);
     assert_eq!(
-        f.service.message(&room, &a, msg("offer").as_bytes()).await.unwrap(),
+        f.service
+            .message(&room, &a, msg("offer").as_bytes())
+            .await
+            .unwrap(),
         MessageReply::UnknownRoom
     );
     let (_, initiator, _) = joined(&f, &room).await;
@@ -206,10 +252,16 @@ pub async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
     let bye = br#"{"type":"bye"}"#;
-    assert_eq!(f.service.message(&room, &b, bye).await.unwrap(), MessageReply::Success);
+    assert_eq!(
+        f.service.message(&room, &b, bye).await.unwrap(),
+        MessageReply::Success
+    );
     assert_eq!(f.notifier.deliveries().len(), 1);
     assert!(!f.service.is_member(&room, &b).await.unwrap());
-    assert_eq!(f.service.message(&room, &a, bye).await.unwrap(), MessageReply::Success);
+    assert_eq!(
+        f.service.message(&room, &a, bye).await.unwrap(),
+        MessageReply::Success
+    );
     assert_eq!(f.notifier.deliveries().len(), 1, "nobody left to tell");
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
@@ -218,10 +270,16 @@ pub async fn saved_list_and_message_limits_hold(f: Fixture) {
     let room = fresh_room("caps");
     let (a, _, _) = joined(&f, &room).await;
     for _ in 0..3 {
-        f.service.message(&room, &a, msg("candidate").as_bytes()).await.unwrap();
+        f.service
+            .message(&room, &a, msg("candidate").as_bytes())
+            .await
+            .unwrap();
     }
     assert_eq!(
-        f.service.message(&room, &a, msg("candidate").as_bytes()).await.unwrap(),
+        f.service
+            .message(&room, &a, msg("candidate").as_bytes())
+            .await
+            .unwrap(),
         MessageReply::SavedListFull
     );
     for bad in [&b""[..], b"hello", br#"{"type":"foo"}"#] {
@@ -238,12 +296,33 @@ pub async fn stale_writes_conflict(f: Fixture) {
     let room = fresh_room("cas");
     joined(&f, &room).await;
     let v = f.store.load(&room).await.unwrap().unwrap();
-    assert_eq!(f.store.swap(&room, None, Some(&v.room)).await.unwrap(), Swap::Conflict);
-    assert_eq!(f.store.swap(&room, Some(v.version), Some(&v.room)).await.unwrap(), Swap::Done);
-    assert_eq!(f.store.swap(&room, Some(v.version), Some(&v.room)).await.unwrap(), Swap::Conflict);
-    assert_eq!(f.store.swap(&room, Some(v.version), None).await.unwrap(), Swap::Conflict);
+    assert_eq!(
+        f.store.swap(&room, None, Some(&v.room)).await.unwrap(),
+        Swap::Conflict
+    );
+    assert_eq!(
+        f.store
+            .swap(&room, Some(v.version), Some(&v.room))
+            .await
+            .unwrap(),
+        Swap::Done
+    );
+    assert_eq!(
+        f.store
+            .swap(&room, Some(v.version), Some(&v.room))
+            .await
+            .unwrap(),
+        Swap::Conflict
+    );
+    assert_eq!(
+        f.store.swap(&room, Some(v.version), None).await.unwrap(),
+        Swap::Conflict
+    );
     let now = f.store.load(&room).await.unwrap().unwrap();
-    assert_eq!(f.store.swap(&room, Some(now.version), None).await.unwrap(), Swap::Done);
+    assert_eq!(
+        f.store.swap(&room, Some(now.version), None).await.unwrap(),
+        Swap::Done
+    );
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 

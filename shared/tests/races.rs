@@ -5,13 +5,13 @@
 
 mod support;
 
-use support::stores;
 use room::ports::RoomStore;
 use room::service::JoinReply;
 use room::testing::RecordingNotifier;
 use room::{RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use support::stores;
 
 fn service(store: Arc<dyn RoomStore>) -> (RoomService, Arc<RecordingNotifier>) {
     let notifier = Arc::new(RecordingNotifier::default());
@@ -79,7 +79,11 @@ async fn leave_racing_join_keeps_the_room_consistent(store: Arc<dyn RoomStore>) 
         assert!(!ids.contains(&a));
         assert!(ids.contains(&b));
         match joined_c {
-            JoinReply::Joined { client_id, is_initiator, .. } => {
+            JoinReply::Joined {
+                client_id,
+                is_initiator,
+                ..
+            } => {
                 assert!(!is_initiator);
                 assert_eq!(ids.len(), 2);
                 assert!(ids.contains(&client_id));
@@ -102,13 +106,24 @@ async fn message_racing_joiner_is_delivered_exactly_once(store: Arc<dyn RoomStor
         let post = tokio::spawn(async move { s1.message(&r1, &a1, m1.as_bytes()).await });
         let (s2, r2) = (s.clone(), r.clone());
         let join = tokio::spawn(async move { s2.join(&r2, false).await });
-        assert_eq!(post.await.unwrap().unwrap(), room::service::MessageReply::Success);
+        assert_eq!(
+            post.await.unwrap().unwrap(),
+            room::service::MessageReply::Success
+        );
         let JoinReply::Joined { messages, .. } = join.await.unwrap().unwrap() else {
             panic!("joiner not admitted")
         };
         let in_join = messages.iter().filter(|x| **x == m).count();
-        let forwarded = notifier.deliveries().iter().filter(|d| d.room == r && d.msg == m).count();
-        assert_eq!(in_join + forwarded, 1, "in join: {in_join}, forwarded: {forwarded}");
+        let forwarded = notifier
+            .deliveries()
+            .iter()
+            .filter(|d| d.room == r && d.msg == m)
+            .count();
+        assert_eq!(
+            in_join + forwarded,
+            1,
+            "in join: {in_join}, forwarded: {forwarded}"
+        );
     }
 }
 
@@ -117,19 +132,25 @@ macro_rules! races {
         mod $store {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn fifty_concurrent_joins_admit_exactly_two() {
-                let Some(store) = super::stores::$store().await else { return };
+                let Some(store) = super::stores::$store().await else {
+                    return;
+                };
                 super::fifty_concurrent_joins_admit_exactly_two(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn leave_racing_join_keeps_the_room_consistent() {
-                let Some(store) = super::stores::$store().await else { return };
+                let Some(store) = super::stores::$store().await else {
+                    return;
+                };
                 super::leave_racing_join_keeps_the_room_consistent(store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn message_racing_joiner_is_delivered_exactly_once() {
-                let Some(store) = super::stores::$store().await else { return };
+                let Some(store) = super::stores::$store().await else {
+                    return;
+                };
                 super::message_racing_joiner_is_delivered_exactly_once(store).await;
             }
         }

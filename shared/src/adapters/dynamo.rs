@@ -62,7 +62,9 @@ pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client
     use aws_config::timeout::TimeoutConfig;
     use aws_smithy_http_client::tls;
     let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
     if let Some(url) = endpoint {
@@ -133,17 +135,22 @@ fn corrupt(why: impl Into<String>) -> StoreError {
 
 fn new_version() -> Result<u64, StoreError> {
     let mut b = [0u8; 8];
-    getrandom::fill(&mut b).map_err(|e| StoreError::Unavailable(Box::new(std::io::Error::other(e.to_string()))))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| StoreError::Unavailable(Box::new(std::io::Error::other(e.to_string()))))?;
     Ok(u64::from_le_bytes(b) >> 1)
 }
 
 fn decode(item: &HashMap<String, AttributeValue>) -> Result<Versioned, StoreError> {
     let version = match item.get("v") {
-        Some(AttributeValue::N(n)) => n.parse::<u64>().map_err(|_| corrupt("version is not a number"))?,
+        Some(AttributeValue::N(n)) => n
+            .parse::<u64>()
+            .map_err(|_| corrupt("version is not a number"))?,
         _ => return Err(corrupt("version missing")),
     };
     let room = match item.get("room") {
-        Some(AttributeValue::S(s)) => serde_json::from_str::<Room>(s).map_err(|e| StoreError::Corrupt(Box::new(e)))?,
+        Some(AttributeValue::S(s)) => {
+            serde_json::from_str::<Room>(s).map_err(|e| StoreError::Corrupt(Box::new(e)))?
+        }
         _ => return Err(corrupt("room missing")),
     };
     Ok(Versioned { room, version })
@@ -164,10 +171,16 @@ impl RoomStore for DynamoRoomStore {
         out.item().map(decode).transpose()
     }
 
-    async fn swap(&self, room: &RoomId, expected: Option<u64>, new: Option<&Room>) -> Result<Swap, StoreError> {
+    async fn swap(
+        &self,
+        room: &RoomId,
+        expected: Option<u64>,
+        new: Option<&Room>,
+    ) -> Result<Swap, StoreError> {
         let result = match (new, expected) {
             (Some(r), expected) => {
-                let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+                let body =
+                    serde_json::to_string(r).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
                 let ttl = r.expires_at / 1000 + 1;
                 let put = self
                     .client
@@ -185,7 +198,10 @@ impl RoomStore for DynamoRoomStore {
                 };
                 match put.send().await {
                     Ok(_) => Ok(Swap::Done),
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
                         Ok(Swap::Conflict)
                     }
                     Err(e) => Err(unavailable("PutItem", e)),
@@ -201,7 +217,10 @@ impl RoomStore for DynamoRoomStore {
                     .expression_attribute_values(":v", AttributeValue::N(v.to_string()));
                 match del.send().await {
                     Ok(_) => Ok(Swap::Done),
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
                         Ok(Swap::Conflict)
                     }
                     Err(e) => Err(unavailable("DeleteItem", e)),

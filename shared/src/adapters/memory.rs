@@ -26,7 +26,9 @@ impl MemoryRoomStore {
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Drops records that expired or whose every member's deadline passed; returns how many.
@@ -59,7 +61,12 @@ impl RoomStore for MemoryRoomStore {
         Ok(self.inner().rooms.get(room).cloned())
     }
 
-    async fn swap(&self, room: &RoomId, expected: Option<u64>, new: Option<&Room>) -> Result<Swap, StoreError> {
+    async fn swap(
+        &self,
+        room: &RoomId,
+        expected: Option<u64>,
+        new: Option<&Room>,
+    ) -> Result<Swap, StoreError> {
         let mut inner = self.inner();
         if inner.rooms.get(room).map(|v| v.version) != expected {
             return Ok(Swap::Conflict);
@@ -68,7 +75,13 @@ impl RoomStore for MemoryRoomStore {
             Some(r) => {
                 inner.next_version += 1;
                 let version = inner.next_version;
-                inner.rooms.insert(room.clone(), Versioned { room: r.clone(), version });
+                inner.rooms.insert(
+                    room.clone(),
+                    Versioned {
+                        room: r.clone(),
+                        version,
+                    },
+                );
             }
             None => {
                 inner.rooms.remove(room);

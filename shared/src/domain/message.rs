@@ -128,7 +128,9 @@ impl<'de> serde::Deserialize<'de> for TypeOnly {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
-                found.map(TypeOnly).ok_or_else(|| de::Error::missing_field("type"))
+                found
+                    .map(TypeOnly)
+                    .ok_or_else(|| de::Error::missing_field("type"))
             }
         }
         d.deserialize_map(V)
@@ -182,7 +184,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = format!("{{\"type\":\"offer\",\"x\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        let deep = format!(
+            "{{\"type\":\"offer\",\"x\":{}{}}}",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
         assert!(SignalingMessage::parse(deep, 1 << 20).is_err());
     }
 }

@@ -337,7 +337,8 @@ mod tests {
     }
 
     fn msg(t: &str) -> SignalingMessage {
-        SignalingMessage::parse(format!("{{\"type\":\"{t}\"}}"), 1024).unwrap_or_else(|e| panic!("{e}"))
+        SignalingMessage::parse(format!("{{\"type\":\"{t}\"}}"), 1024)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     const NOW: Millis = 1_000_000;
@@ -348,15 +349,27 @@ mod tests {
         let mut slot = None;
         assert!(matches!(
             join(&mut slot, &id("a"), false, NOW, &l),
-            JoinOutcome::Joined { is_initiator: true, .. }
+            JoinOutcome::Joined {
+                is_initiator: true,
+                ..
+            }
         ));
-        assert_eq!(post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l), MessageOutcome::Saved);
+        assert_eq!(
+            post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l),
+            MessageOutcome::Saved
+        );
         assert_eq!(
             join(&mut slot, &id("b"), false, NOW, &l),
-            JoinOutcome::Joined { is_initiator: false, messages: vec![msg("offer").into_string()] }
+            JoinOutcome::Joined {
+                is_initiator: false,
+                messages: vec![msg("offer").into_string()]
+            }
         );
         assert_eq!(join(&mut slot, &id("c"), false, NOW, &l), JoinOutcome::Full);
-        assert_eq!(post_message(&mut slot, &id("b"), &msg("answer"), NOW, &l), MessageOutcome::Forward);
+        assert_eq!(
+            post_message(&mut slot, &id("b"), &msg("answer"), NOW, &l),
+            MessageOutcome::Forward
+        );
     }
 
     #[test]
@@ -378,7 +391,11 @@ mod tests {
         let l = RoomLimits::default();
         let mut slot = None;
         join(&mut slot, &id("a"), true, NOW, &l);
-        assert!(is_member(&slot, &id(crate::domain::ids::WEB_LOOPBACK_CLIENT_ID), NOW));
+        assert!(is_member(
+            &slot,
+            &id(crate::domain::ids::WEB_LOOPBACK_CLIENT_ID),
+            NOW
+        ));
         assert_eq!(join(&mut slot, &id("b"), false, NOW, &l), JoinOutcome::Full);
         assert_eq!(leave(&mut slot, &id("a"), NOW), LeaveOutcome::Left);
         assert_eq!(slot, None);
@@ -393,22 +410,40 @@ mod tests {
         join(&mut slot, &id("b"), false, NOW, &l);
         let later = NOW + millis(l.register_deadline);
         assert!(!is_member(&slot, &id("b"), later));
-        assert!(matches!(join(&mut slot, &id("c"), false, later, &l), JoinOutcome::Joined { .. }));
+        assert!(matches!(
+            join(&mut slot, &id("c"), false, later, &l),
+            JoinOutcome::Joined { .. }
+        ));
         assert!(set_presence(&mut slot, &id("c"), away(later, &l), later));
         let after_grace = later + millis(l.reconnect_grace);
-        assert!(matches!(join(&mut slot, &id("d"), false, after_grace, &l), JoinOutcome::Joined { is_initiator: false, .. }));
+        assert!(matches!(
+            join(&mut slot, &id("d"), false, after_grace, &l),
+            JoinOutcome::Joined {
+                is_initiator: false,
+                ..
+            }
+        ));
         assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
     }
 
     #[test]
     fn saved_list_is_capped() {
-        let l = RoomLimits { max_saved_messages: 2, ..RoomLimits::default() };
+        let l = RoomLimits {
+            max_saved_messages: 2,
+            ..RoomLimits::default()
+        };
         let mut slot = None;
         join(&mut slot, &id("a"), false, NOW, &l);
         for _ in 0..2 {
-            assert_eq!(post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l), MessageOutcome::Saved);
+            assert_eq!(
+                post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l),
+                MessageOutcome::Saved
+            );
         }
-        assert_eq!(post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l), MessageOutcome::SavedListFull);
+        assert_eq!(
+            post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l),
+            MessageOutcome::SavedListFull
+        );
     }
 
     #[test]
@@ -417,6 +452,9 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, NOW, &l);
         let gone = NOW + millis(l.room_ttl);
-        assert_eq!(post_message(&mut slot, &id("a"), &msg("offer"), gone, &l), MessageOutcome::UnknownRoom);
+        assert_eq!(
+            post_message(&mut slot, &id("a"), &msg("offer"), gone, &l),
+            MessageOutcome::UnknownRoom
+        );
     }
 }

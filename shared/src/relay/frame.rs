@@ -91,7 +91,8 @@ impl RelayError {
 /// Decodes one text frame. Keys match case-insensitively, unknown keys are ignored, `null` counts
 /// as missing, and a non-string value is an error.
 pub fn decode(text: &str) -> Result<Command, RelayError> {
-    let raw: RawFrame = serde_json::from_str(text).map_err(|e| RelayError::Decode(e.to_string()))?;
+    let raw: RawFrame =
+        serde_json::from_str(text).map_err(|e| RelayError::Decode(e.to_string()))?;
     match raw.cmd.as_deref() {
         Some("register") => match (raw.roomid, raw.clientid) {
             (Some(room), Some(client)) if !room.is_empty() && !client.is_empty() => {
@@ -114,7 +115,8 @@ pub fn encode(msg: &str, error: &str) -> String {
         msg: &'a str,
         error: &'a str,
     }
-    serde_json::to_string(&Out { msg, error }).unwrap_or_else(|_| "{\"msg\":\"\",\"error\":\"encoding failed\"}".to_owned())
+    serde_json::to_string(&Out { msg, error })
+        .unwrap_or_else(|_| "{\"msg\":\"\",\"error\":\"encoding failed\"}".to_owned())
 }
 
 /// Encodes an error frame.
@@ -168,19 +170,38 @@ mod tests {
 
     #[test]
     fn decodes_compact_and_pretty_frames() {
-        let pretty = "{\n  \"cmd\" : \"register\",\n  \"roomid\" : \"r\",\n  \"clientid\" : \"c\"\n}";
-        assert_eq!(decode(pretty), Ok(Command::Register { room: "r".into(), client: "c".into() }));
-        assert_eq!(decode(r#"{"CMD":"send","Msg":"x"}"#), Ok(Command::Send { msg: "x".into() }));
+        let pretty =
+            "{\n  \"cmd\" : \"register\",\n  \"roomid\" : \"r\",\n  \"clientid\" : \"c\"\n}";
+        assert_eq!(
+            decode(pretty),
+            Ok(Command::Register {
+                room: "r".into(),
+                client: "c".into()
+            })
+        );
+        assert_eq!(
+            decode(r#"{"CMD":"send","Msg":"x"}"#),
+            Ok(Command::Send { msg: "x".into() })
+        );
     }
 
     #[test]
     fn errors_and_socket_fate() {
-        assert_eq!(decode(r#"{"cmd":"register","roomid":"w6"}"#), Err(RelayError::MissingIds));
+        assert_eq!(
+            decode(r#"{"cmd":"register","roomid":"w6"}"#),
+            Err(RelayError::MissingIds)
+        );
         assert_eq!(decode(r#"{"cmd":"send"}"#), Err(RelayError::MissingMsg));
-        assert_eq!(decode(r#"{"cmd":"send","msg":null}"#), Err(RelayError::MissingMsg));
+        assert_eq!(
+            decode(r#"{"cmd":"send","msg":null}"#),
+            Err(RelayError::MissingMsg)
+        );
         assert_eq!(decode(r#"{"cmd":"ping"}"#), Ok(Command::Unknown));
         assert!(matches!(decode("not json"), Err(RelayError::Decode(_))));
-        assert!(matches!(decode(r#"{"cmd":"send","msg":{"type":"offer"}}"#), Err(RelayError::Decode(_))));
+        assert!(matches!(
+            decode(r#"{"cmd":"send","msg":{"type":"offer"}}"#),
+            Err(RelayError::Decode(_))
+        ));
         assert!(!RelayError::UnexpectedCmd.closes_socket());
         assert!(RelayError::MissingMsg.closes_socket());
     }
@@ -188,6 +209,9 @@ mod tests {
     #[test]
     fn server_frames_have_both_keys() {
         assert_eq!(encode("a\"b", ""), r#"{"msg":"a\"b","error":""}"#);
-        assert_eq!(error_frame(&RelayError::RoomFull), r#"{"msg":"","error":"Max room capacity reached"}"#);
+        assert_eq!(
+            error_frame(&RelayError::RoomFull),
+            r#"{"msg":"","error":"Max room capacity reached"}"#
+        );
     }
 }

@@ -45,7 +45,11 @@ pub struct Relay {
 impl Relay {
     /// A relay over `hub` (which must also be the service's notifier) and `service`. Spawns the
     /// task that removes clients from their rooms when their grace period ends.
-    pub fn new(hub: Arc<Hub>, expired: mpsc::UnboundedReceiver<Expired>, service: RoomService) -> Arc<Self> {
+    pub fn new(
+        hub: Arc<Hub>,
+        expired: mpsc::UnboundedReceiver<Expired>,
+        service: RoomService,
+    ) -> Arc<Self> {
         let relay = Arc::new(Self {
             hub,
             service,
@@ -63,7 +67,13 @@ impl Relay {
     /// A new WebSocket's session and the receiver its writer drains.
     pub fn open(&self) -> (Session, ConnReceiver) {
         let (conn, rx) = self.hub.connection();
-        (Session { conn, registered: None }, rx)
+        (
+            Session {
+                conn,
+                registered: None,
+            },
+            rx,
+        )
     }
 
     /// Counts an error frame sent to a client.
@@ -85,7 +95,12 @@ impl Relay {
         }
     }
 
-    async fn register(&self, session: &mut Session, room: &str, client: &str) -> Result<(), RelayError> {
+    async fn register(
+        &self,
+        session: &mut Session,
+        room: &str,
+        client: &str,
+    ) -> Result<(), RelayError> {
         if session.registered.is_some() {
             return Err(RelayError::DuplicateRegisterRequest);
         }
@@ -128,7 +143,12 @@ impl Relay {
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
     /// room (spec §3.9 improvement 1).
-    async fn relay_message(&self, room: &RoomId, client: &ClientId, msg: String) -> Result<(), RelayError> {
+    async fn relay_message(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+        msg: String,
+    ) -> Result<(), RelayError> {
         let limit = self.service.settings().limits.max_message_bytes;
         let msg = SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)?;
         let bye = msg.kind() == MessageKind::Bye;
@@ -149,7 +169,9 @@ impl Relay {
 
     /// The socket closed (by the client, the network or the server).
     pub async fn on_close(&self, session: Session) {
-        let Some((room, client)) = session.registered else { return };
+        let Some((room, client)) = session.registered else {
+            return;
+        };
         self.hub.detach(&room, &client, &session.conn);
         if let Err(e) = self.service.disconnected(&room, &client).await {
             tracing::warn!(%room, %client, error = %e, "could not record disconnect");
@@ -160,7 +182,9 @@ impl Relay {
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
         let res = match self.http_target(path) {
             Err(res) => res,
-            Ok(_) if body.is_empty() => collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body"),
+            Ok(_) if body.is_empty() => {
+                collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
+            }
             Ok((room, client)) => self.post(&room, &client, body).await,
         };
         self.finish_http(res)
@@ -175,12 +199,20 @@ impl Relay {
             return collider_error(StatusCode::FORBIDDEN, &RelayError::NotIssued.to_string());
         }
         let Ok(text) = std::str::from_utf8(body) else {
-            return collider_error(StatusCode::BAD_REQUEST, "Invalid message: body is not valid UTF-8");
+            return collider_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid message: body is not valid UTF-8",
+            );
         };
         match self.relay_message(room, client, text.to_owned()).await {
             Ok(()) => collider_ok(),
-            Err(RelayError::InvalidMessage(e)) => collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}")),
-            Err(e) => collider_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Failed to send the message: {e}")),
+            Err(RelayError::InvalidMessage(e)) => {
+                collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
+            }
+            Err(e) => collider_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Failed to send the message: {e}"),
+            ),
         }
     }
 
@@ -214,9 +246,16 @@ impl Relay {
     }
 
     fn http_target(&self, path: &str) -> Result<(RoomId, ClientId), HttpResponse> {
-        let invalid = || collider_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Invalid path: {}", escape_html(path)));
+        let invalid = || {
+            collider_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Invalid path: {}", escape_html(path)),
+            )
+        };
         let mut parts = path.split('/');
-        let (Some(""), Some(room), Some(client), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(""), Some(room), Some(client), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(invalid());
         };
         match (RoomId::parse(room), ClientId::parse(client)) {
@@ -236,8 +275,14 @@ impl Relay {
             "httperrors": s.http_errors.load(Ordering::Relaxed),
         });
         let mut res = json_response(StatusCode::OK, &body);
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET"));
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET"),
+        );
         res
     }
 }
@@ -248,7 +293,9 @@ async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceive
             continue;
         }
         match service.leave(&room, &client).await {
-            Ok(outcome) => tracing::info!(%room, %client, ?outcome, "removed after reconnect grace"),
+            Ok(outcome) => {
+                tracing::info!(%room, %client, ?outcome, "removed after reconnect grace")
+            }
             Err(e) => tracing::warn!(%room, %client, error = %e, "removal after grace failed"),
         }
     }
@@ -264,9 +311,18 @@ fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
 
 fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
     let h = res.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, DELETE"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
     res
 }
 

@@ -27,4 +27,3 @@ pub mod stores {
         Some(Arc::new(DynamoRoomStore::new(client, table)))
     }
 }
-
