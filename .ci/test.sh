@@ -1,9 +1,33 @@
 #!/usr/bin/env bash
-# The README's test command. Installs what the tests need, then runs format, lint and every test.
+# The README's test command: installs what the tests need (Debian packages, Python packages,
+# DynamoDB Local), then runs format, lint and every test suite. Servers started by tests bind to
+# 127.0.0.1 only; DynamoDB Local (which cannot bind to loopback only) runs in a network namespace
+# that has nothing but a loopback interface.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 log() { printf '\n== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+log "system packages"
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v turnserver >/dev/null || need+=(coturn)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+log "python packages"
+python3 -m pip install -q --disable-pip-version-check boto3 2>&1 | grep -v "Running pip as the 'root' user" || true
+
+log "DynamoDB Local"
+infra/dynamodb/local.sh --install
 
 log "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -14,5 +38,14 @@ cargo fmt --all --check
 log "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-log "tests"
-cargo test --workspace --all-features
+log "build tests"
+cargo test --workspace --all-features --no-run
+
+log "tests (memory store, relay, browsers, coturn)"
+APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-features
+
+log "tests against DynamoDB Local (contract and races)"
+APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
+    infra/dynamodb/local.sh cargo test --all-features -p room --test contract --test races
+
+log "all tests passed"

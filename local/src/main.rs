@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Some(server_config)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let urls = urls(scheme, addr);
+    let urls = urls(scheme, addr, &config.hostnames);
     println!("apprtc-local listening on {scheme}://{addr}/");
     for url in &urls {
         println!("  open {url}");
@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The URLs people can open: every interface address when listening on all of them.
-fn urls(scheme: &str, addr: SocketAddr) -> Vec<String> {
+fn urls(scheme: &str, addr: SocketAddr, hostnames: &[String]) -> Vec<String> {
     let port = addr.port();
     let default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
     let hostport = |ip: IpAddr| {
@@ -129,7 +129,19 @@ fn urls(scheme: &str, addr: SocketAddr) -> Vec<String> {
         .map(|ip| format!("{scheme}://{}/", hostport(ip)))
         .collect();
     out.sort_by_key(|u| u.contains("127.0.0.1"));
-    out
+    // Names given with --hostname come first: in a container they are the host's address.
+    let named = hostnames
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            if default_port {
+                format!("{scheme}://{h}/")
+            } else {
+                format!("{scheme}://{h}:{port}/")
+            }
+        });
+    named.chain(out).collect()
 }
 
 #[cfg(feature = "dynamodb")]
