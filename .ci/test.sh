@@ -38,6 +38,9 @@ cargo fmt --all --check
 log "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+log "release build (the container's build step, local/Dockerfile)"
+cargo build --release --locked -p apprtc-local
+
 log "build tests"
 cargo test --workspace --all-features --no-run
 
