@@ -49,6 +49,46 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
         expected: Option<u64>,
         new: Option<&Room>,
     ) -> Result<Swap, StoreError>;
+
+    /// Records which room and client a relay connection registered as (deployed relay: every
+    /// frame arrives in a separate invocation that only knows its connection id). `expires_at`
+    /// bounds how long the record is kept.
+    async fn put_connection(
+        &self,
+        connection: &str,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// The room and client a connection registered as, if any.
+    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError>;
+
+    /// Forgets a connection (after it closed).
+    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError>;
+}
+
+/// Why a frame could not be posted to a relay connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The connection no longer exists (HTTP 410 from API Gateway).
+    #[error("connection gone")]
+    Gone,
+    /// Any other failure.
+    #[error("post to connection failed: {0}")]
+    Failed(String),
+}
+
+/// Sockets of a relay that lives outside this process (API Gateway WebSocket connections,
+/// addressed by connection id through the `@connections` management API).
+#[async_trait]
+pub trait Connections: Send + Sync + std::fmt::Debug {
+    /// Sends one text frame.
+    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError>;
+    /// Whether the connection is still open.
+    async fn is_open(&self, connection: &str) -> Result<bool, PostError>;
+    /// Closes the connection (best effort).
+    async fn close(&self, connection: &str);
 }
 
 /// Why a delivery to the peer failed.

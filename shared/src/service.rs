@@ -33,6 +33,31 @@ pub enum ServiceError {
     NoRandomness,
 }
 
+/// Loads `room`, applies `rule`, and writes the result back if it changed, retrying on
+/// conflicting writers. Every change to a room goes through here.
+pub(crate) async fn update_room<T>(
+    store: &dyn RoomStore,
+    clock: &dyn Clock,
+    room: &RoomId,
+    mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
+) -> Result<T, ServiceError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = store.load(room).await?;
+        let before = loaded.as_ref().map(|v| &v.room);
+        let mut slot = before.cloned();
+        let out = rule(&mut slot, clock.now());
+        if slot.as_ref() == before {
+            return Ok(out);
+        }
+        let expected = loaded.as_ref().map(|v| v.version);
+        match store.swap(room, expected, slot.as_ref()).await? {
+            Swap::Done => return Ok(out),
+            Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
+        }
+    }
+    Err(ServiceError::Contention)
+}
+
 /// Answer to a join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinReply {
@@ -116,28 +141,23 @@ impl RoomService {
         self.clock.now()
     }
 
-    /// Loads the room, applies `rule`, and writes the result back if it changed, retrying on
-    /// conflicting writers.
+    /// Loads the room, applies `rule`, and writes the result back if it changed.
     async fn update<T>(
         &self,
         room: &RoomId,
-        mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
+        rule: impl FnMut(&mut RoomSlot, Millis) -> T,
     ) -> Result<T, ServiceError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.store.load(room).await?;
-            let before = loaded.as_ref().map(|v| &v.room);
-            let mut slot = before.cloned();
-            let out = rule(&mut slot, self.clock.now());
-            if slot.as_ref() == before {
-                return Ok(out);
-            }
-            let expected = loaded.as_ref().map(|v| v.version);
-            match self.store.swap(room, expected, slot.as_ref()).await? {
-                Swap::Done => return Ok(out),
-                Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
-            }
-        }
-        Err(ServiceError::Contention)
+        update_room(&*self.store, &*self.clock, room, rule).await
+    }
+
+    /// The store this service runs on.
+    pub fn store(&self) -> &Arc<dyn RoomStore> {
+        &self.store
+    }
+
+    /// The clock this service runs with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// `POST /join/<room>`: admits a new client with a fresh id.

@@ -7,14 +7,17 @@
 //! | `room` | S | the room record as JSON: members (id, initiator, saved messages, presence), `expires_at` |
 //! | `ttl` | N | epoch seconds after which DynamoDB may delete the item (TTL attribute) |
 //!
+//! Relay connections of the deployed relay are items `CONN#<connection id>` with `room`,
+//! `client` and `ttl`.
+//!
 //! `load` is one consistent `GetItem`; `swap` is one `PutItem` (or `DeleteItem`) conditioned on the
 //! version read (`attribute_not_exists(pk)` for a new room). A failed condition is
 //! [`Swap::Conflict`]; every other SDK failure (throttling, timeouts, unreachable endpoint, missing
 //! table) is [`StoreError::Unavailable`]. Expired items are ignored by the room rules because
 //! DynamoDB deletes them late.
 
-use crate::domain::ids::RoomId;
-use crate::domain::room::Room;
+use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::room::{Millis, Room};
 use crate::ports::{RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -119,6 +122,10 @@ impl DynamoRoomStore {
 
 fn key(room: &RoomId) -> AttributeValue {
     AttributeValue::S(format!("ROOM#{room}"))
+}
+
+fn conn_key(connection: &str) -> AttributeValue {
+    AttributeValue::S(format!("CONN#{connection}"))
 }
 
 fn unavailable<E>(op: &'static str, e: SdkError<E>) -> StoreError
@@ -230,5 +237,50 @@ impl RoomStore for DynamoRoomStore {
             (None, None) => Ok(Swap::Done),
         };
         result
+    }
+
+    async fn put_connection(&self, connection: &str, room: &RoomId, client: &ClientId, expires_at: Millis) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, conn_key(connection))
+            .item("room", AttributeValue::S(room.to_string()))
+            .item("client", AttributeValue::S(client.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N((expires_at / 1000 + 1).to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("PutItem", e))
+    }
+
+    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, conn_key(connection))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let text = |k: &str| match item.get(k) {
+            Some(AttributeValue::S(s)) => Ok(s.clone()),
+            _ => Err(corrupt(format!("connection item without {k}"))),
+        };
+        let room = RoomId::parse(&text("room")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let client = ClientId::parse(&text("client")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        Ok(Some((room, client)))
+    }
+
+    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, conn_key(connection))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("DeleteItem", e))
     }
 }

@@ -1,6 +1,6 @@
 //! In-memory room store: the emulator's default and the reference for the contract tests.
 
-use crate::domain::ids::RoomId;
+use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
 use crate::ports::{RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
@@ -17,6 +17,7 @@ pub struct MemoryRoomStore {
 struct Inner {
     rooms: HashMap<RoomId, Versioned>,
     next_version: u64,
+    connections: HashMap<String, (RoomId, ClientId, Millis)>,
 }
 
 impl MemoryRoomStore {
@@ -41,6 +42,7 @@ impl MemoryRoomStore {
             crate::domain::room::prune(&mut slot, now);
             slot.is_some()
         });
+        inner.connections.retain(|_, (_, _, until)| now < *until);
         before - inner.rooms.len()
     }
 
@@ -88,5 +90,21 @@ impl RoomStore for MemoryRoomStore {
             }
         }
         Ok(Swap::Done)
+    }
+
+    async fn put_connection(&self, connection: &str, room: &RoomId, client: &ClientId, expires_at: Millis) -> Result<(), StoreError> {
+        self.inner()
+            .connections
+            .insert(connection.to_owned(), (room.clone(), client.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        Ok(self.inner().connections.get(connection).map(|(r, c, _)| (r.clone(), c.clone())))
+    }
+
+    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError> {
+        self.inner().connections.remove(connection);
+        Ok(())
     }
 }

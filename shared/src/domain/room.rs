@@ -84,6 +84,13 @@ pub struct Member {
     pub saved: Vec<String>,
     /// Relay state, for ghost removal.
     pub presence: Presence,
+    /// The relay connection registered for this member (deployed relay only; the in-process
+    /// hub keeps its sockets itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// Relay frames from this member waiting for the peer to register (deployed relay only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<String>,
 }
 
 impl Member {
@@ -150,7 +157,7 @@ pub enum LeaveOutcome {
 /// delete the record.
 pub type RoomSlot = Option<Room>;
 
-fn deadline(now: Millis, d: Duration) -> Millis {
+pub(crate) fn deadline(now: Millis, d: Duration) -> Millis {
     now.saturating_add(millis(d))
 }
 
@@ -170,7 +177,7 @@ pub fn prune(slot: &mut RoomSlot, now: Millis) {
 }
 
 /// Restores the invariants after a removal.
-fn settle(slot: &mut RoomSlot) {
+pub(crate) fn settle(slot: &mut RoomSlot) {
     let Some(room) = slot else { return };
     if room.members.iter().all(|m| m.presence == Presence::Virtual) {
         *slot = None;
@@ -181,7 +188,7 @@ fn settle(slot: &mut RoomSlot) {
     }
 }
 
-fn touch(room: &mut Room, now: Millis, limits: &RoomLimits) {
+pub(crate) fn touch(room: &mut Room, now: Millis, limits: &RoomLimits) {
     room.expires_at = deadline(now, limits.room_ttl);
 }
 
@@ -201,6 +208,8 @@ pub fn join(
         presence: Presence::Pending {
             until: deadline(now, limits.register_deadline),
         },
+        connection: None,
+        queued: Vec::new(),
     };
     let Some(room) = slot else {
         let mut members = vec![newcomer(true)];
@@ -210,6 +219,8 @@ pub fn join(
                 initiator: false,
                 saved: Vec::new(),
                 presence: Presence::Virtual,
+                connection: None,
+                queued: Vec::new(),
             });
         }
         let mut room = Room {

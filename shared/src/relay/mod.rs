@@ -6,6 +6,7 @@
 
 pub mod frame;
 pub mod hub;
+pub mod stored;
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::{MessageKind, SignalingMessage};
@@ -149,8 +150,7 @@ impl Relay {
         client: &ClientId,
         msg: String,
     ) -> Result<(), RelayError> {
-        let limit = self.service.settings().limits.max_message_bytes;
-        let msg = SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)?;
+        let msg = validate(msg, self.service.settings().limits.max_message_bytes)?;
         let bye = msg.kind() == MessageKind::Bye;
         if bye && !client.is_loopback() {
             if let Err(e) = self.service.leave(room, client).await {
@@ -180,7 +180,7 @@ impl Relay {
 
     /// `POST <wss_post_url>/<room>/<client>` (spec §3.7). `path` is what follows the prefix.
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
-        let res = match self.http_target(path) {
+        let res = match http_target(path) {
             Err(res) => res,
             Ok(_) if body.is_empty() => {
                 collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
@@ -219,7 +219,7 @@ impl Relay {
     /// `DELETE <wss_post_url>/<room>/<client>`: closes the socket and frees the place; the client
     /// also leaves the room. Unknown ids are fine.
     pub async fn http_delete(&self, path: &str) -> HttpResponse {
-        let res = match self.http_target(path) {
+        let res = match http_target(path) {
             Err(res) => res,
             Ok((room, client)) => {
                 if self.hub.remove(&room, &client, CloseReason::Removed) && !client.is_loopback() {
@@ -245,7 +245,11 @@ impl Relay {
         with_collider_cors(res)
     }
 
-    fn http_target(&self, path: &str) -> Result<(RoomId, ClientId), HttpResponse> {
+}
+
+/// Parses a collider path `/<room>/<client>`; the error is the collider's answer.
+pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), HttpResponse> {
+    {
         let invalid = || {
             collider_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -263,7 +267,9 @@ impl Relay {
             _ => Err(invalid()),
         }
     }
+}
 
+impl Relay {
     /// `GET /status` (spec §3.8).
     pub fn status(&self) -> HttpResponse {
         let s = &self.hub.stats;
@@ -287,6 +293,11 @@ impl Relay {
     }
 }
 
+/// Validates a relayed message (spec §6 improvement).
+pub(crate) fn validate(msg: String, limit: usize) -> Result<SignalingMessage, RelayError> {
+    SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)
+}
+
 async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceiver<Expired>) {
     while let Some(Expired { room, client }) = expired.recv().await {
         if client.is_loopback() {
@@ -301,15 +312,15 @@ async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceive
     }
 }
 
-fn collider_ok() -> HttpResponse {
+pub(crate) fn collider_ok() -> HttpResponse {
     text_response(StatusCode::OK, "OK\n")
 }
 
-fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
+pub(crate) fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
     text_response(status, format!("{text}\n"))
 }
 
-fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
+pub(crate) fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
