@@ -23,7 +23,8 @@ const TICKS: u64 = 100;
 
 /// Reads a process's CPU time and RSS.
 pub fn sample(pid: u32) -> Result<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("no process {pid}"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("no process {pid}"))?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).context("bad stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -46,7 +47,11 @@ pub fn sample(pid: u32) -> Result<ProcSample> {
 pub fn machine_busy() -> Result<Duration> {
     let stat = std::fs::read_to_string("/proc/stat")?;
     let cpu = stat.lines().next().context("empty /proc/stat")?;
-    let v: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     if v.len() < 8 {
         bail!("unexpected /proc/stat");
     }
@@ -79,7 +84,12 @@ pub fn summarize(samples: &mut [Duration]) -> Summary {
             samples[i.min(samples.len() - 1)]
         }
     };
-    Summary { count: samples.len(), p50: at(0.5), p99: at(0.99), max: samples.last().copied().unwrap_or_default() }
+    Summary {
+        count: samples.len(),
+        p50: at(0.5),
+        p99: at(0.99),
+        max: samples.last().copied().unwrap_or_default(),
+    }
 }
 
 /// Milliseconds with three decimals.
@@ -89,25 +99,40 @@ pub fn ms(d: Duration) -> String {
 
 /// A plain-HTTP client with a connection pool.
 pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build_http()
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .build_http()
 }
 
 /// Sends a POST and returns status and body.
-pub async fn post(client: &Client<HttpConnector, Full<Bytes>>, url: &str, body: impl Into<Bytes>) -> Result<(u16, Bytes)> {
-    let req = http::Request::post(url).header("user-agent", "apprtc-bench").body(Full::new(body.into()))?;
+pub async fn post(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    body: impl Into<Bytes>,
+) -> Result<(u16, Bytes)> {
+    let req = http::Request::post(url)
+        .header("user-agent", "apprtc-bench")
+        .body(Full::new(body.into()))?;
     let res = client.request(req).await?;
     let status = res.status().as_u16();
     Ok((status, res.into_body().collect().await?.to_bytes()))
 }
 
 /// Joins `room` and returns the client id.
-pub async fn join(client: &Client<HttpConnector, Full<Bytes>>, base: &str, room: &str) -> Result<String> {
+pub async fn join(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    base: &str,
+    room: &str,
+) -> Result<String> {
     let (status, body) = post(client, &format!("{base}/join/{room}"), Bytes::new()).await?;
     let v: serde_json::Value = serde_json::from_slice(&body)?;
     if status != 200 || v["result"] != "SUCCESS" {
         bail!("join {room}: {status} {v}");
     }
-    Ok(v["params"]["client_id"].as_str().context("client_id")?.to_owned())
+    Ok(v["params"]["client_id"]
+        .as_str()
+        .context("client_id")?
+        .to_owned())
 }
 
 /// A candidate message padded to about `size` bytes.

@@ -23,9 +23,17 @@ impl Drop for Coturn {
 }
 
 fn coturn_available() -> bool {
-    let found = Command::new("turnserver").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let found = Command::new("turnserver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !found {
-        assert!(std::env::var_os("APPRTC_REQUIRE_COTURN").is_none(), "APPRTC_REQUIRE_COTURN is set but turnserver is missing");
+        assert!(
+            std::env::var_os("APPRTC_REQUIRE_COTURN").is_none(),
+            "APPRTC_REQUIRE_COTURN is set but turnserver is missing"
+        );
         eprintln!("skipped: turnserver (Debian package coturn) not installed");
     }
     found
@@ -68,8 +76,14 @@ async fn start_coturn() -> Coturn {
         .expect("start turnserver");
     // Wait until it accepts TCP connections on its port.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "coturn did not start");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "coturn did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Coturn { child, port }
@@ -84,23 +98,55 @@ async fn minted(server: &TestServer) -> (String, String) {
         .find(|s| s["urls"][0].as_str().unwrap().starts_with("turn:"))
         .expect("a TURN entry")
         .clone();
-    (turn["username"].as_str().unwrap().to_owned(), turn["credential"].as_str().unwrap().to_owned())
+    (
+        turn["username"].as_str().unwrap().to_owned(),
+        turn["credential"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Runs coturn's own test client: it allocates a relay and sends through it.
 async fn allocation_succeeds(port: u16, user: &str, pass: &str) -> bool {
     let mut cmd = tokio::process::Command::new("turnutils_uclient");
-    cmd.args(["-u", user, "-w", pass, "-p", &port.to_string(), "-y", "-n", "1", "-m", "1", "-l", "100", "127.0.0.1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let status = tokio::time::timeout(Duration::from_secs(30), cmd.status()).await.expect("uclient timed out").expect("run uclient");
+    cmd.args([
+        "-u",
+        user,
+        "-w",
+        pass,
+        "-p",
+        &port.to_string(),
+        "-y",
+        "-n",
+        "1",
+        "-m",
+        "1",
+        "-l",
+        "100",
+        "127.0.0.1",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true);
+    let status = tokio::time::timeout(Duration::from_secs(30), cmd.status())
+        .await
+        .expect("uclient timed out")
+        .expect("run uclient");
     status.success()
 }
 
 async fn server_for(coturn: &Coturn, secret: &str, ttl: &str) -> TestServer {
-    let urls = format!("turn:127.0.0.1:{0}?transport=udp,turn:127.0.0.1:{0}?transport=tcp", coturn.port);
-    TestServer::start_with(&["--turn-urls", &urls, "--turn-secret", secret, "--turn-ttl", ttl]).await
+    let urls = format!(
+        "turn:127.0.0.1:{0}?transport=udp,turn:127.0.0.1:{0}?transport=tcp",
+        coturn.port
+    );
+    TestServer::start_with(&[
+        "--turn-urls",
+        &urls,
+        "--turn-secret",
+        secret,
+        "--turn-ttl",
+        ttl,
+    ])
+    .await
 }
 
 #[tokio::test]
@@ -112,18 +158,32 @@ async fn coturn_accepts_fresh_credentials_and_refuses_expired_or_foreign_ones() 
 
     let server = server_for(&coturn, SECRET, "10m").await;
     let (user, pass) = minted(&server).await;
-    assert!(allocation_succeeds(coturn.port, &user, &pass).await, "fresh credential refused");
+    assert!(
+        allocation_succeeds(coturn.port, &user, &pass).await,
+        "fresh credential refused"
+    );
 
     let foreign = server_for(&coturn, "some-other-secret", "10m").await;
     let (user, pass) = minted(&foreign).await;
-    assert!(!allocation_succeeds(coturn.port, &user, &pass).await, "credential of another secret accepted");
+    assert!(
+        !allocation_succeeds(coturn.port, &user, &pass).await,
+        "credential of another secret accepted"
+    );
 
     let short = server_for(&coturn, SECRET, "1s").await;
     let (user, pass) = minted(&short).await;
     let expiry: u64 = user.split(':').next().unwrap().parse().unwrap();
     // Wait until the credential's expiry has passed (coturn compares with its own clock).
-    while std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() <= expiry + 1 {
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        <= expiry + 1
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!allocation_succeeds(coturn.port, &user, &pass).await, "expired credential accepted");
+    assert!(
+        !allocation_succeeds(coturn.port, &user, &pass).await,
+        "expired credential accepted"
+    );
 }

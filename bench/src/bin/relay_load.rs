@@ -36,11 +36,13 @@ struct Args {
     prefix: String,
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn registered(ws_url: &str, room: &str, client: &str) -> Result<Socket> {
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
-    let reg = serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}).to_string();
+    let reg =
+        serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}).to_string();
     ws.send(Message::text(reg)).await?;
     Ok(ws)
 }
@@ -105,7 +107,10 @@ async fn main() -> Result<()> {
     for (mut a, mut b) in sockets {
         let msg = msg.clone();
         warm.push(tokio::spawn(async move {
-            a.send(Message::text(serde_json::json!({"cmd":"send","msg":msg}).to_string())).await?;
+            a.send(Message::text(
+                serde_json::json!({"cmd":"send","msg":msg}).to_string(),
+            ))
+            .await?;
             recv_text(&mut b).await?;
             Ok::<_, anyhow::Error>((a, b))
         }));
@@ -155,12 +160,30 @@ async fn main() -> Result<()> {
     let relayed = rtts.len() * 2;
     let server_cpu = server1.cpu.saturating_sub(server0.cpu);
     let my_cpu = me1.cpu.saturating_sub(me0.cpu);
-    let other_cpu = busy1.saturating_sub(busy0).saturating_sub(server_cpu).saturating_sub(my_cpu);
+    let other_cpu = busy1
+        .saturating_sub(busy0)
+        .saturating_sub(server_cpu)
+        .saturating_sub(my_cpu);
     let s = summarize(&mut rtts);
     let sockets = args.rooms * 2;
-    println!("rooms={} sockets={} size={}B seconds={:.1} setup={:.2}s", args.rooms, sockets, args.size, elapsed.as_secs_f64(), setup.as_secs_f64());
-    println!("relayed_messages={relayed} messages_per_sec={:.0}", relayed as f64 / elapsed.as_secs_f64());
-    println!("round_trip p50={} p99={} max={} (two relayed messages each)", ms(s.p50), ms(s.p99), ms(s.max));
+    println!(
+        "rooms={} sockets={} size={}B seconds={:.1} setup={:.2}s",
+        args.rooms,
+        sockets,
+        args.size,
+        elapsed.as_secs_f64(),
+        setup.as_secs_f64()
+    );
+    println!(
+        "relayed_messages={relayed} messages_per_sec={:.0}",
+        relayed as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "round_trip p50={} p99={} max={} (two relayed messages each)",
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max)
+    );
     println!(
         "server_cpu_per_message_us={:.2} server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
         server_cpu.as_secs_f64() * 1e6 / relayed.max(1) as f64,

@@ -82,6 +82,11 @@ impl SignalingMessage {
         if text.len() > max_len {
             return Err(MessageError::TooLarge { max: max_len });
         }
+        if nesting_depth(&text) > MAX_DEPTH {
+            return Err(MessageError::NotJson(format!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
         let TypeOnly(t) =
             serde_json::from_str(&text).map_err(|e| MessageError::NotJson(e.to_string()))?;
         let kind = MessageKind::from_type(&t).ok_or(MessageError::UnknownType(truncate(&t)))?;
@@ -102,6 +107,36 @@ impl SignalingMessage {
     pub fn into_string(self) -> String {
         self.text
     }
+}
+
+/// Deepest nesting a message may have. Real messages nest at most three levels
+/// (`remove-candidates`); a limit keeps hostile input from reaching clients' parsers.
+pub const MAX_DEPTH: usize = 32;
+
+/// Deepest `[`/`{` nesting of a JSON text, ignoring brackets inside strings.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn truncate(s: &str) -> String {
