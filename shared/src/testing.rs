@@ -89,3 +89,79 @@ impl IdSource for FixedIds {
         self.0.lock().ok()?.pop_front()
     }
 }
+
+/// Relay connections that record what was posted to each, for the stored relay's tests.
+#[derive(Debug, Default)]
+pub struct FakeConnections {
+    state: Mutex<FakeState>,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    open: std::collections::HashSet<String>,
+    frames: std::collections::HashMap<String, Vec<String>>,
+    closed: Vec<String>,
+}
+
+impl FakeConnections {
+    /// Opens a connection.
+    pub fn open(&self, connection: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.open.insert(connection.to_owned());
+        }
+    }
+
+    /// Drops a connection without telling anyone (like a vanished phone).
+    pub fn vanish(&self, connection: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.open.remove(connection);
+        }
+    }
+
+    /// Frames posted to a connection, oldest first, and forgets them.
+    pub fn take(&self, connection: &str) -> Vec<String> {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|mut s| s.frames.remove(connection))
+            .unwrap_or_default()
+    }
+
+    /// Connections the relay closed.
+    pub fn closed(&self) -> Vec<String> {
+        self.state.lock().map(|s| s.closed.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl crate::ports::Connections for FakeConnections {
+    async fn post(&self, connection: &str, frame: &str) -> Result<(), crate::ports::PostError> {
+        let mut s = self
+            .state
+            .lock()
+            .map_err(|_| crate::ports::PostError::Failed("poisoned".to_owned()))?;
+        if !s.open.contains(connection) {
+            return Err(crate::ports::PostError::Gone);
+        }
+        s.frames
+            .entry(connection.to_owned())
+            .or_default()
+            .push(frame.to_owned());
+        Ok(())
+    }
+
+    async fn is_open(&self, connection: &str) -> Result<bool, crate::ports::PostError> {
+        Ok(self
+            .state
+            .lock()
+            .map(|s| s.open.contains(connection))
+            .unwrap_or(false))
+    }
+
+    async fn close(&self, connection: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.open.remove(connection);
+            s.closed.push(connection.to_owned());
+        }
+    }
+}

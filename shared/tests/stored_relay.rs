@@ -1,0 +1,157 @@
+//! The stored relay (API Gateway WebSockets) over the memory store and recorded connections:
+//! collider semantics with connection ids kept in the room record.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use room::adapters::memory::MemoryRoomStore;
+use room::ports::{Clock, SystemClock};
+use room::relay::hub::RelayLimits;
+use room::relay::stored::StoredRelay;
+use room::service::JoinReply;
+use room::testing::FakeConnections;
+use room::{RoomId, RoomService, Settings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct World {
+    relay: Arc<StoredRelay>,
+    service: RoomService,
+    conns: Arc<FakeConnections>,
+}
+
+fn world() -> World {
+    let store = Arc::new(MemoryRoomStore::new());
+    let settings = Arc::new(Settings::default());
+    let conns = Arc::new(FakeConnections::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let relay = Arc::new(StoredRelay::new(store.clone(), clock, settings.clone(), RelayLimits::default(), conns.clone()));
+    let service = RoomService::new(store, relay.clone(), settings);
+    World { relay, service, conns }
+}
+
+async fn joined(w: &World, room: &str) -> String {
+    match w.service.join(&RoomId::parse(room).unwrap(), false).await.unwrap() {
+        JoinReply::Joined { client_id, .. } => client_id.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn register(room: &str, client: &str) -> String {
+    json!({"cmd": "register", "roomid": room, "clientid": client}).to_string()
+}
+
+fn send(msg: &str) -> String {
+    json!({"cmd": "send", "msg": msg}).to_string()
+}
+
+fn frames(w: &World, conn: &str) -> Vec<Value> {
+    w.conns.take(conn).iter().map(|f| serde_json::from_str(f).unwrap()).collect()
+}
+
+const OFFER: &str = r#"{"type":"offer","sdp":"x"}"#;
+const ANSWER: &str = r#"{"type":"answer","sdp":"y"}"#;
+
+#[tokio::test]
+async fn frames_relay_between_registered_connections() {
+    let w = world();
+    let (a, b) = (joined(&w, "s1").await, joined(&w, "s1").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s1", &a)).await;
+    w.relay.on_frame("cb", &register("s1", &b)).await;
+    w.relay.on_frame("cb", &send(ANSWER)).await;
+    assert_eq!(frames(&w, "ca"), vec![json!({"msg": ANSWER, "error": ""})]);
+    assert!(frames(&w, "cb").is_empty(), "no echo, no register ack");
+}
+
+#[tokio::test]
+async fn messages_queue_until_the_peer_registers() {
+    let w = world();
+    let a = joined(&w, "s2").await;
+    w.conns.open("ca");
+    w.relay.on_frame("ca", &register("s2", &a)).await;
+    let b = joined(&w, "s2").await;
+    let room = RoomId::parse("s2").unwrap();
+    assert_eq!(
+        w.service.message(&room, &a.parse().unwrap(), OFFER.as_bytes()).await.unwrap(),
+        room::service::MessageReply::Success
+    );
+    w.conns.open("cb");
+    w.relay.on_frame("cb", &register("s2", &b)).await;
+    assert_eq!(frames(&w, "cb"), vec![json!({"msg": OFFER, "error": ""})]);
+}
+
+#[tokio::test]
+async fn unissued_ids_and_protocol_errors_get_error_frames() {
+    let w = world();
+    let _a = joined(&w, "s3").await;
+    w.conns.open("cx");
+    w.relay.on_frame("cx", &register("s3", "12345678")).await;
+    let f = frames(&w, "cx");
+    assert_eq!(f[0]["error"], "Unknown client id for this room: join the room first");
+    assert_eq!(w.conns.closed(), vec!["cx".to_owned()]);
+    w.conns.open("cy");
+    w.relay.on_frame("cy", &send(OFFER)).await;
+    assert_eq!(frames(&w, "cy")[0]["error"], "Client not registered");
+    w.conns.open("cz");
+    w.relay.on_frame("cz", r#"{"cmd":"ping"}"#).await;
+    assert_eq!(frames(&w, "cz")[0]["error"], "Invalid message: unexpected 'cmd'");
+    assert!(!w.conns.closed().contains(&"cz".to_owned()));
+}
+
+#[tokio::test]
+async fn second_register_and_live_duplicate_are_refused_dead_duplicate_replaced() {
+    let w = world();
+    let (a, _b) = (joined(&w, "s4").await, joined(&w, "s4").await);
+    w.conns.open("c1");
+    w.relay.on_frame("c1", &register("s4", &a)).await;
+    w.relay.on_frame("c1", &register("s4", &a)).await;
+    assert_eq!(frames(&w, "c1")[0]["error"], "Duplicated register request");
+    let (a2, _) = (joined(&w, "s5").await, joined(&w, "s5").await);
+    w.conns.open("d1");
+    w.conns.open("d2");
+    w.relay.on_frame("d1", &register("s5", &a2)).await;
+    w.relay.on_frame("d2", &register("s5", &a2)).await;
+    assert_eq!(frames(&w, "d2")[0]["error"], "Duplicated registration");
+    w.conns.vanish("d1");
+    w.conns.open("d3");
+    w.relay.on_frame("d3", &register("s5", &a2)).await;
+    assert!(frames(&w, "d3").is_empty(), "dead registration replaced");
+}
+
+#[tokio::test]
+async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
+    let w = world();
+    let (a, b) = (joined(&w, "s6").await, joined(&w, "s6").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s6", &a)).await;
+    w.relay.on_frame("cb", &register("s6", &b)).await;
+    w.relay.on_frame("cb", &send(r#"{"type":"bye"}"#)).await;
+    assert_eq!(frames(&w, "ca")[0]["msg"], r#"{"type":"bye"}"#);
+    let c = joined(&w, "s6").await;
+    w.conns.open("cc");
+    w.relay.on_frame("cc", &register("s6", &c)).await;
+    // c's phone vanishes without a disconnect event: the room is full of a ghost...
+    w.conns.vanish("cc");
+    let room = RoomId::parse("s6").unwrap();
+    assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
+    // ...until the liveness check frees it.
+    assert!(w.relay.free_dead(&room).await.unwrap());
+    assert!(matches!(w.service.join(&room, false).await.unwrap(), JoinReply::Joined { .. }));
+}
+
+#[tokio::test]
+async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
+    let w = world();
+    let (a, b) = (joined(&w, "s7").await, joined(&w, "s7").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s7", &a)).await;
+    w.relay.on_frame("cb", &register("s7", &b)).await;
+    w.conns.vanish("cb");
+    w.relay.on_disconnect("cb").await;
+    w.relay.on_frame("ca", &send(OFFER)).await;
+    w.conns.open("cb2");
+    w.relay.on_frame("cb2", &register("s7", &b)).await;
+    assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
+}
