@@ -56,24 +56,18 @@ impl Default for DynamoTimeouts {
     }
 }
 
-/// Builds the SDK client once per process: standard credential and region chain, rustls with the
-/// `ring` provider, and the endpoint `endpoint` if given, else `AWS_ENDPOINT_URL_DYNAMODB` when set
-/// (local DynamoDB), else the regional AWS endpoint.
-pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client {
+/// Loads the AWS configuration once per process: standard credential and region chain, rustls
+/// with the `ring` provider, explicit timeouts and retries.
+pub async fn sdk_config(timeouts: &DynamoTimeouts) -> aws_config::SdkConfig {
     use aws_config::BehaviorVersion;
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     use aws_smithy_http_client::tls;
     let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    let config = loader
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(timeouts.connect)
@@ -83,8 +77,22 @@ pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client
         )
         .retry_config(RetryConfig::standard().with_max_attempts(timeouts.max_attempts.max(1)))
         .load()
-        .await;
-    Client::new(&config)
+        .await
+}
+
+/// A DynamoDB client from `config`, at `endpoint` if given, else `AWS_ENDPOINT_URL_DYNAMODB` when
+/// set (local DynamoDB; read by the SDK), else the regional AWS endpoint.
+pub fn client_from(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
+    let mut conf = aws_sdk_dynamodb::config::Builder::from(config);
+    if let Some(url) = endpoint {
+        conf = conf.endpoint_url(url);
+    }
+    Client::from_conf(conf.build())
+}
+
+/// Shorthand: [`sdk_config`] then [`client_from`].
+pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client {
+    client_from(&sdk_config(timeouts).await, endpoint)
 }
 
 /// The DynamoDB implementation of [`RoomStore`].

@@ -5,3 +5,5 @@ pub mod memory;
 pub mod lambda;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "apigw")]
+pub mod apigw;
