@@ -1,7 +1,7 @@
 //! Command-line flags, each with an environment-variable twin, turned into `room` settings.
 
 use clap::Parser;
-use room::config::{CorsOrigins, IceSettings, PublicUrls, Secret, Settings, TurnAuth};
+use room::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth};
 use room::domain::room::RoomLimits;
 use room::relay::hub::RelayLimits;
 use std::net::SocketAddr;
@@ -38,7 +38,7 @@ pub struct Config {
     #[arg(long, env = "APPRTC_NO_RELAY_PORT")]
     pub no_relay_port: bool,
     /// Time allowed for a client to send request headers.
-    #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = room::config::parse_duration)]
     pub header_timeout: Duration,
 
     /// Where rooms live: `memory` (this process only) or `dynamodb` (the Lambda functions' table).
@@ -88,20 +88,20 @@ pub struct Config {
     )]
     pub turn_secret: Vec<String>,
     /// Lifetime of minted TURN credentials.
-    #[arg(long, env = "APPRTC_TURN_TTL", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_TURN_TTL", default_value = "24h", value_parser = room::config::parse_duration)]
     pub turn_ttl: Duration,
     /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
     #[arg(long, env = "APPRTC_ICE_CORS_ORIGINS", default_value = "")]
     pub ice_cors_origins: String,
 
     /// A room record lives this long after its last change.
-    #[arg(long, env = "APPRTC_ROOM_TTL", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_ROOM_TTL", default_value = "24h", value_parser = room::config::parse_duration)]
     pub room_ttl: Duration,
     /// A joiner that does not register on the relay within this time is removed.
-    #[arg(long, env = "APPRTC_REGISTER_DEADLINE", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_REGISTER_DEADLINE", default_value = "60s", value_parser = room::config::parse_duration)]
     pub register_deadline: Duration,
     /// A client whose socket closed keeps its place this long.
-    #[arg(long, env = "APPRTC_RECONNECT_GRACE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_RECONNECT_GRACE", default_value = "10s", value_parser = room::config::parse_duration)]
     pub reconnect_grace: Duration,
     /// Largest signaling message (HTTP body or WebSocket frame), in bytes.
     #[arg(long, env = "APPRTC_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
@@ -122,13 +122,13 @@ pub struct Config {
     #[arg(long, env = "APPRTC_OUTBOUND_QUEUE", default_value_t = 1088)]
     pub outbound_queue: usize,
     /// Interval of server WebSocket pings; a socket that misses two is closed.
-    #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = room::config::parse_duration)]
     pub ping_interval: Duration,
     /// Read buffer per WebSocket, in bytes.
     #[arg(long, env = "APPRTC_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
     /// How long shutdown waits for sockets to close.
-    #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = room::config::parse_duration)]
     pub shutdown_timeout: Duration,
 }
 
@@ -139,26 +139,6 @@ pub enum StoreKind {
     Memory,
     /// A DynamoDB table (the one the Lambda functions use).
     Dynamodb,
-}
-
-/// Parses `250ms`, `10s`, `5m`, `24h`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (examples: 250ms, 10s, 5m, 24h)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"))
 }
 
 fn non_empty(list: &[String]) -> Vec<String> {
@@ -204,29 +184,12 @@ impl Config {
         if self.ping_interval.is_zero() {
             return Err("--ping-interval must be greater than zero".to_owned());
         }
-        let secrets = non_empty(&self.turn_secret);
-        let turn_auth = match (
-            &self.turn_username,
-            &self.turn_credential,
-            secrets.is_empty(),
-        ) {
-            (Some(_), Some(_), false) => {
-                return Err(
-                    "use either --turn-secret or --turn-username/--turn-credential, not both"
-                        .to_owned(),
-                );
-            }
-            (Some(u), Some(c), true) => TurnAuth::Static {
-                username: u.clone(),
-                credential: Secret::new(c),
-            },
-            (None, None, false) => TurnAuth::Rest {
-                secrets: secrets.into_iter().map(Secret::new).collect(),
-                ttl: self.turn_ttl,
-            },
-            (None, None, true) => TurnAuth::None,
-            _ => return Err("--turn-username and --turn-credential go together".to_owned()),
-        };
+        let turn_auth = TurnAuth::from_settings(
+            self.turn_username.clone(),
+            self.turn_credential.clone(),
+            non_empty(&self.turn_secret),
+            self.turn_ttl,
+        )?;
         let limits = RoomLimits {
             room_ttl: self.room_ttl,
             register_deadline: self.register_deadline,
@@ -268,11 +231,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
+    fn defaults_are_valid_settings() {
+        let c = Config::try_parse_from(["apprtc-local"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.settings().is_ok());
+        assert_eq!(c.listen_addr().port(), 8443);
+    }
+
+    #[test]
+    fn contradictory_turn_settings_are_refused() {
+        let c = Config::try_parse_from(["apprtc-local", "--turn-secret", "s", "--turn-username", "u", "--turn-credential", "p"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.settings().is_err());
     }
 }

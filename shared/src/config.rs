@@ -33,6 +33,26 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Parses `250ms`, `10s`, `5m`, `24h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (examples: 250ms, 10s, 5m, 24h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"))
+}
+
 /// How TURN credentials are produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TurnAuth {
@@ -53,6 +73,34 @@ pub enum TurnAuth {
         /// Validity of a minted credential.
         ttl: Duration,
     },
+}
+
+impl TurnAuth {
+    /// Chooses the credential mode from the settings: a shared secret (REST credentials) or a
+    /// static username and password, never both.
+    pub fn from_settings(
+        username: Option<String>,
+        credential: Option<String>,
+        secrets: Vec<String>,
+        ttl: Duration,
+    ) -> Result<Self, String> {
+        match (username, credential, secrets.is_empty()) {
+            (Some(_), Some(_), false) => {
+                Err("use either a TURN shared secret or a static TURN username and credential, not both".to_owned())
+            }
+            (Some(username), Some(credential), true) => Ok(Self::Static {
+                username,
+                credential: Secret::new(credential),
+            }),
+            (None, None, false) if ttl.is_zero() => Err("the TURN credential lifetime must be greater than zero".to_owned()),
+            (None, None, false) => Ok(Self::Rest {
+                secrets: secrets.into_iter().map(Secret::new).collect(),
+                ttl,
+            }),
+            (None, None, true) => Ok(Self::None),
+            _ => Err("a static TURN username and credential go together".to_owned()),
+        }
+    }
 }
 
 /// STUN/TURN servers handed out by the ICE endpoint.
@@ -132,4 +180,27 @@ pub struct Settings {
     pub bypass_join_confirmation: bool,
     /// `header_message` in params.
     pub header_message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let auth = TurnAuth::from_settings(None, None, vec!["hunter2".into()], Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{auth:?}").contains("hunter2"));
+        assert!(TurnAuth::from_settings(Some("u".into()), None, vec![], Duration::from_secs(1)).is_err());
+    }
 }
