@@ -239,8 +239,16 @@ mod tests {
 
     #[test]
     fn contradictory_turn_settings_are_refused() {
-        let c = Config::try_parse_from(["apprtc-local", "--turn-secret", "s", "--turn-username", "u", "--turn-credential", "p"])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::try_parse_from([
+            "apprtc-local",
+            "--turn-secret",
+            "s",
+            "--turn-username",
+            "u",
+            "--turn-credential",
+            "p",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(c.settings().is_err());
     }
 }

@@ -70,14 +70,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-fn room_id(raw: &str) -> Result<RoomId, Response> {
-    RoomId::parse(raw).map_err(|e| reply(error_response(&ApiError::invalid_id("room", e))))
+fn room_id(raw: &str) -> Result<RoomId, ApiError> {
+    RoomId::parse(raw).map_err(|e| ApiError::invalid_id("room", e))
 }
 
-fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), Response> {
+fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), ApiError> {
     let room = room_id(raw_room)?;
-    let client = ClientId::parse(raw_client)
-        .map_err(|e| reply(error_response(&ApiError::invalid_id("client", e))))?;
+    let client = ClientId::parse(raw_client).map_err(|e| ApiError::invalid_id("client", e))?;
     Ok((room, client))
 }
 
@@ -94,7 +93,7 @@ async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
 async fn room_page(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
     let room = match room_id(&raw) {
         Ok(r) => r,
-        Err(res) => return res,
+        Err(e) => return reply(error_response(&e)),
     };
     let full = match app.service.is_full(&room).await {
         Ok(full) => full,
@@ -113,7 +112,7 @@ async fn room_page(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ct
 async fn join(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
     let room = match room_id(&raw) {
         Ok(r) => r,
-        Err(res) => return res,
+        Err(e) => return reply(error_response(&e)),
     };
     let result = app.service.join(&room, ctx.loopback()).await;
     reply(join_response(&ctx, &app.settings, &room, result))
@@ -126,7 +125,7 @@ async fn message(
 ) -> Response {
     let (room, client) = match ids(&r, &c) {
         Ok(ids) => ids,
-        Err(res) => return res,
+        Err(e) => return reply(error_response(&e)),
     };
     let max = app.settings.limits.max_message_bytes;
     let Ok(bytes) = to_bytes(body, max).await else {
@@ -142,7 +141,7 @@ async fn message(
 async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
     match ids(&r, &c) {
         Ok((room, client)) => reply(leave_response(app.service.leave(&room, &client).await)),
-        Err(res) => res,
+        Err(e) => reply(error_response(&e)),
     }
 }
 

@@ -146,22 +146,22 @@ fn self_signed(
     let reusable = read_record(dir).is_some_and(|(names, not_after)| {
         wanted.is_subset(&names) && not_after - unix_now() > RENEW_DAYS * 86_400
     });
-    if reusable {
-        if let (Ok(certs), Ok(key)) = (
+    if reusable
+        && let (Ok(certs), Ok(key)) = (
             read_certs(&cert_path),
             PrivateKeyDer::from_pem_file(&key_path),
-        ) {
-            let names = read_record(dir)
-                .map(|(n, _)| n.into_iter().collect())
-                .unwrap_or_default();
-            let info = CertInfo {
-                sha256: fingerprint(&certs[0]),
-                names,
-                generated: false,
-                path: cert_path,
-            };
-            return Ok((certs, key, info));
-        }
+        )
+    {
+        let names = read_record(dir)
+            .map(|(n, _)| n.into_iter().collect())
+            .unwrap_or_default();
+        let info = CertInfo {
+            sha256: fingerprint(&certs[0]),
+            names,
+            generated: false,
+            path: cert_path,
+        };
+        return Ok((certs, key, info));
     }
     let names: Vec<String> = wanted.into_iter().collect();
     let mut params = rcgen::CertificateParams::new(names.clone()).context("certificate names")?;

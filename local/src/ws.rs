@@ -62,8 +62,10 @@ async fn serve(app: App, mut socket: WebSocket) {
                     }
                 };
                 unanswered_pings = 0;
-                if let Err(e) = app.relay.on_text(&mut session, text.as_str()).await {
-                    if let Some(m) = report(&app, &mut socket, &e).await { break m; }
+                if let Err(e) = app.relay.on_text(&mut session, text.as_str()).await
+                    && let Some(m) = report(&app, &mut socket, &e).await
+                {
+                    break m;
                 }
             }
             frame = rx.frames.recv() => {

@@ -198,9 +198,13 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let auth = TurnAuth::from_settings(None, None, vec!["hunter2".into()], Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let auth =
+            TurnAuth::from_settings(None, None, vec!["hunter2".into()], Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{auth:?}").contains("hunter2"));
-        assert!(TurnAuth::from_settings(Some("u".into()), None, vec![], Duration::from_secs(1)).is_err());
+        assert!(
+            TurnAuth::from_settings(Some("u".into()), None, vec![], Duration::from_secs(1))
+                .is_err()
+        );
     }
 }

@@ -62,7 +62,10 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
 
     /// The room and client a connection registered as, if any.
-    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError>;
+    async fn get_connection(
+        &self,
+        connection: &str,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError>;
 
     /// Forgets a connection (after it closed).
     async fn delete_connection(&self, connection: &str) -> Result<(), StoreError>;
@@ -128,7 +131,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Millis {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| crate::domain::room::millis(d))
+            .map(crate::domain::room::millis)
             .unwrap_or(0)
     }
 }

@@ -129,7 +129,10 @@ impl FakeConnections {
 
     /// Connections the relay closed.
     pub fn closed(&self) -> Vec<String> {
-        self.state.lock().map(|s| s.closed.clone()).unwrap_or_default()
+        self.state
+            .lock()
+            .map(|s| s.closed.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -77,7 +77,7 @@ async fn joined(f: &Fixture, room: &RoomId) -> (ClientId, bool, Vec<String>) {
     }
 }
 
-pub async fn third_join_gets_full(f: Fixture) {
+async fn third_join_gets_full(f: Fixture) {
     let room = fresh_room("full");
     let (_, first, _) = joined(&f, &room).await;
     let (_, second, _) = joined(&f, &room).await;
@@ -86,7 +86,7 @@ pub async fn third_join_gets_full(f: Fixture) {
     assert!(f.service.is_full(&room).await.unwrap());
 }
 
-pub async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
+async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
     let room = fresh_room("saved");
     let (a, _, _) = joined(&f, &room).await;
     for t in ["offer", "candidate", "candidate"] {
@@ -109,7 +109,7 @@ pub async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
     assert!(messages.is_empty());
 }
 
-pub async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
+async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
     let room = fresh_room("fwd");
     let (a, _, _) = joined(&f, &room).await;
     let (_b, _, _) = joined(&f, &room).await;
@@ -125,7 +125,7 @@ pub async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
     assert_eq!((d[0].from.clone(), d[0].msg.clone()), (a, msg("offer")));
 }
 
-pub async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
+async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
     let room = fresh_room("leave");
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
@@ -158,7 +158,7 @@ pub async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
     );
 }
 
-pub async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
+async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
     let room = fresh_room("loop");
     let JoinReply::Joined { client_id: a, .. } = f.service.join(&room, true).await.unwrap() else {
         panic!("loopback join failed")
@@ -176,7 +176,7 @@ pub async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 
-pub async fn only_issued_ids_are_members(f: Fixture) {
+async fn only_issued_ids_are_members(f: Fixture) {
     let room = fresh_room("issued");
     let (a, _, _) = joined(&f, &room).await;
     assert!(f.service.is_member(&room, &a).await.unwrap());
@@ -197,7 +197,7 @@ pub async fn only_issued_ids_are_members(f: Fixture) {
     );
 }
 
-pub async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixture) {
+async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixture) {
     let room = fresh_room("pending");
     let (a, _, _) = joined(&f, &room).await;
     assert!(f.service.registered(&room, &a).await.unwrap());
@@ -214,7 +214,7 @@ pub async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixt
     );
 }
 
-pub async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fixture) {
+async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fixture) {
     let room = fresh_room("grace");
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
@@ -231,7 +231,7 @@ pub async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f
     assert!(!initiator);
 }
 
-pub async fn an_expired_room_counts_as_absent(f: Fixture) {
+async fn an_expired_room_counts_as_absent(f: Fixture) {
     let room = fresh_room("ttl");
     let (a, _, _) = joined(&f, &room).await;
     f.service.registered(&room, &a).await.unwrap();
@@ -247,7 +247,7 @@ pub async fn an_expired_room_counts_as_absent(f: Fixture) {
     assert!(initiator);
 }
 
-pub async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
+async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
     let room = fresh_room("bye");
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
@@ -266,7 +266,7 @@ pub async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 
-pub async fn saved_list_and_message_limits_hold(f: Fixture) {
+async fn saved_list_and_message_limits_hold(f: Fixture) {
     let room = fresh_room("caps");
     let (a, _, _) = joined(&f, &room).await;
     for _ in 0..3 {
@@ -292,7 +292,7 @@ pub async fn saved_list_and_message_limits_hold(f: Fixture) {
     assert_eq!(messages.len(), 3);
 }
 
-pub async fn stale_writes_conflict(f: Fixture) {
+async fn stale_writes_conflict(f: Fixture) {
     let room = fresh_room("cas");
     joined(&f, &room).await;
     let v = f.store.load(&room).await.unwrap().unwrap();
@@ -326,7 +326,7 @@ pub async fn stale_writes_conflict(f: Fixture) {
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 
-pub async fn concurrent_joins_admit_exactly_two(f: Fixture) {
+async fn concurrent_joins_admit_exactly_two(f: Fixture) {
     let room = fresh_room("race");
     let mut tasks = Vec::new();
     for _ in 0..20 {

@@ -23,13 +23,28 @@ fn world() -> World {
     let settings = Arc::new(Settings::default());
     let conns = Arc::new(FakeConnections::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let relay = Arc::new(StoredRelay::new(store.clone(), clock, settings.clone(), RelayLimits::default(), conns.clone()));
+    let relay = Arc::new(StoredRelay::new(
+        store.clone(),
+        clock,
+        settings.clone(),
+        RelayLimits::default(),
+        conns.clone(),
+    ));
     let service = RoomService::new(store, relay.clone(), settings);
-    World { relay, service, conns }
+    World {
+        relay,
+        service,
+        conns,
+    }
 }
 
 async fn joined(w: &World, room: &str) -> String {
-    match w.service.join(&RoomId::parse(room).unwrap(), false).await.unwrap() {
+    match w
+        .service
+        .join(&RoomId::parse(room).unwrap(), false)
+        .await
+        .unwrap()
+    {
         JoinReply::Joined { client_id, .. } => client_id.to_string(),
         other => panic!("{other:?}"),
     }
@@ -44,7 +59,11 @@ fn send(msg: &str) -> String {
 }
 
 fn frames(w: &World, conn: &str) -> Vec<Value> {
-    w.conns.take(conn).iter().map(|f| serde_json::from_str(f).unwrap()).collect()
+    w.conns
+        .take(conn)
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect()
 }
 
 const OFFER: &str = r#"{"type":"offer","sdp":"x"}"#;
@@ -72,7 +91,10 @@ async fn messages_queue_until_the_peer_registers() {
     let b = joined(&w, "s2").await;
     let room = RoomId::parse("s2").unwrap();
     assert_eq!(
-        w.service.message(&room, &a.parse().unwrap(), OFFER.as_bytes()).await.unwrap(),
+        w.service
+            .message(&room, &a.parse().unwrap(), OFFER.as_bytes())
+            .await
+            .unwrap(),
         room::service::MessageReply::Success
     );
     w.conns.open("cb");
@@ -87,14 +109,20 @@ async fn unissued_ids_and_protocol_errors_get_error_frames() {
     w.conns.open("cx");
     w.relay.on_frame("cx", &register("s3", "12345678")).await;
     let f = frames(&w, "cx");
-    assert_eq!(f[0]["error"], "Unknown client id for this room: join the room first");
+    assert_eq!(
+        f[0]["error"],
+        "Unknown client id for this room: join the room first"
+    );
     assert_eq!(w.conns.closed(), vec!["cx".to_owned()]);
     w.conns.open("cy");
     w.relay.on_frame("cy", &send(OFFER)).await;
     assert_eq!(frames(&w, "cy")[0]["error"], "Client not registered");
     w.conns.open("cz");
     w.relay.on_frame("cz", r#"{"cmd":"ping"}"#).await;
-    assert_eq!(frames(&w, "cz")[0]["error"], "Invalid message: unexpected 'cmd'");
+    assert_eq!(
+        frames(&w, "cz")[0]["error"],
+        "Invalid message: unexpected 'cmd'"
+    );
     assert!(!w.conns.closed().contains(&"cz".to_owned()));
 }
 
@@ -137,7 +165,10 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
     // ...until the liveness check frees it.
     assert!(w.relay.free_dead(&room).await.unwrap());
-    assert!(matches!(w.service.join(&room, false).await.unwrap(), JoinReply::Joined { .. }));
+    assert!(matches!(
+        w.service.join(&room, false).await.unwrap(),
+        JoinReply::Joined { .. }
+    ));
 }
 
 #[tokio::test]

@@ -28,7 +28,13 @@ struct Args {
     prefix: String,
 }
 
-const KINDS: [&str; 5] = ["join (initiator)", "join (joiner)", "message", "leave", "leave (last)"];
+const KINDS: [&str; 5] = [
+    "join (initiator)",
+    "join (joiner)",
+    "message",
+    "leave",
+    "leave (last)",
+];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -55,14 +61,20 @@ async fn main() -> Result<()> {
                 let b = join(&client, &base, &room).await?;
                 lat[1].push(t.elapsed());
                 let t = Instant::now();
-                let (s, body) = post(&client, &format!("{base}/message/{room}/{a}"), r#"{"type":"offer","sdp":"v=0"}"#).await?;
+                let (s, body) = post(
+                    &client,
+                    &format!("{base}/message/{room}/{a}"),
+                    r#"{"type":"offer","sdp":"v=0"}"#,
+                )
+                .await?;
                 lat[2].push(t.elapsed());
                 if s != 200 || !body.starts_with(b"{\"result\":\"SUCCESS\"") {
                     bail!("message: {s} {}", String::from_utf8_lossy(&body));
                 }
                 for (i, who) in [(3, &a), (4, &b)] {
                     let t = Instant::now();
-                    let (s, _) = post(&client, &format!("{base}/leave/{room}/{who}"), Bytes::new()).await?;
+                    let (s, _) =
+                        post(&client, &format!("{base}/leave/{room}/{who}"), Bytes::new()).await?;
                     lat[i].push(t.elapsed());
                     if s != 200 {
                         bail!("leave: {s}");
@@ -81,17 +93,36 @@ async fn main() -> Result<()> {
     }
     let elapsed = start.elapsed();
     let total: usize = all.iter().map(Vec::len).sum();
-    println!("concurrency={} seconds={:.1} requests={total} requests_per_sec={:.0}", args.concurrency, elapsed.as_secs_f64(), total as f64 / elapsed.as_secs_f64());
+    println!(
+        "concurrency={} seconds={:.1} requests={total} requests_per_sec={:.0}",
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
     let mut every: Vec<Duration> = all.iter().flatten().copied().collect();
     let s = summarize(&mut every);
-    println!("all requests p50={} p99={} max={}", ms(s.p50), ms(s.p99), ms(s.max));
+    println!(
+        "all requests p50={} p99={} max={}",
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max)
+    );
     for (kind, lat) in KINDS.iter().zip(all.iter_mut()) {
         let s = summarize(lat);
-        println!("  {kind:<17} n={:<7} p50={} p99={}", s.count, ms(s.p50), ms(s.p99));
+        println!(
+            "  {kind:<17} n={:<7} p50={} p99={}",
+            s.count,
+            ms(s.p50),
+            ms(s.p99)
+        );
     }
     if let (Some(pid), Some(cpu0)) = (args.pid, cpu0) {
         let cpu = sample(pid)?.cpu.saturating_sub(cpu0.cpu);
-        println!("server_cpu={:.2}s server_cpu_per_request_us={:.1}", cpu.as_secs_f64(), cpu.as_secs_f64() * 1e6 / total.max(1) as f64);
+        println!(
+            "server_cpu={:.2}s server_cpu_per_request_us={:.1}",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / total.max(1) as f64
+        );
     }
     Ok(())
 }

@@ -38,7 +38,9 @@ impl Connections for ApiGatewayConnections {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => Err(PostError::Gone),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(PostError::Gone)
+            }
             Err(e) => Err(PostError::Failed(
                 aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string(),
             )),
@@ -46,7 +48,13 @@ impl Connections for ApiGatewayConnections {
     }
 
     async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
-        match self.client.get_connection().connection_id(connection).send().await {
+        match self
+            .client
+            .get_connection()
+            .connection_id(connection)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => Ok(false),
             Err(e) => Err(PostError::Failed(
@@ -56,7 +64,13 @@ impl Connections for ApiGatewayConnections {
     }
 
     async fn close(&self, connection: &str) {
-        if let Err(e) = self.client.delete_connection().connection_id(connection).send().await {
+        if let Err(e) = self
+            .client
+            .delete_connection()
+            .connection_id(connection)
+            .send()
+            .await
+        {
             tracing::debug!(error = %aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e), "DeleteConnection failed");
         }
     }

@@ -64,7 +64,9 @@ pub async fn sdk_config(timeouts: &DynamoTimeouts) -> aws_config::SdkConfig {
     use aws_config::timeout::TimeoutConfig;
     use aws_smithy_http_client::tls;
     let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
@@ -192,7 +194,7 @@ impl RoomStore for DynamoRoomStore {
         expected: Option<u64>,
         new: Option<&Room>,
     ) -> Result<Swap, StoreError> {
-        let result = match (new, expected) {
+        match (new, expected) {
             (Some(r), expected) => {
                 let body =
                     serde_json::to_string(r).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
@@ -243,25 +245,36 @@ impl RoomStore for DynamoRoomStore {
             }
             // Deleting what does not exist: nothing to write.
             (None, None) => Ok(Swap::Done),
-        };
-        result
+        }
     }
 
-    async fn put_connection(&self, connection: &str, room: &RoomId, client: &ClientId, expires_at: Millis) -> Result<(), StoreError> {
+    async fn put_connection(
+        &self,
+        connection: &str,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
             .item(KEY, conn_key(connection))
             .item("room", AttributeValue::S(room.to_string()))
             .item("client", AttributeValue::S(client.to_string()))
-            .item(TTL_ATTRIBUTE, AttributeValue::N((expires_at / 1000 + 1).to_string()))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((expires_at / 1000 + 1).to_string()),
+            )
             .send()
             .await
             .map(|_| ())
             .map_err(|e| unavailable("PutItem", e))
     }
 
-    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+    async fn get_connection(
+        &self,
+        connection: &str,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -271,13 +284,16 @@ impl RoomStore for DynamoRoomStore {
             .send()
             .await
             .map_err(|e| unavailable("GetItem", e))?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
         let text = |k: &str| match item.get(k) {
             Some(AttributeValue::S(s)) => Ok(s.clone()),
             _ => Err(corrupt(format!("connection item without {k}"))),
         };
         let room = RoomId::parse(&text("room")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
-        let client = ClientId::parse(&text("client")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let client =
+            ClientId::parse(&text("client")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
         Ok(Some((room, client)))
     }
 

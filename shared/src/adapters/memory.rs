@@ -92,15 +92,29 @@ impl RoomStore for MemoryRoomStore {
         Ok(Swap::Done)
     }
 
-    async fn put_connection(&self, connection: &str, room: &RoomId, client: &ClientId, expires_at: Millis) -> Result<(), StoreError> {
-        self.inner()
-            .connections
-            .insert(connection.to_owned(), (room.clone(), client.clone(), expires_at));
+    async fn put_connection(
+        &self,
+        connection: &str,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+    ) -> Result<(), StoreError> {
+        self.inner().connections.insert(
+            connection.to_owned(),
+            (room.clone(), client.clone(), expires_at),
+        );
         Ok(())
     }
 
-    async fn get_connection(&self, connection: &str) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        Ok(self.inner().connections.get(connection).map(|(r, c, _)| (r.clone(), c.clone())))
+    async fn get_connection(
+        &self,
+        connection: &str,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        Ok(self
+            .inner()
+            .connections
+            .get(connection)
+            .map(|(r, c, _)| (r.clone(), c.clone())))
     }
 
     async fn delete_connection(&self, connection: &str) -> Result<(), StoreError> {

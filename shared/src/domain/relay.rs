@@ -32,17 +32,26 @@ pub enum Route {
 
 /// Registers `conn` for `client`. `stale` is a previous connection known to be dead, which may be
 /// replaced.
-pub fn attach(slot: &mut RoomSlot, client: &ClientId, conn: &str, stale: Option<&str>, now: Millis) -> Attach {
+pub fn attach(
+    slot: &mut RoomSlot,
+    client: &ClientId,
+    conn: &str,
+    stale: Option<&str>,
+    now: Millis,
+) -> Attach {
     prune(slot, now);
-    let Some(room) = slot else { return Attach::NotMember };
+    let Some(room) = slot else {
+        return Attach::NotMember;
+    };
     let id = client.canonical();
     let Some(i) = room.members.iter().position(|m| m.id == id) else {
         return Attach::NotMember;
     };
-    if let Some(existing) = &room.members[i].connection {
-        if existing != conn && Some(existing.as_str()) != stale {
-            return Attach::Taken(existing.clone());
-        }
+    if let Some(existing) = &room.members[i].connection
+        && existing != conn
+        && Some(existing.as_str()) != stale
+    {
+        return Attach::Taken(existing.clone());
     }
     let me = &mut room.members[i];
     me.connection = Some(conn.to_owned());
@@ -60,9 +69,17 @@ pub fn attach(slot: &mut RoomSlot, client: &ClientId, conn: &str, stale: Option<
 
 /// The connection `conn` closed: its member keeps its place for the reconnect grace. Returns the
 /// member, if the connection was registered.
-pub fn detach(slot: &mut RoomSlot, conn: &str, now: Millis, limits: &RoomLimits) -> Option<ClientId> {
+pub fn detach(
+    slot: &mut RoomSlot,
+    conn: &str,
+    now: Millis,
+    limits: &RoomLimits,
+) -> Option<ClientId> {
     let room = slot.as_mut()?;
-    let m = room.members.iter_mut().find(|m| m.connection.as_deref() == Some(conn))?;
+    let m = room
+        .members
+        .iter_mut()
+        .find(|m| m.connection.as_deref() == Some(conn))?;
     m.connection = None;
     if m.presence != Presence::Virtual {
         m.presence = away(now, limits);
@@ -88,9 +105,18 @@ pub fn route(slot: &RoomSlot, from: &ClientId, now: Millis) -> Route {
 }
 
 /// Appends `frame` to `from`'s queue; `false` when the queue is at its cap (or `from` is gone).
-pub fn enqueue(slot: &mut RoomSlot, from: &ClientId, frame: &str, max_count: usize, max_bytes: usize) -> bool {
+pub fn enqueue(
+    slot: &mut RoomSlot,
+    from: &ClientId,
+    frame: &str,
+    max_count: usize,
+    max_bytes: usize,
+) -> bool {
     let id = from.canonical();
-    let Some(m) = slot.as_mut().and_then(|r| r.members.iter_mut().find(|m| m.id == id)) else {
+    let Some(m) = slot
+        .as_mut()
+        .and_then(|r| r.members.iter_mut().find(|m| m.id == id))
+    else {
         return false;
     };
     let bytes: usize = m.queued.iter().map(String::len).sum();
@@ -103,7 +129,9 @@ pub fn enqueue(slot: &mut RoomSlot, from: &ClientId, frame: &str, max_count: usi
 
 /// Removes members whose registered connection is known to be dead (missed disconnect event).
 pub fn remove_dead(slot: &mut RoomSlot, dead: &[String]) -> bool {
-    let Some(room) = slot.as_mut() else { return false };
+    let Some(room) = slot.as_mut() else {
+        return false;
+    };
     let before = room.members.len();
     room.members
         .retain(|m| m.connection.as_ref().is_none_or(|c| !dead.contains(c)));
@@ -127,15 +155,32 @@ mod tests {
     fn frames_queue_until_the_peer_registers_then_flush_once() {
         let l = RoomLimits::default();
         let mut slot = None;
-        assert!(matches!(join(&mut slot, &id("a"), false, 0, &l), JoinOutcome::Joined { .. }));
-        assert_eq!(attach(&mut slot, &id("a"), "ca", None, 0), Attach::Attached { flush: vec![] });
+        assert!(matches!(
+            join(&mut slot, &id("a"), false, 0, &l),
+            JoinOutcome::Joined { .. }
+        ));
+        assert_eq!(
+            attach(&mut slot, &id("a"), "ca", None, 0),
+            Attach::Attached { flush: vec![] }
+        );
         join(&mut slot, &id("b"), false, 0, &l);
         assert_eq!(route(&slot, &id("a"), 0), Route::Queue);
         assert!(enqueue(&mut slot, &id("a"), "f1", 10, 100));
-        assert_eq!(attach(&mut slot, &id("b"), "cb", None, 0), Attach::Attached { flush: vec!["f1".into()] });
+        assert_eq!(
+            attach(&mut slot, &id("b"), "cb", None, 0),
+            Attach::Attached {
+                flush: vec!["f1".into()]
+            }
+        );
         assert_eq!(route(&slot, &id("a"), 0), Route::Connection("cb".into()));
-        assert_eq!(attach(&mut slot, &id("b"), "cb2", None, 0), Attach::Taken("cb".into()));
-        assert_eq!(attach(&mut slot, &id("b"), "cb2", Some("cb"), 0), Attach::Attached { flush: vec![] });
+        assert_eq!(
+            attach(&mut slot, &id("b"), "cb2", None, 0),
+            Attach::Taken("cb".into())
+        );
+        assert_eq!(
+            attach(&mut slot, &id("b"), "cb2", Some("cb"), 0),
+            Attach::Attached { flush: vec![] }
+        );
         assert_eq!(detach(&mut slot, "cb2", 0, &l), Some(id("b")));
         assert_eq!(route(&slot, &id("a"), 0), Route::Queue);
     }
@@ -149,6 +194,12 @@ mod tests {
         attach(&mut slot, &id("a"), "ca", None, 0);
         attach(&mut slot, &id("b"), "cb", None, 0);
         assert!(remove_dead(&mut slot, &["cb".to_owned()]));
-        assert!(matches!(join(&mut slot, &id("c"), false, 0, &l), JoinOutcome::Joined { is_initiator: false, .. }));
+        assert!(matches!(
+            join(&mut slot, &id("c"), false, 0, &l),
+            JoinOutcome::Joined {
+                is_initiator: false,
+                ..
+            }
+        ));
     }
 }

@@ -160,7 +160,7 @@ impl<'de> serde::Deserialize<'de> for RawFrame {
                 Ok(out)
             }
         }
-        d.deserialize_map(V).map_err(|e| de::Error::custom(e))
+        d.deserialize_map(V).map_err(de::Error::custom)
     }
 }
 

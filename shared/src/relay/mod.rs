@@ -152,10 +152,11 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let msg = validate(msg, self.service.settings().limits.max_message_bytes)?;
         let bye = msg.kind() == MessageKind::Bye;
-        if bye && !client.is_loopback() {
-            if let Err(e) = self.service.leave(room, client).await {
-                tracing::warn!(%room, %client, error = %e, "leave on bye failed");
-            }
+        if bye
+            && !client.is_loopback()
+            && let Err(e) = self.service.leave(room, client).await
+        {
+            tracing::warn!(%room, %client, error = %e, "leave on bye failed");
         }
         let frame = bytes::Bytes::from(frame::encode(msg.as_str(), ""));
         self.hub
@@ -181,7 +182,7 @@ impl Relay {
     /// `POST <wss_post_url>/<room>/<client>` (spec §3.7). `path` is what follows the prefix.
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
         let res = match http_target(path) {
-            Err(res) => res,
+            Err(res) => *res,
             Ok(_) if body.is_empty() => {
                 collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
             }
@@ -220,12 +221,13 @@ impl Relay {
     /// also leaves the room. Unknown ids are fine.
     pub async fn http_delete(&self, path: &str) -> HttpResponse {
         let res = match http_target(path) {
-            Err(res) => res,
+            Err(res) => *res,
             Ok((room, client)) => {
-                if self.hub.remove(&room, &client, CloseReason::Removed) && !client.is_loopback() {
-                    if let Err(e) = self.service.leave(&room, &client).await {
-                        tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
-                    }
+                if self.hub.remove(&room, &client, CloseReason::Removed)
+                    && !client.is_loopback()
+                    && let Err(e) = self.service.leave(&room, &client).await
+                {
+                    tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
                 }
                 collider_ok()
             }
@@ -244,29 +246,21 @@ impl Relay {
         }
         with_collider_cors(res)
     }
-
 }
 
 /// Parses a collider path `/<room>/<client>`; the error is the collider's answer.
-pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), HttpResponse> {
+pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), Box<HttpResponse>> {
+    let mut parts = path.split('/');
+    if let (Some(""), Some(room), Some(client), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+        && let (Ok(r), Ok(c)) = (RoomId::parse(room), ClientId::parse(client))
     {
-        let invalid = || {
-            collider_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Invalid path: {}", escape_html(path)),
-            )
-        };
-        let mut parts = path.split('/');
-        let (Some(""), Some(room), Some(client), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        match (RoomId::parse(room), ClientId::parse(client)) {
-            (Ok(r), Ok(c)) => Ok((r, c)),
-            _ => Err(invalid()),
-        }
+        return Ok((r, c));
     }
+    Err(Box::new(collider_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Invalid path: {}", escape_html(path)),
+    )))
 }
 
 impl Relay {

@@ -46,7 +46,13 @@ impl StoredRelay {
         limits: RelayLimits,
         connections: Arc<dyn Connections>,
     ) -> Self {
-        Self { store, clock, settings, limits, connections }
+        Self {
+            store,
+            clock,
+            settings,
+            limits,
+            connections,
+        }
     }
 
     fn now(&self) -> Millis {
@@ -57,7 +63,10 @@ impl StoredRelay {
     /// answered with an error frame, and the connection is closed where the collider closes it.
     pub async fn on_frame(&self, connection: &str, text: &str) {
         if let Err(e) = self.handle(connection, text).await {
-            let _ = self.connections.post(connection, &frame::error_frame(&e)).await;
+            let _ = self
+                .connections
+                .post(connection, &frame::error_frame(&e))
+                .await;
             if e.closes_socket() {
                 self.on_disconnect(connection).await;
                 self.connections.close(connection).await;
@@ -69,8 +78,14 @@ impl StoredRelay {
         match frame::decode(text)? {
             Command::Register { room, client } => self.register(connection, &room, &client).await,
             Command::Send { msg } => {
-                let registered = self.store.get_connection(connection).await.map_err(|e| unavailable(e.into()))?;
-                let Some((room, client)) = registered else { return Err(RelayError::NotRegistered) };
+                let registered = self
+                    .store
+                    .get_connection(connection)
+                    .await
+                    .map_err(|e| unavailable(e.into()))?;
+                let Some((room, client)) = registered else {
+                    return Err(RelayError::NotRegistered);
+                };
                 self.relay_message(&room, &client, msg).await
             }
             Command::Unknown => Err(RelayError::UnexpectedCmd),
@@ -78,7 +93,13 @@ impl StoredRelay {
     }
 
     async fn register(&self, connection: &str, room: &str, client: &str) -> Result<(), RelayError> {
-        if self.store.get_connection(connection).await.map_err(|e| unavailable(e.into()))?.is_some() {
+        if self
+            .store
+            .get_connection(connection)
+            .await
+            .map_err(|e| unavailable(e.into()))?
+            .is_some()
+        {
             return Err(RelayError::DuplicateRegisterRequest);
         }
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
@@ -119,13 +140,20 @@ impl StoredRelay {
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
     /// room.
-    pub async fn relay_message(&self, room: &RoomId, client: &ClientId, msg: String) -> Result<(), RelayError> {
+    pub async fn relay_message(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+        msg: String,
+    ) -> Result<(), RelayError> {
         let msg = validate(msg, self.settings.limits.max_message_bytes)?;
         let bye = msg.kind() == MessageKind::Bye;
         if bye && !client.is_loopback() {
-            update_room(&*self.store, &*self.clock, room, |slot, now| room::leave(slot, client, now))
-                .await
-                .map_err(unavailable)?;
+            update_room(&*self.store, &*self.clock, room, |slot, now| {
+                room::leave(slot, client, now)
+            })
+            .await
+            .map_err(unavailable)?;
         }
         self.deliver_frame(room, client, frame::encode(msg.as_str(), ""), !bye)
             .await
@@ -136,7 +164,13 @@ impl StoredRelay {
             })
     }
 
-    async fn deliver_frame(&self, room: &RoomId, from: &ClientId, frame: String, queue: bool) -> Result<(), DeliveryError> {
+    async fn deliver_frame(
+        &self,
+        room: &RoomId,
+        from: &ClientId,
+        frame: String,
+        queue: bool,
+    ) -> Result<(), DeliveryError> {
         let fail = |e: ServiceError| DeliveryError::Unavailable(e.to_string());
         // A dead peer connection is detached and the frame queued instead: at most two rounds.
         for _ in 0..2 {
@@ -148,30 +182,43 @@ impl StoredRelay {
                     Ok(()) => return Ok(()),
                     Err(PostError::Gone) => {
                         let limits = &self.settings.limits;
-                        update_room(&*self.store, &*self.clock, room, |slot, now| rules::detach(slot, &c, now, limits))
-                            .await
-                            .map_err(fail)?;
+                        update_room(&*self.store, &*self.clock, room, |slot, now| {
+                            rules::detach(slot, &c, now, limits)
+                        })
+                        .await
+                        .map_err(fail)?;
                     }
                     Err(PostError::Failed(e)) => return Err(DeliveryError::Unavailable(e)),
                 },
                 Route::Queue if !queue => return Ok(()),
                 Route::Queue => {
-                    let (count, bytes) = (self.limits.max_queued_messages, self.limits.max_queued_bytes);
+                    let (count, bytes) = (
+                        self.limits.max_queued_messages,
+                        self.limits.max_queued_bytes,
+                    );
                     let queued = update_room(&*self.store, &*self.clock, room, |slot, _| {
                         rules::enqueue(slot, from, &frame, count, bytes)
                     })
                     .await
                     .map_err(fail)?;
-                    return if queued { Ok(()) } else { Err(DeliveryError::QueueFull) };
+                    return if queued {
+                        Ok(())
+                    } else {
+                        Err(DeliveryError::QueueFull)
+                    };
                 }
             }
         }
-        Err(DeliveryError::Unavailable("peer connection keeps failing".to_owned()))
+        Err(DeliveryError::Unavailable(
+            "peer connection keeps failing".to_owned(),
+        ))
     }
 
     /// The connection closed (`$disconnect`): its member keeps its place for the reconnect grace.
     pub async fn on_disconnect(&self, connection: &str) {
-        let Ok(Some((room, client))) = self.store.get_connection(connection).await else { return };
+        let Ok(Some((room, client))) = self.store.get_connection(connection).await else {
+            return;
+        };
         let limits = &self.settings.limits;
         let result = update_room(&*self.store, &*self.clock, &room, |slot, now| {
             rules::detach(slot, connection, now, limits)
@@ -188,9 +235,16 @@ impl StoredRelay {
     /// Removes members of `room` whose registered connection is gone (a missed disconnect), so a
     /// ghost never keeps a room full. Returns whether anyone was removed.
     pub async fn free_dead(&self, room: &RoomId) -> Result<bool, ServiceError> {
-        let Some(loaded) = self.store.load(room).await? else { return Ok(false) };
+        let Some(loaded) = self.store.load(room).await? else {
+            return Ok(false);
+        };
         let mut dead = Vec::new();
-        for c in loaded.room.members.iter().filter_map(|m| m.connection.clone()) {
+        for c in loaded
+            .room
+            .members
+            .iter()
+            .filter_map(|m| m.connection.clone())
+        {
             if matches!(self.connections.is_open(&c).await, Ok(false)) {
                 dead.push(c);
             }
@@ -198,14 +252,19 @@ impl StoredRelay {
         if dead.is_empty() {
             return Ok(false);
         }
-        update_room(&*self.store, &*self.clock, room, |slot, _| rules::remove_dead(slot, &dead)).await
+        update_room(&*self.store, &*self.clock, room, |slot, _| {
+            rules::remove_dead(slot, &dead)
+        })
+        .await
     }
 
     /// Collider `POST <wss_post_url>/<room>/<client>`.
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
         let res = match http_target(path) {
-            Err(res) => res,
-            Ok(_) if body.is_empty() => collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body"),
+            Err(res) => *res,
+            Ok(_) if body.is_empty() => {
+                collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
+            }
             Ok((room, client)) => self.post(&room, &client, body).await,
         };
         with_collider_cors(res)
@@ -214,19 +273,32 @@ impl StoredRelay {
     async fn post(&self, room: &RoomId, client: &ClientId, body: &[u8]) -> HttpResponse {
         let loaded = match self.store.load(room).await {
             Ok(l) => l,
-            Err(_) => return collider_error(StatusCode::SERVICE_UNAVAILABLE, &RelayError::Unavailable.to_string()),
+            Err(_) => {
+                return collider_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &RelayError::Unavailable.to_string(),
+                );
+            }
         };
         let slot = loaded.map(|v| v.room);
         if !room::is_member(&slot, client, self.now()) {
             return collider_error(StatusCode::FORBIDDEN, &RelayError::NotIssued.to_string());
         }
         let Ok(text) = std::str::from_utf8(body) else {
-            return collider_error(StatusCode::BAD_REQUEST, "Invalid message: body is not valid UTF-8");
+            return collider_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid message: body is not valid UTF-8",
+            );
         };
         match self.relay_message(room, client, text.to_owned()).await {
             Ok(()) => collider_ok(),
-            Err(RelayError::InvalidMessage(e)) => collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}")),
-            Err(e) => collider_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Failed to send the message: {e}")),
+            Err(RelayError::InvalidMessage(e)) => {
+                collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
+            }
+            Err(e) => collider_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Failed to send the message: {e}"),
+            ),
         }
     }
 
@@ -234,18 +306,25 @@ impl StoredRelay {
     /// client leaves the room.
     pub async fn http_delete(&self, path: &str) -> HttpResponse {
         let res = match http_target(path) {
-            Err(res) => res,
+            Err(res) => *res,
             Ok((room, client)) => {
                 let connection = self.store.load(&room).await.ok().flatten().and_then(|v| {
                     let id = client.canonical();
-                    v.room.members.into_iter().find(|m| m.id == id).and_then(|m| m.connection)
+                    v.room
+                        .members
+                        .into_iter()
+                        .find(|m| m.id == id)
+                        .and_then(|m| m.connection)
                 });
                 if let Some(c) = connection {
                     self.connections.close(&c).await;
                     self.on_disconnect(&c).await;
                 }
                 if !client.is_loopback() {
-                    let left = update_room(&*self.store, &*self.clock, &room, |slot, now| room::leave(slot, &client, now)).await;
+                    let left = update_room(&*self.store, &*self.clock, &room, |slot, now| {
+                        room::leave(slot, &client, now)
+                    })
+                    .await;
                     if let Err(e) = left {
                         tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
                     }
@@ -259,7 +338,13 @@ impl StoredRelay {
 
 #[async_trait]
 impl PeerNotifier for StoredRelay {
-    async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str) -> Result<(), DeliveryError> {
-        self.deliver_frame(room, from, frame::encode(msg, ""), true).await
+    async fn deliver(
+        &self,
+        room: &RoomId,
+        from: &ClientId,
+        msg: &str,
+    ) -> Result<(), DeliveryError> {
+        self.deliver_frame(room, from, frame::encode(msg, ""), true)
+            .await
     }
 }

@@ -1,0 +1,463 @@
+//! Lambda glue (feature `lambda`): a deployed function's wiring (settings from the environment,
+//! the DynamoDB store, the stored relay, all built once per process) and the translation between
+//! Lambda events and the use cases. Each function's `main.rs` is one call to [`run`] or
+//! [`run_websocket`].
+//!
+//! HTTP functions route correctly under an API Gateway HTTP API (path parameters), a Lambda
+//! function URL (the path as called) and `cargo lambda watch` (called as
+//! `/lambda-url/<function>/...`, the handler sees the path without that prefix).
+
+use crate::adapters::apigw::ApiGatewayConnections;
+use crate::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client_from, sdk_config};
+use crate::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth, parse_duration};
+use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::room::RoomLimits;
+use crate::http::{
+    ApiError, HttpResponse, error_response, ice_response, join_response, leave_response,
+    message_response, path_segments,
+};
+use crate::params::RequestContext;
+use crate::ports::{Clock, Connections, PostError, RoomStore, SystemClock};
+use crate::relay::hub::RelayLimits;
+use crate::relay::stored::StoredRelay;
+use crate::service::{JoinReply, RoomService};
+use async_trait::async_trait;
+use http::Method;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
+use lambda_http::{Body, Error, LambdaEvent, Request, RequestExt, Response, service_fn};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Environment variables a deployed function reads (once, at cold start).
+pub mod env {
+    /// DynamoDB table (required).
+    pub const TABLE_NAME: &str = "TABLE_NAME";
+    /// Management endpoint of the WebSocket API, `https://<api>.execute-api.<region>.amazonaws.com/<stage>`.
+    pub const RELAY_ENDPOINT: &str = "RELAY_ENDPOINT";
+    /// Base URL of room links and of the default ICE URL.
+    pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+    /// `wss_url` handed to clients (the WebSocket API URL).
+    pub const WSS_URL: &str = "WSS_URL";
+    /// `wss_post_url` handed to clients (the collider HTTP routes, `<http api>/relay`).
+    pub const WSS_POST_URL: &str = "WSS_POST_URL";
+    /// `ice_server_url` handed to clients.
+    pub const ICE_SERVER_URL: &str = "ICE_SERVER_URL";
+    /// `host:port` values `wshpp` may select (comma list).
+    pub const WSHPP_ALLOW: &str = "WSHPP_ALLOW";
+    /// STUN URLs (comma list).
+    pub const STUN_URLS: &str = "STUN_URLS";
+    /// TURN URLs (comma list).
+    pub const TURN_URLS: &str = "TURN_URLS";
+    /// Static TURN username.
+    pub const TURN_USERNAME: &str = "TURN_USERNAME";
+    /// Static TURN password.
+    pub const TURN_CREDENTIAL: &str = "TURN_CREDENTIAL";
+    /// TURN REST shared secrets (comma list, first mints). Prefer `TURN_SECRET_PARAMETER`.
+    pub const TURN_SHARED_SECRET: &str = "TURN_SHARED_SECRET";
+    /// Lifetime of minted TURN credentials (e.g. `24h`).
+    pub const TURN_TTL: &str = "TURN_TTL";
+    /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
+    pub const ICE_CORS_ORIGINS: &str = "ICE_CORS_ORIGINS";
+    /// Room record lifetime after its last change.
+    pub const ROOM_TTL: &str = "ROOM_TTL";
+    /// Deadline for a joiner to register on the relay.
+    pub const REGISTER_DEADLINE: &str = "REGISTER_DEADLINE";
+    /// Grace for a closed socket to come back.
+    pub const RECONNECT_GRACE: &str = "RECONNECT_GRACE";
+    /// Largest signaling message, bytes.
+    pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
+    /// Messages saved for a waiting member.
+    pub const MAX_SAVED_MESSAGES: &str = "MAX_SAVED_MESSAGES";
+    /// Bytes saved for a waiting member.
+    pub const MAX_SAVED_BYTES: &str = "MAX_SAVED_BYTES";
+    /// Relay frames queued per sender while its peer is not registered.
+    pub const MAX_QUEUED_MESSAGES: &str = "MAX_QUEUED_MESSAGES";
+    /// Relay bytes queued per sender.
+    pub const MAX_QUEUED_BYTES: &str = "MAX_QUEUED_BYTES";
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {reason}")]
+pub struct ConfigError {
+    /// Variable name.
+    pub name: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Settings read from the environment (or any lookup, for tests).
+#[derive(Debug, Clone)]
+pub struct DeployConfig {
+    /// Room and HTTP settings.
+    pub settings: Settings,
+    /// Relay limits.
+    pub relay: RelayLimits,
+    /// DynamoDB table.
+    pub table: String,
+    /// Management endpoint of the WebSocket API, if configured.
+    pub relay_endpoint: Option<String>,
+}
+
+fn list(v: Option<String>) -> Vec<String> {
+    v.map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl DeployConfig {
+    /// Reads every setting through `get` (the process environment in [`DeployConfig::from_env`]).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let duration = |name: &'static str, default: Duration| match get(name) {
+            Some(v) => parse_duration(&v).map_err(|reason| ConfigError { name, reason }),
+            None => Ok(default),
+        };
+        let number = |name: &'static str, default: usize| match get(name) {
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError {
+                    name,
+                    reason: format!("'{v}' is not a positive integer"),
+                }),
+            None => Ok(default),
+        };
+        let d = RoomLimits::default();
+        let limits = RoomLimits {
+            room_ttl: duration(env::ROOM_TTL, d.room_ttl)?,
+            register_deadline: duration(env::REGISTER_DEADLINE, d.register_deadline)?,
+            reconnect_grace: duration(env::RECONNECT_GRACE, d.reconnect_grace)?,
+            max_message_bytes: number(env::MAX_MESSAGE_BYTES, d.max_message_bytes)?,
+            max_saved_messages: number(env::MAX_SAVED_MESSAGES, d.max_saved_messages)?,
+            max_saved_bytes: number(env::MAX_SAVED_BYTES, d.max_saved_bytes)?,
+        };
+        let r = RelayLimits::default();
+        let relay = RelayLimits {
+            max_queued_messages: number(env::MAX_QUEUED_MESSAGES, r.max_queued_messages)?,
+            max_queued_bytes: number(env::MAX_QUEUED_BYTES, r.max_queued_bytes)?,
+            outbound_queue: r.outbound_queue,
+            reconnect_grace: limits.reconnect_grace,
+        };
+        let turn_auth = TurnAuth::from_settings(
+            get(env::TURN_USERNAME),
+            get(env::TURN_CREDENTIAL),
+            list(get(env::TURN_SHARED_SECRET)),
+            duration(env::TURN_TTL, Duration::from_secs(86_400))?,
+        )
+        .map_err(|reason| ConfigError {
+            name: env::TURN_SHARED_SECRET,
+            reason,
+        })?;
+        let settings = Settings {
+            limits,
+            urls: PublicUrls {
+                base_url: get(env::PUBLIC_BASE_URL),
+                wss_url: get(env::WSS_URL),
+                wss_post_url: get(env::WSS_POST_URL),
+                ice_server_url: get(env::ICE_SERVER_URL),
+            },
+            wshpp_allow: list(get(env::WSHPP_ALLOW)),
+            ice: IceSettings {
+                stun_urls: list(get(env::STUN_URLS)),
+                turn_urls: list(get(env::TURN_URLS)),
+                turn_auth,
+            },
+            ice_cors: CorsOrigins::parse(&get(env::ICE_CORS_ORIGINS).unwrap_or_default()),
+            bypass_join_confirmation: false,
+            header_message: None,
+        };
+        let table = get(env::TABLE_NAME).ok_or(ConfigError {
+            name: env::TABLE_NAME,
+            reason: "not set: the functions keep rooms in this DynamoDB table".to_owned(),
+        })?;
+        Ok(Self {
+            settings,
+            relay,
+            table,
+            relay_endpoint: get(env::RELAY_ENDPOINT),
+        })
+    }
+
+    /// Reads every setting from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// Connections when no WebSocket API is configured: nothing can be posted, so frames stay queued.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoConnections;
+
+#[async_trait]
+impl Connections for NoConnections {
+    async fn post(&self, _: &str, _: &str) -> Result<(), PostError> {
+        Err(PostError::Failed(format!(
+            "{} is not set",
+            env::RELAY_ENDPOINT
+        )))
+    }
+    async fn is_open(&self, _: &str) -> Result<bool, PostError> {
+        Err(PostError::Failed(format!(
+            "{} is not set",
+            env::RELAY_ENDPOINT
+        )))
+    }
+    async fn close(&self, _: &str) {}
+}
+
+/// What a function process builds once: the service and the relay over one store.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The room service.
+    pub service: RoomService,
+    /// The relay (sockets through the management API).
+    pub relay: Arc<StoredRelay>,
+    /// The settings.
+    pub settings: Arc<Settings>,
+}
+
+impl Deployment {
+    /// Wires a deployment over `store` and `connections`.
+    pub fn new(
+        config: DeployConfig,
+        store: Arc<dyn RoomStore>,
+        connections: Arc<dyn Connections>,
+    ) -> Self {
+        let settings = Arc::new(config.settings);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let relay = Arc::new(StoredRelay::new(
+            store.clone(),
+            clock,
+            settings.clone(),
+            config.relay,
+            connections,
+        ));
+        let service = RoomService::new(store, relay.clone(), settings.clone());
+        Self {
+            service,
+            relay,
+            settings,
+        }
+    }
+
+    /// Reads the environment and builds the SDK clients (once per process).
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = DeployConfig::from_env()?;
+        let aws = sdk_config(&DynamoTimeouts::default()).await;
+        let store = Arc::new(DynamoRoomStore::new(
+            client_from(&aws, None),
+            config.table.clone(),
+        ));
+        let connections: Arc<dyn Connections> = match &config.relay_endpoint {
+            Some(endpoint) => Arc::new(ApiGatewayConnections::new(&aws, endpoint)),
+            None => Arc::new(NoConnections),
+        };
+        Ok(Self::new(config, store, connections))
+    }
+}
+
+/// The HTTP routes, one per function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /join/{room}`
+    Join,
+    /// `POST /message/{room}/{client}`
+    Message,
+    /// `POST /leave/{room}/{client}`
+    Leave,
+    /// `GET|POST|OPTIONS /v1alpha/iceconfig`
+    IceConfig,
+    /// `POST|DELETE /relay/{room}/{client}` (collider HTTP)
+    Collider,
+}
+
+impl Route {
+    /// The function (and path) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Join => "join",
+            Self::Message => "message",
+            Self::Leave => "leave",
+            Self::IceConfig => "iceconfig",
+            Self::Collider => "relay",
+        }
+    }
+
+    /// Path ids the route takes: room, or room and client.
+    fn arity(self) -> usize {
+        match self {
+            Self::Join => 1,
+            Self::Message | Self::Leave | Self::Collider => 2,
+            Self::IceConfig => 0,
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Self::Join | Self::Message | Self::Leave => method == Method::POST,
+            Self::IceConfig | Self::Collider => true,
+        }
+    }
+}
+
+/// The ids in the request path: path parameters when API Gateway gives them, else the path
+/// segments after an optional `lambda-url/<function>` prefix and an optional route name.
+fn path_ids(route: Route, req: &Request) -> Result<Vec<String>, ApiError> {
+    let params = req.path_parameters();
+    let named: Vec<String> = ["room", "client"]
+        .iter()
+        .take(route.arity())
+        .filter_map(|k| params.first(k).map(str::to_owned))
+        .collect();
+    if named.len() == route.arity() {
+        return Ok(named);
+    }
+    let mut segs = path_segments(req.uri().path())?;
+    if segs.first().map(String::as_str) == Some("lambda-url") && segs.len() >= 2 {
+        segs.drain(..2);
+    }
+    if segs.len() == route.arity() + 1 && segs.first().map(String::as_str) == Some(route.name()) {
+        segs.remove(0);
+    }
+    if segs.len() != route.arity() {
+        return Err(ApiError::NotFound(format!(
+            "expected /{}{}",
+            route.name(),
+            "/{id}".repeat(route.arity())
+        )));
+    }
+    Ok(segs)
+}
+
+fn request_context(req: &Request) -> RequestContext {
+    let query = req
+        .query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    RequestContext::from_headers(req.headers(), "https", query)
+}
+
+fn to_lambda(res: HttpResponse) -> Response<Body> {
+    res.map(Body::from)
+}
+
+/// Answers one HTTP request for `route`. Expected failures are responses, never `Err`.
+pub async fn handle(dep: &Deployment, route: Route, req: Request) -> Response<Body> {
+    to_lambda(
+        answer(dep, route, req)
+            .await
+            .unwrap_or_else(|e| error_response(&e)),
+    )
+}
+
+async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResponse, ApiError> {
+    if !route.allows(req.method()) {
+        return Err(ApiError::MethodNotAllowed { allow: "POST" });
+    }
+    let ids = path_ids(route, &req)?;
+    let ctx = request_context(&req);
+    let room = || RoomId::parse(&ids[0]).map_err(|e| ApiError::invalid_id("room", e));
+    let client = || ClientId::parse(&ids[1]).map_err(|e| ApiError::invalid_id("client", e));
+    Ok(match route {
+        Route::Join => {
+            let room = room()?;
+            let mut reply = dep.service.join(&room, ctx.loopback()).await;
+            // A room full of a ghost (a socket gone without a disconnect event) frees up here.
+            if matches!(reply, Ok(JoinReply::Full))
+                && dep.relay.free_dead(&room).await.unwrap_or(false)
+            {
+                reply = dep.service.join(&room, ctx.loopback()).await;
+            }
+            join_response(&ctx, &dep.settings, &room, reply)
+        }
+        Route::Message => {
+            let (room, client) = (room()?, client()?);
+            message_response(
+                dep.service
+                    .message(&room, &client, req.body().as_ref())
+                    .await,
+            )
+        }
+        Route::Leave => {
+            let (room, client) = (room()?, client()?);
+            leave_response(dep.service.leave(&room, &client).await)
+        }
+        Route::IceConfig => {
+            let origin = req
+                .headers()
+                .get(http::header::ORIGIN)
+                .and_then(|v| v.to_str().ok());
+            ice_response(&ctx, &dep.settings, req.method(), origin, dep.service.now())
+        }
+        Route::Collider => {
+            let path = format!("/{}/{}", ids[0], ids[1]);
+            match *req.method() {
+                Method::POST => dep.relay.http_post(&path, req.body().as_ref()).await,
+                Method::DELETE => dep.relay.http_delete(&path).await,
+                _ => crate::relay::with_collider_cors(crate::http::text_response(
+                    http::StatusCode::OK,
+                    "",
+                )),
+            }
+        }
+    })
+}
+
+fn init_tracing() {
+    lambda_http::tracing::init_default_subscriber();
+}
+
+/// A function's whole `main`: builds the deployment once, then serves `route`.
+pub async fn run(route: Route) -> Result<(), Error> {
+    init_tracing();
+    let dep = Deployment::from_env().await?;
+    let dep = &dep;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(handle(dep, route, req).await)
+    }))
+    .await
+}
+
+/// Answers one API Gateway WebSocket event (`$connect`, `register`, `send`, `$default`,
+/// `$disconnect`); frames to the client go through the management API.
+pub async fn handle_websocket(
+    dep: &Deployment,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let ctx = &event.request_context;
+    let connection = ctx.connection_id.clone().unwrap_or_default();
+    match ctx.event_type.as_deref() {
+        Some("CONNECT") => {}
+        Some("DISCONNECT") => dep.relay.on_disconnect(&connection).await,
+        _ => {
+            let text = event.body.as_deref().unwrap_or("");
+            dep.relay.on_frame(&connection, text).await;
+        }
+    }
+    let mut res = ApiGatewayProxyResponse::default();
+    res.status_code = 200;
+    res
+}
+
+/// The relay function's whole `main`.
+pub async fn run_websocket() -> Result<(), Error> {
+    init_tracing();
+    let dep = Deployment::from_env().await?;
+    let dep = &dep;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<_, Error>(handle_websocket(dep, event.payload).await)
+        },
+    ))
+    .await
+}

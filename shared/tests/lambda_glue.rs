@@ -1,0 +1,235 @@
+//! The Lambda glue, in process: requests built in memory and from API Gateway / function URL /
+//! `cargo lambda watch` event fixtures, WebSocket events for the relay function.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_http::{Body, Request, RequestExt};
+use room::adapters::lambda::{DeployConfig, Deployment, Route, handle, handle_websocket};
+use room::adapters::memory::MemoryRoomStore;
+use room::testing::FakeConnections;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn deployment() -> (Deployment, Arc<FakeConnections>) {
+    let config = DeployConfig::from_lookup(|k| match k {
+        "TABLE_NAME" => Some("unused".into()),
+        "STUN_URLS" => Some("stun:stun.example.org:3478".into()),
+        _ => None,
+    })
+    .unwrap();
+    let conns = Arc::new(FakeConnections::default());
+    (
+        Deployment::new(config, Arc::new(MemoryRoomStore::new()), conns.clone()),
+        conns,
+    )
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn event(name: &str) -> Request {
+    lambda_http::request::from_str(&fixture(name)).unwrap()
+}
+
+fn json(res: &lambda_http::Response<Body>) -> Value {
+    serde_json::from_slice(res.body().as_ref()).unwrap()
+}
+
+fn post(path: &str) -> Request {
+    http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", "h.example")
+        .body(Body::Empty)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn join_routes_under_http_api_function_url_and_cargo_lambda_watch() {
+    let (dep, _) = deployment();
+    let first = handle(&dep, Route::Join, event("apigw-v2-join.json")).await;
+    assert_eq!(first.status(), 200);
+    let v = json(&first);
+    assert_eq!(v["result"], "SUCCESS");
+    assert_eq!(v["params"]["room_id"], "fx-room");
+    assert_eq!(v["params"]["is_initiator"], "true");
+    let second = json(&handle(&dep, Route::Join, event("apigw-v2-join.json")).await);
+    assert_eq!(second["params"]["is_initiator"], "false");
+    let third = json(&handle(&dep, Route::Join, event("apigw-v2-join.json")).await);
+    assert_eq!(
+        third,
+        serde_json::json!({"result": "FULL", "params": {"messages": []}})
+    );
+
+    let url = json(&handle(&dep, Route::Join, event("function-url-join.json")).await);
+    assert_eq!(url["params"]["room_id"], "fx-url");
+    assert!(
+        url["params"]["room_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://xyz.lambda-url.us-east-1.on.aws/r/fx-url")
+    );
+    let watch = json(&handle(&dep, Route::Join, event("cargo-lambda-watch-join.json")).await);
+    assert_eq!(watch["params"]["room_id"], "fx-watch");
+    assert_eq!(
+        watch["params"]["room_link"],
+        "http://127.0.0.1:9000/r/fx-watch"
+    );
+}
+
+#[tokio::test]
+async fn query_parameters_come_from_the_event_not_the_uri() {
+    let (dep, _) = deployment();
+    let v = json(&handle(&dep, Route::Join, event("apigw-v2-join-loopback.json")).await);
+    assert_eq!(v["params"]["is_loopback"], "true");
+    let mut q = HashMap::new();
+    q.insert("debug".to_owned(), "loopback".to_owned());
+    let req = post("/join/mem-room").with_query_string_parameters(q);
+    let v = json(&handle(&dep, Route::Join, req).await);
+    assert_eq!(v["params"]["is_loopback"], "true");
+    assert_eq!(
+        json(&handle(&dep, Route::Join, post("/join/mem-room")).await)["result"],
+        "FULL"
+    );
+}
+
+#[tokio::test]
+async fn hand_built_requests_route_with_and_without_prefixes() {
+    let (dep, _) = deployment();
+    for (path, room) in [
+        ("/join/r1", "r1"),
+        ("/r2", "r2"),
+        ("/lambda-url/join/r3", "r3"),
+        ("/join", "join"),
+        ("/join/join", "join"),
+    ] {
+        let v = json(&handle(&dep, Route::Join, post(path)).await);
+        assert_eq!(v["params"]["room_id"], room, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn message_and_leave_through_fixtures_and_requests() {
+    let (dep, _) = deployment();
+    let a = json(&handle(&dep, Route::Join, post("/join/fx-msg")).await)["params"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fx = fixture("apigw-v2-message.json").replace("CLIENT", &a);
+    let res = handle(
+        &dep,
+        Route::Message,
+        lambda_http::request::from_str(&fx).unwrap(),
+    )
+    .await;
+    assert_eq!(json(&res)["result"], "SUCCESS");
+    let b = json(&handle(&dep, Route::Join, post("/join/fx-msg")).await);
+    assert_eq!(
+        b["params"]["messages"][0],
+        r#"{"type":"offer","sdp":"v=0"}"#
+    );
+    let res = handle(&dep, Route::Message, post("/message/nosuchroom/12345678")).await;
+    assert_eq!(json(&res)["result"], "ERROR", "empty body is refused first");
+    let mut req = post("/message/nosuchroom/12345678");
+    *req.body_mut() = Body::from(r#"{"type":"offer","sdp":"x"}"#);
+    assert_eq!(
+        json(&handle(&dep, Route::Message, req).await)["result"],
+        "UNKNOWN_ROOM"
+    );
+    let left = handle(&dep, Route::Leave, post(&format!("/leave/fx-msg/{a}"))).await;
+    assert_eq!(json(&left)["result"], "SUCCESS");
+    let again = handle(&dep, Route::Leave, post(&format!("/leave/fx-msg/{a}"))).await;
+    assert_eq!(json(&again)["result"], "UNKNOWN_CLIENT");
+}
+
+#[tokio::test]
+async fn bad_ids_are_404_and_wrong_methods_405() {
+    let (dep, _) = deployment();
+    for path in [
+        "/join/a.b",
+        "/join/%C3%A4",
+        "/join/a/b/c",
+        "/lambda-url/join/x%2Fy",
+    ] {
+        assert_eq!(
+            handle(&dep, Route::Join, post(path)).await.status(),
+            404,
+            "{path}"
+        );
+    }
+    let get = http::Request::builder()
+        .method("GET")
+        .uri("/join/x")
+        .body(Body::Empty)
+        .unwrap();
+    let res = handle(&dep, Route::Join, get).await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn iceconfig_answers_get_with_cors_for_its_own_origin_only() {
+    let (dep, _) = deployment();
+    let res = handle(&dep, Route::IceConfig, event("apigw-v2-iceconfig-get.json")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://abc123.execute-api.us-east-1.amazonaws.com"
+    );
+    assert_eq!(
+        json(&res)["iceServers"][0]["urls"][0],
+        "stun:stun.example.org:3478"
+    );
+    let other = http::Request::builder()
+        .method("POST")
+        .uri("/v1alpha/iceconfig")
+        .header("host", "h.example")
+        .header("origin", "https://evil.example")
+        .body(Body::Empty)
+        .unwrap();
+    let res = handle(&dep, Route::IceConfig, other).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn websocket_events_drive_the_stored_relay() {
+    let (dep, conns) = deployment();
+    let a = json(&handle(&dep, Route::Join, post("/join/fx-ws")).await)["params"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = json(&handle(&dep, Route::Join, post("/join/fx-ws")).await)["params"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws = |name: &str, client: &str, conn: &str| -> ApiGatewayWebsocketProxyRequest {
+        serde_json::from_str(
+            &fixture(name)
+                .replace("CLIENT", client)
+                .replace("CONN-A=", conn),
+        )
+        .unwrap()
+    };
+    conns.open("CONN-A=");
+    conns.open("CONN-B=");
+    let res = handle_websocket(&dep, ws("apigw-ws-register.json", &a, "CONN-A=")).await;
+    assert_eq!(res.status_code, 200);
+    handle_websocket(&dep, ws("apigw-ws-register.json", &b, "CONN-B=")).await;
+    handle_websocket(&dep, ws("apigw-ws-send.json", &b, "CONN-B=")).await;
+    let frames = conns.take("CONN-A=");
+    assert_eq!(
+        frames,
+        vec![r#"{"msg":"{\"type\":\"answer\",\"sdp\":\"v=0\"}","error":""}"#.to_owned()]
+    );
+    handle_websocket(&dep, ws("apigw-ws-disconnect.json", &b, "CONN-B=")).await;
+    handle_websocket(&dep, ws("apigw-ws-send.json", &b, "CONN-B=")).await;
+    let err: Value = serde_json::from_str(&conns.take("CONN-B=")[0]).unwrap();
+    assert_eq!(err["error"], "Client not registered");
+}
