@@ -24,7 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 log "python packages"
-python3 -m pip install -q --disable-pip-version-check boto3 2>&1 | grep -v "Running pip as the 'root' user" || true
+python3 -m pip install -q --disable-pip-version-check boto3 cargo-lambda 2>&1 | grep -v "Running pip as the 'root' user" || true
 
 log "DynamoDB Local"
 infra/dynamodb/local.sh --install
@@ -50,5 +50,8 @@ APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-fe
 log "tests against DynamoDB Local (contract and races)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room --test contract --test races
+
+log "Lambda functions under cargo lambda watch, against DynamoDB Local"
+CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh
 
 log "all tests passed"
