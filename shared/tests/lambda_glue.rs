@@ -233,3 +233,39 @@ async fn websocket_events_drive_the_stored_relay() {
     let err: Value = serde_json::from_str(&conns.take("CONN-B=")[0]).unwrap();
     assert_eq!(err["error"], "Client not registered");
 }
+
+#[tokio::test]
+async fn web_function_serves_pages_params_and_the_full_page() {
+    let (dep, _) = deployment();
+    let get = |path: &str| {
+        http::Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("host", "h.example")
+            .body(Body::Empty)
+            .unwrap()
+    };
+    let page = handle(&dep, Route::Web, get("/r/webroom")).await;
+    assert_eq!(page.status(), 200);
+    let html = String::from_utf8(page.body().to_vec()).unwrap();
+    assert!(html.contains(r#""roomId":"webroom""#));
+    handle(&dep, Route::Join, post("/join/webroom")).await;
+    handle(&dep, Route::Join, post("/join/webroom")).await;
+    let full = String::from_utf8(
+        handle(&dep, Route::Web, get("/r/webroom"))
+            .await
+            .body()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(full.contains("Room full"));
+    let params = json(&handle(&dep, Route::Web, get("/params")).await);
+    assert!(
+        params["ice_server_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://h.example/v1alpha/iceconfig")
+    );
+    assert_eq!(handle(&dep, Route::Web, get("/nope")).await.status(), 404);
+    assert_eq!(handle(&dep, Route::Web, post("/")).await.status(), 405);
+}

@@ -278,6 +278,8 @@ pub enum Route {
     IceConfig,
     /// `POST|DELETE /relay/{room}/{client}` (collider HTTP)
     Collider,
+    /// `GET /`, `GET /r/{room}`, `GET /params`: the pages and the room parameters
+    Web,
 }
 
 impl Route {
@@ -289,6 +291,7 @@ impl Route {
             Self::Leave => "leave",
             Self::IceConfig => "iceconfig",
             Self::Collider => "relay",
+            Self::Web => "web",
         }
     }
 
@@ -297,13 +300,14 @@ impl Route {
         match self {
             Self::Join => 1,
             Self::Message | Self::Leave | Self::Collider => 2,
-            Self::IceConfig => 0,
+            Self::IceConfig | Self::Web => 0,
         }
     }
 
     fn allows(self, method: &Method) -> bool {
         match self {
             Self::Join | Self::Message | Self::Leave => method == Method::POST,
+            Self::Web => method == Method::GET || method == Method::HEAD,
             Self::IceConfig | Self::Collider => true,
         }
     }
@@ -362,7 +366,8 @@ pub async fn handle(dep: &Deployment, route: Route, req: Request) -> Response<Bo
 
 async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResponse, ApiError> {
     if !route.allows(req.method()) {
-        return Err(ApiError::MethodNotAllowed { allow: "POST" });
+        let allow = if route == Route::Web { "GET" } else { "POST" };
+        return Err(ApiError::MethodNotAllowed { allow });
     }
     let ids = path_ids(route, &req)?;
     let ctx = request_context(&req);
@@ -410,7 +415,39 @@ async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResp
                 )),
             }
         }
+        Route::Web => web(dep, &req).await?,
     })
+}
+
+/// The pages: `/` (no room), `/r/<room>` (or the "room full" page), `/params`.
+async fn web(dep: &Deployment, req: &Request) -> Result<HttpResponse, ApiError> {
+    let ctx = request_context(req);
+    let mut segs = path_segments(req.uri().path())?;
+    if segs.first().map(String::as_str) == Some("lambda-url") && segs.len() >= 2 {
+        segs.drain(..2);
+    }
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        [] | [""] => Ok(crate::http::html_response(crate::web::room_page(
+            &ctx,
+            &dep.settings,
+            None,
+        ))),
+        ["params"] => Ok(crate::http::params_response(&ctx, &dep.settings)),
+        ["r", room] => {
+            let room = RoomId::parse(room).map_err(|e| ApiError::invalid_id("room", e))?;
+            if dep.service.is_full(&room).await? {
+                Ok(crate::http::html_response(crate::web::full_page(&room)))
+            } else {
+                Ok(crate::http::html_response(crate::web::room_page(
+                    &ctx,
+                    &dep.settings,
+                    Some(&room),
+                )))
+            }
+        }
+        _ => Err(ApiError::NotFound("no such page".to_owned())),
+    }
 }
 
 fn init_tracing() {
