@@ -84,7 +84,8 @@ impl TestServer {
         }
     }
 
-    /// Sends a request and reads the whole answer.
+    /// Sends a request and reads the whole answer. Adds `User-Agent: apprtc-test` (real clients
+    /// send one); `headers` may add more or override `Host`.
     pub async fn request(
         &self,
         method: &str,
@@ -92,14 +93,39 @@ impl TestServer {
         body: impl Into<Bytes>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.send(method, path, body.into(), headers, Some("apprtc-test"))
+            .await
+    }
+
+    /// Like [`Self::request`], but without any `User-Agent` header.
+    pub async fn request_without_user_agent(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl Into<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send(method, path, body.into(), headers, None).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+        user_agent: Option<&str>,
+    ) -> Reply {
         let mut req = http::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("user-agent", "apprtc-test");
+            .uri(format!("{}{path}", self.base));
+        if let Some(ua) = user_agent {
+            req = req.header("user-agent", ua);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(body.into())).expect("request");
+        let req = req.body(Full::new(body)).expect("request");
         let res = tokio::time::timeout(WAIT, self.client.request(req))
             .await
             .expect("timeout")
