@@ -56,6 +56,9 @@ pub mod env {
     pub const TURN_CREDENTIAL: &str = "TURN_CREDENTIAL";
     /// TURN REST shared secrets (comma list, first mints). Prefer `TURN_SECRET_PARAMETER`.
     pub const TURN_SHARED_SECRET: &str = "TURN_SHARED_SECRET";
+    /// ARN of a Secrets Manager secret holding the TURN REST shared secrets (comma list), read
+    /// once at cold start; keeps the secret out of the function's environment.
+    pub const TURN_SECRET_ARN: &str = "TURN_SECRET_ARN";
     /// Lifetime of minted TURN credentials (e.g. `24h`).
     pub const TURN_TTL: &str = "TURN_TTL";
     /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
@@ -99,6 +102,8 @@ pub struct DeployConfig {
     pub table: String,
     /// Management endpoint of the WebSocket API, if configured.
     pub relay_endpoint: Option<String>,
+    /// Secrets Manager secret with the TURN shared secrets, if configured.
+    pub turn_secret_arn: Option<String>,
 }
 
 fn list(v: Option<String>) -> Vec<String> {
@@ -184,6 +189,7 @@ impl DeployConfig {
             relay,
             table,
             relay_endpoint: get(env::RELAY_ENDPOINT),
+            turn_secret_arn: get(env::TURN_SECRET_ARN),
         })
     }
 
@@ -251,8 +257,34 @@ impl Deployment {
 
     /// Reads the environment and builds the SDK clients (once per process).
     pub async fn from_env() -> Result<Self, Error> {
-        let config = DeployConfig::from_env()?;
+        let mut config = DeployConfig::from_env()?;
         let aws = sdk_config(&DynamoTimeouts::default()).await;
+        if let Some(arn) = config.turn_secret_arn.clone() {
+            let secrets = aws_sdk_secretsmanager::Client::new(&aws)
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot read {}: {}",
+                        env::TURN_SECRET_ARN,
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            let value = secrets.secret_string().unwrap_or_default();
+            let ttl = match &config.settings.ice.turn_auth {
+                TurnAuth::Rest { ttl, .. } => *ttl,
+                _ => Duration::from_secs(86_400),
+            };
+            config.settings.ice.turn_auth =
+                TurnAuth::from_settings(None, None, list(Some(value.to_owned())), ttl).map_err(
+                    |reason| ConfigError {
+                        name: env::TURN_SECRET_ARN,
+                        reason,
+                    },
+                )?;
+        }
         let store = Arc::new(DynamoRoomStore::new(
             client_from(&aws, None),
             config.table.clone(),
