@@ -24,13 +24,19 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 log "python packages"
-python3 -m pip install -q --disable-pip-version-check boto3 cargo-lambda 2>&1 | grep -v "Running pip as the 'root' user" || true
+python3 -m pip install -q --disable-pip-version-check boto3 cargo-lambda "cfn-lint==1.53.3" aws-sam-cli 2>&1 | grep -v "Running pip as the 'root' user" || true
 
 log "DynamoDB Local"
 infra/dynamodb/local.sh --install
 
 log "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+
+log "SAM template: cfn-lint, sam validate, functions = packages"
+cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
+python3 infra/sam/check-functions.py
 
 log "format"
 cargo fmt --all --check
@@ -53,5 +59,9 @@ APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
 
 log "Lambda functions under cargo lambda watch, against DynamoDB Local"
 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh
+
+log "arm64 Lambda build of every function (cargo lambda build)"
+cargo lambda build --release --arm64 --workspace --exclude apprtc-local --exclude apprtc-bench --exclude room
+ls -l target/lambda/*/bootstrap
 
 log "all tests passed"
