@@ -53,9 +53,10 @@ cargo test --workspace --all-features --no-run
 log "tests (memory store, relay, browsers, coturn)"
 APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-features
 
-log "tests against DynamoDB Local (contract and races)"
+log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
-    infra/dynamodb/local.sh cargo test --all-features -p room --test contract --test races
+    infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \
+    --test contract --test races --test aws_local
 
 log "Lambda functions under cargo lambda watch, against DynamoDB Local"
 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh

@@ -41,6 +41,10 @@ pub struct Config {
     #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = room::config::parse_duration)]
     pub header_timeout: Duration,
 
+    /// Which code answers: `local` (this process's relay hub) or `aws-local` (the deployed Lambda
+    /// handlers behind a local API Gateway stand-in).
+    #[arg(long, env = "APPRTC_BACKEND", value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
     /// Where rooms live: `memory` (this process only) or `dynamodb` (the Lambda functions' table).
     #[arg(long, env = "APPRTC_STORE", value_enum, default_value_t = StoreKind::Memory)]
     pub store: StoreKind,
@@ -130,6 +134,15 @@ pub struct Config {
     /// How long shutdown waits for sockets to close.
     #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = room::config::parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// Request paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The emulator's own relay hub and routes.
+    Local,
+    /// The Lambda handlers as deployed, with API Gateway stood in locally.
+    AwsLocal,
 }
 
 /// Room store backends.

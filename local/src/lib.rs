@@ -3,6 +3,8 @@
 //! This crate only adapts HTTP and WebSocket transport (axum) to the `room` crate: every decision
 //! (room rules, relay protocol, responses) is made there.
 
+#[cfg(feature = "aws-local")]
+pub mod aws_local;
 pub mod config;
 pub mod qr;
 mod routes;
@@ -79,6 +81,8 @@ pub struct App {
     options: Arc<ServerOptions>,
     shutdown: watch::Receiver<bool>,
     sockets: TaskTracker,
+    #[cfg(feature = "aws-local")]
+    aws: Option<Arc<aws_local::AwsLocal>>,
 }
 
 /// A running server's handle for the caller: where it listens and how to stop it.
@@ -87,6 +91,8 @@ pub struct Server {
     app: App,
     stop: watch::Sender<bool>,
     memory: Option<Arc<MemoryRoomStore>>,
+    /// The aws-local stand-in's `@connections` listener (127.0.0.1 only).
+    management: Option<TcpListener>,
 }
 
 impl Server {
@@ -118,12 +124,62 @@ impl Server {
             options: Arc::new(options),
             shutdown,
             sockets: TaskTracker::new(),
+            #[cfg(feature = "aws-local")]
+            aws: None,
         };
         Self {
             app,
             stop,
             memory: None,
+            management: None,
         }
+    }
+
+    /// The AWS path (`--backend aws-local`): the deployed Lambda handlers over `store`, with a
+    /// stand-in for API Gateway (HTTP routes, WebSocket events) and its `@connections` API on a
+    /// loopback listener, which the real management client posts to.
+    #[cfg(feature = "aws-local")]
+    pub async fn aws_local(
+        settings: Settings,
+        relay_limits: RelayLimits,
+        options: ServerOptions,
+        store: Arc<dyn RoomStore>,
+        table: &str,
+    ) -> std::io::Result<Self> {
+        use room::adapters::apigw::ApiGatewayConnections;
+        use room::adapters::lambda::{DeployConfig, Deployment};
+        let management = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", management.local_addr()?);
+        // The management client only talks to the stand-in, which ignores signatures: fixed
+        // credentials and region, whatever the environment holds.
+        use aws_sdk_apigatewaymanagement::config::{
+            Credentials, Region, SharedCredentialsProvider,
+        };
+        let aws = room::adapters::dynamo::sdk_config(&Default::default())
+            .await
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "aws-local",
+                "aws-local",
+                None,
+                None,
+                "aws-local",
+            )))
+            .region(Region::new("us-east-1"))
+            .build();
+        let connections = Arc::new(ApiGatewayConnections::new(&aws, &endpoint));
+        let config = DeployConfig {
+            settings: settings.clone(),
+            relay: relay_limits.clone(),
+            table: table.to_owned(),
+            relay_endpoint: Some(endpoint),
+            turn_secret_arn: None,
+        };
+        let deployment = Deployment::new(config, store.clone(), connections);
+        let mut server = Self::with_store(settings, relay_limits, options, store);
+        server.app.aws = Some(aws_local::AwsLocal::new(deployment));
+        server.management = Some(management);
+        Ok(server)
     }
 
     /// Serves until `signal` resolves, then stops accepting, closes every socket (close frame
@@ -133,7 +189,12 @@ impl Server {
         listeners: Listeners,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Self { app, stop, memory } = self;
+        let Self {
+            app,
+            stop,
+            memory,
+            management,
+        } = self;
         let sweeper = memory.map(|store| tokio::spawn(sweep(store, app.service.clone())));
         let opts = app.options.clone();
         let mut loops = vec![tokio::spawn(serve::accept_loop(
@@ -156,6 +217,20 @@ impl Server {
                 app.sockets.clone(),
             )));
         }
+        #[cfg(feature = "aws-local")]
+        if let (Some(listener), Some(aws)) = (management, app.aws.clone()) {
+            loops.push(tokio::spawn(serve::accept_loop(
+                listener,
+                None,
+                aws_local::management_router(aws),
+                opts.header_timeout,
+                app.shutdown.clone(),
+                opts.shutdown_timeout,
+                app.sockets.clone(),
+            )));
+        }
+        #[cfg(not(feature = "aws-local"))]
+        drop(management);
         signal.await;
         let _ = stop.send(true);
         for l in loops {
@@ -173,6 +248,63 @@ impl Server {
         }
         Ok(())
     }
+}
+
+impl Server {
+    /// Builds the server the flags describe: store (`--store`) and backend (`--backend`).
+    pub async fn from_config(config: &config::Config) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        use config::{Backend, StoreKind};
+        let (settings, relay) = config
+            .settings()
+            .map_err(anyhow::Error::msg)
+            .context("invalid settings")?;
+        let options = config.server_options();
+        let memory = Arc::new(MemoryRoomStore::new());
+        let store: Arc<dyn RoomStore> = match config.store {
+            StoreKind::Memory => memory.clone(),
+            StoreKind::Dynamodb => dynamodb_store(config).await?,
+        };
+        let mut server = match config.backend {
+            Backend::Local => Self::with_store(settings, relay, options, store),
+            #[cfg(feature = "aws-local")]
+            Backend::AwsLocal => {
+                Self::aws_local(settings, relay, options, store, &config.table).await?
+            }
+            #[cfg(not(feature = "aws-local"))]
+            Backend::AwsLocal => anyhow::bail!(
+                "this build has no aws-local backend: build with the `aws-local` feature"
+            ),
+        };
+        if config.store == StoreKind::Memory {
+            server.memory = Some(memory);
+        }
+        Ok(server)
+    }
+}
+
+#[cfg(feature = "dynamodb")]
+async fn dynamodb_store(config: &config::Config) -> anyhow::Result<Arc<dyn RoomStore>> {
+    use anyhow::Context as _;
+    use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
+    let client = client(
+        &DynamoTimeouts::default(),
+        config.dynamodb_endpoint.as_deref(),
+    )
+    .await;
+    let store = DynamoRoomStore::new(client, &config.table);
+    store.check().await.with_context(|| {
+        format!(
+            "DynamoDB table '{}' is not reachable (see infra/dynamodb/local.sh)",
+            config.table
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn dynamodb_store(_: &config::Config) -> anyhow::Result<Arc<dyn RoomStore>> {
+    anyhow::bail!("this build has no DynamoDB support: build with the `dynamodb` feature")
 }
 
 /// Returns memory of abandoned rooms once a minute (reads ignore them anyway).

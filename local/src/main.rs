@@ -1,5 +1,5 @@
 use anyhow::Context;
-use apprtc_local::config::{Config, StoreKind};
+use apprtc_local::config::{Backend, Config, StoreKind};
 use apprtc_local::{Listeners, Server, shutdown_signal, tls};
 use clap::Parser;
 use std::net::{IpAddr, SocketAddr};
@@ -12,10 +12,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
-    let (settings, relay) = config
-        .settings()
-        .map_err(anyhow::Error::msg)
-        .context("invalid settings")?;
     let addr = config.listen_addr();
     let main = tokio::net::TcpListener::bind(addr)
         .await
@@ -79,18 +75,13 @@ async fn main() -> anyhow::Result<()> {
             apprtc_local::qr::terminal(first)
         );
     }
-    let server = match config.store {
-        StoreKind::Memory => Server::new(settings, relay, config.server_options()),
-        StoreKind::Dynamodb => Server::with_store(
-            settings,
-            relay,
-            config.server_options(),
-            dynamodb_store(&config).await?,
-        ),
-    };
-    match config.store {
-        StoreKind::Memory => println!("rooms are kept in memory"),
-        StoreKind::Dynamodb => println!("rooms are kept in DynamoDB table '{}'", config.table),
+    let server = Server::from_config(&config).await?;
+    match (config.store, config.backend) {
+        (StoreKind::Memory, _) => println!("rooms are kept in memory"),
+        (StoreKind::Dynamodb, _) => println!("rooms are kept in DynamoDB table '{}'", config.table),
+    }
+    if config.backend == Backend::AwsLocal {
+        println!("backend: the Lambda handlers behind a local API Gateway stand-in (aws-local)");
     }
     let listeners = Listeners {
         main,
@@ -142,29 +133,4 @@ fn urls(scheme: &str, addr: SocketAddr, hostnames: &[String]) -> Vec<String> {
             }
         });
     named.chain(out).collect()
-}
-
-#[cfg(feature = "dynamodb")]
-async fn dynamodb_store(
-    config: &Config,
-) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
-    use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
-    let client = client(
-        &DynamoTimeouts::default(),
-        config.dynamodb_endpoint.as_deref(),
-    )
-    .await;
-    let store = DynamoRoomStore::new(client, &config.table);
-    store.check().await.with_context(|| {
-        format!(
-            "DynamoDB table '{}' is not reachable (see infra/dynamodb/local.sh)",
-            config.table
-        )
-    })?;
-    Ok(std::sync::Arc::new(store))
-}
-
-#[cfg(not(feature = "dynamodb"))]
-async fn dynamodb_store(_: &Config) -> anyhow::Result<std::sync::Arc<dyn room::ports::RoomStore>> {
-    anyhow::bail!("this build has no DynamoDB support: build with the `dynamodb` feature")
 }

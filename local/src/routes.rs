@@ -20,6 +20,10 @@ use room::service::MessageReply;
 use room::{ClientId, RoomId, web};
 
 pub fn router(app: App) -> Router {
+    #[cfg(feature = "aws-local")]
+    if app.aws.is_some() {
+        return crate::aws_local::router(app.clone()).merge(static_router(app));
+    }
     Router::new()
         .route("/", only_get(get(index)))
         .route("/r/{room}", only_get(get(room_page)))
@@ -30,8 +34,11 @@ pub fn router(app: App) -> Router {
         .route("/v1alpha/iceconfig", any(iceconfig))
         .route("/ws", get(crate::ws::upgrade))
         .route("/relay/{*path}", any(relay_http))
+        .route("/relay/", any(relay_http_root))
         .route("/status", get(status))
         .route("/healthz", get(healthz))
+        .route("/static/{file}", only_get(get(static_file)))
+        .route("/qr.svg", only_get(get(qr_svg)))
         .fallback(not_found)
         .with_state(app)
 }
@@ -81,9 +88,19 @@ fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), ApiError>
 }
 
 async fn not_found() -> Response {
+    not_found_response()
+}
+
+/// The answer for a path no route matches.
+pub fn not_found_response() -> Response {
     reply(error_response(&ApiError::NotFound(
         "no such route".to_owned(),
     )))
+}
+
+/// Routes the emulator serves itself in every mode (the web client's files).
+fn static_router(app: App) -> Router {
+    Router::new().with_state(app)
 }
 
 async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
@@ -174,23 +191,35 @@ pub fn relay_router(app: App) -> Router {
         .route("/ws", get(crate::ws::upgrade))
         .route("/status", get(status))
         .route("/{*path}", any(relay_http))
+        .route("/", any(relay_http_root))
         .with_state(app)
 }
 
 async fn relay_http(State(app): State<App>, Path(path): Path<String>, req: Request) -> Response {
-    let path = format!("/{path}");
+    collider(app, &format!("/{path}"), req).await
+}
+
+/// The collider prefix with nothing after it: answered like any malformed path ("Invalid path").
+async fn relay_http_root(State(app): State<App>, req: Request) -> Response {
+    collider(app, "/", req).await
+}
+
+/// `path` is what follows the collider prefix (`/relay` here, nothing on the relay port).
+async fn collider(app: App, path: &str, req: Request) -> Response {
     match *req.method() {
+        // `<wss_post_url>/status` (spec §7.3 #64): clients only know the announced prefix.
+        Method::GET if path == "/status" => reply(app.relay.status()),
         Method::POST => {
             let max = app.settings.limits.max_message_bytes;
             match to_bytes(req.into_body(), max).await {
-                Ok(body) => reply(app.relay.http_post(&path, &body).await),
+                Ok(body) => reply(app.relay.http_post(path, &body).await),
                 Err(_) => reply(text_response(
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                     format!("Invalid message: body is larger than {max} bytes\n"),
                 )),
             }
         }
-        Method::DELETE => reply(app.relay.http_delete(&path).await),
+        Method::DELETE => reply(app.relay.http_delete(path).await),
         _ => reply(app.relay.http_other()),
     }
 }
@@ -201,4 +230,72 @@ async fn status(State(app): State<App>) -> Response {
 
 async fn healthz() -> Response {
     reply(text_response(axum::http::StatusCode::OK, "ok\n"))
+}
+
+/// The web client's files. They are embedded in the binary and change only with it, so the
+/// browser may keep them but must revalidate (`no-cache` + `ETag`): a new build is picked up on
+/// the next page load without a versioned URL.
+async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    use axum::http::{StatusCode, header};
+    use sha2::{Digest, Sha256};
+    let Some((content_type, body)) = web::static_asset(&file) else {
+        return not_found().await;
+    };
+    let digest = Sha256::digest(body.as_bytes());
+    let etag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, Body::empty())
+    } else {
+        (StatusCode::OK, Body::from(body))
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+            (header::ETAG, etag),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Longest text `/qr.svg` encodes: room links are short; this bounds the work per request.
+const QR_MAX_TEXT: usize = 512;
+
+/// `GET /qr.svg?text=<url>`: the room link as a QR code for the page (drawn here, nothing is
+/// fetched from elsewhere).
+async fn qr_svg(Ctx(ctx): Ctx) -> Response {
+    use axum::http::{StatusCode, header};
+    let bad = |why: &str| reply(text_response(StatusCode::BAD_REQUEST, format!("{why}\n")));
+    let text = match ctx.get("text") {
+        None | Some("") => return bad("missing text"),
+        Some(t) if t.len() > QR_MAX_TEXT => {
+            return bad(&format!("text longer than {QR_MAX_TEXT} bytes"));
+        }
+        Some(t) => t,
+    };
+    let Some(svg) = crate::qr::svg(text) else {
+        return bad("text does not fit in a QR code");
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        svg,
+    )
+        .into_response()
 }

@@ -269,3 +269,53 @@ async fn web_function_serves_pages_params_and_the_full_page() {
     assert_eq!(handle(&dep, Route::Web, get("/nope")).await.status(), 404);
     assert_eq!(handle(&dep, Route::Web, post("/")).await.status(), 405);
 }
+
+#[tokio::test]
+async fn path_parameters_win_over_a_stage_prefixed_path() {
+    let (dep, _) = deployment();
+    // An HTTP API on a named stage: rawPath carries the stage, the path parameter does not.
+    let fx = fixture("apigw-v2-join.json")
+        .replace("\"/join/fx-room\"", "\"/prod/join/fx-room\"")
+        .replace("\"$default\"", "\"prod\"")
+        .replace("\"room\": \"fx-room\"", "\"room\": \"fx-stage\"");
+    let req = lambda_http::request::from_str(&fx).unwrap();
+    let v = json(&handle(&dep, Route::Join, req).await);
+    assert_eq!(v["result"], "SUCCESS");
+    assert_eq!(v["params"]["room_id"], "fx-stage");
+}
+
+#[tokio::test]
+async fn message_leave_and_iceconfig_refuse_other_methods() {
+    let (dep, _) = deployment();
+    let request = |method: &str, path: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "h.example")
+            .body(Body::Empty)
+            .unwrap()
+    };
+    for (route, path) in [
+        (Route::Message, "/message/r1/12345678"),
+        (Route::Leave, "/leave/r1/12345678"),
+    ] {
+        let res = handle(&dep, route, request("GET", path)).await;
+        assert_eq!(res.status(), 405, "{path}");
+        assert_eq!(res.headers()["allow"], "POST", "{path}");
+    }
+    let res = handle(
+        &dep,
+        Route::IceConfig,
+        request("DELETE", "/v1alpha/iceconfig"),
+    )
+    .await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET, POST, OPTIONS");
+    let res = handle(
+        &dep,
+        Route::IceConfig,
+        request("OPTIONS", "/v1alpha/iceconfig"),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+}

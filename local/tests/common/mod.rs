@@ -63,14 +63,12 @@ impl TestServer {
         let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(flags);
         let config = Config::try_parse_from(args).expect("flags");
-        let (settings, relay) = config.settings().expect("settings");
-        let options = config.server_options();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(settings, relay, options);
+        let server = Server::from_config(&config).await.expect("server");
         let task = tokio::spawn(server.serve(Listeners::plain(listener), async move {
             let _ = stopped.await;
         }));
@@ -187,6 +185,20 @@ impl TestServer {
         req.headers_mut()
             .insert("origin", self.base.parse().expect("origin"));
         Ws::connect(req).await
+    }
+
+    /// A `/ws` upgrade request with the given `Origin` header, or none.
+    pub fn ws_request(&self, origin: Option<&str>) -> http::Request<()> {
+        let mut req = self
+            .ws_url
+            .as_str()
+            .into_client_request()
+            .expect("ws request");
+        if let Some(origin) = origin {
+            req.headers_mut()
+                .insert("origin", origin.parse().expect("origin"));
+        }
+        req
     }
 
     /// Opens a WebSocket and registers it.

@@ -54,7 +54,7 @@ pub mod env {
     pub const TURN_USERNAME: &str = "TURN_USERNAME";
     /// Static TURN password.
     pub const TURN_CREDENTIAL: &str = "TURN_CREDENTIAL";
-    /// TURN REST shared secrets (comma list, first mints). Prefer `TURN_SECRET_PARAMETER`.
+    /// TURN REST shared secrets (comma list, first mints). Prefer `TURN_SECRET_ARN`.
     pub const TURN_SHARED_SECRET: &str = "TURN_SHARED_SECRET";
     /// ARN of a Secrets Manager secret holding the TURN REST shared secrets (comma list), read
     /// once at cold start; keeps the secret out of the function's environment.

@@ -1,0 +1,100 @@
+//! The AWS path through `--backend aws-local`: the deployed Lambda handlers (HTTP and WebSocket
+//! events), the real `aws-sdk-apigatewaymanagement` client posting to the local `@connections`
+//! stand-in, and the room store: memory by default, DynamoDB Local when
+//! `AWS_ENDPOINT_URL_DYNAMODB` is set (the test command runs it that way too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+
+async fn aws_server() -> TestServer {
+    let mut flags = vec!["--backend", "aws-local"];
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
+        flags.extend(["--store", "dynamodb"]);
+    }
+    TestServer::start_with(&flags).await
+}
+
+fn room(tag: &str) -> String {
+    format!(
+        "{tag}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn a_call_runs_through_the_deployed_handlers() {
+    let s = aws_server().await;
+    let r = room("aws-call");
+    let a = s.join_id(&r).await;
+    let mut wa = s.ws_registered(&r, &a).await;
+    for m in [offer(), candidate(1)] {
+        assert_eq!(s.message(&r, &a, &m).await["result"], "SUCCESS");
+    }
+    let joined = s.join(&r).await;
+    assert_eq!(joined["params"]["is_initiator"], "false");
+    assert_eq!(
+        joined["params"]["messages"],
+        serde_json::json!([offer(), candidate(1)])
+    );
+    let b = joined["params"]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(s.join(&r).await["result"], "FULL");
+    let mut wb = s.ws_registered(&r, &b).await;
+    wb.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    // Initiator messages now go through /message, the stored relay and PostToConnection.
+    assert_eq!(s.message(&r, &a, &candidate(2)).await["result"], "SUCCESS");
+    assert_eq!(wb.recv_msg().await, candidate(2));
+    // Hang-up as the web client does it: /leave, then bye over the still-registered socket.
+    assert_eq!(s.leave(&r, &b).await.json()["result"], "SUCCESS");
+    wb.send_msg(BYE).await;
+    assert_eq!(wa.recv_msg().await, BYE);
+    wb.close().await;
+    let c = s.join(&r).await;
+    assert_eq!(
+        c["params"]["is_initiator"], "false",
+        "room accepts a new joiner"
+    );
+}
+
+#[tokio::test]
+async fn relay_errors_come_back_as_collider_frames() {
+    let s = aws_server().await;
+    let r = room("aws-err");
+    let _a = s.join_id(&r).await;
+    let mut x = s.ws().await;
+    x.send_msg(&offer()).await;
+    assert_eq!(x.recv_error().await, "Client not registered");
+    x.expect_closed().await;
+    let mut y = s.ws().await;
+    y.register(&r, "12345678").await;
+    assert_eq!(
+        y.recv_error().await,
+        "Unknown client id for this room: join the room first"
+    );
+    y.expect_closed().await;
+    let mut z = s.ws().await;
+    z.send_json(serde_json::json!({"cmd": "ping"})).await;
+    assert_eq!(z.recv_error().await, "Invalid message: unexpected 'cmd'");
+}
+
+#[tokio::test]
+async fn collider_http_and_pages_go_through_the_functions() {
+    let s = aws_server().await;
+    let r = room("aws-http");
+    let a = s.join_id(&r).await;
+    let b = s.join_id(&r).await;
+    let mut wb = s.ws_registered(&r, &b).await;
+    wb.expect_nothing_pending().await;
+    let res = s.post(&format!("/relay/{r}/{a}"), offer()).await;
+    assert_eq!((res.status, res.body.as_str()), (200, "OK\n"));
+    assert_eq!(wb.recv_msg().await, offer());
+    let page = s.get(&format!("/r/{r}")).await;
+    assert!(page.body.contains("Room full"));
+    let params = s.get("/params").await.json();
+    assert!(params["wss_url"].as_str().unwrap().ends_with("/ws"));
+    assert_eq!(s.get("/nope/nope/nope").await.status, 404);
+}
