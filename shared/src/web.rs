@@ -6,6 +6,20 @@ use crate::domain::ids::RoomId;
 use crate::params::{RequestContext, room_link, room_params};
 use serde_json::{Value, json};
 
+/// The web client's script, served at `/static/app.js` (vanilla JS, no build step).
+pub const APP_JS: &str = include_str!("../web/app.js");
+/// The web client's style sheet, served at `/static/app.css`.
+pub const APP_CSS: &str = include_str!("../web/app.css");
+
+/// A file of the web client by its name under `/static/`: `(content type, body)`.
+pub fn static_asset(name: &str) -> Option<(&'static str, &'static str)> {
+    match name {
+        "app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
+        "app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
+        _ => None,
+    }
+}
+
 /// JSON made safe to embed inside `<script>`.
 pub fn script_json(v: &Value) -> String {
     v.to_string()
