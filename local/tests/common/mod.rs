@@ -106,6 +106,12 @@ impl TestServer {
         self.send(method, path, body.into(), headers, None).await
     }
 
+    /// Sends a request to an absolute URL (another listener of the same process).
+    pub async fn request_url(&self, method: &str, url: &str, body: impl Into<Bytes>) -> Reply {
+        self.send(method, url, body.into(), &[], Some("apprtc-test"))
+            .await
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -114,9 +120,13 @@ impl TestServer {
         headers: &[(&str, &str)],
         user_agent: Option<&str>,
     ) -> Reply {
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
+        // An absolute URL goes elsewhere (another listener); a path goes to this server.
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = http::Request::builder().method(method).uri(url);
         if let Some(ua) = user_agent {
             req = req.header("user-agent", ua);
         }
