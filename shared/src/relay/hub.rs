@@ -276,6 +276,13 @@ impl Hub {
             .is_some_and(|es| es.iter().any(|e| &e.client == client))
     }
 
+    /// Whether `client` in `room` has a registered socket now.
+    pub fn is_registered(&self, room: &RoomId, client: &ClientId) -> bool {
+        lock(&self.rooms)
+            .get(room)
+            .is_some_and(|es| es.iter().any(|e| &e.client == client && e.conn.is_some()))
+    }
+
     /// The socket `conn` closed: `client` keeps its place (and its queue) for the grace period.
     pub fn detach(&self, room: &RoomId, client: &ClientId, conn: &ConnHandle) {
         let mut rooms = lock(&self.rooms);

@@ -177,6 +177,13 @@ impl Relay {
         if let Err(e) = self.service.disconnected(&room, &client).await {
             tracing::warn!(%room, %client, error = %e, "could not record disconnect");
         }
+        // The id may have re-registered on a new socket between the detach and that write; the
+        // room must then say "connected" again, or it would drop a live client after the grace.
+        if self.hub.is_registered(&room, &client)
+            && let Err(e) = self.service.registered(&room, &client).await
+        {
+            tracing::warn!(%room, %client, error = %e, "could not record registration");
+        }
     }
 
     /// `POST <wss_post_url>/<room>/<client>` (spec §3.7). `path` is what follows the prefix.

@@ -1,0 +1,841 @@
+//! The collider-compatible relay as clients see it (spec §7.2 cases 33–54 and §7.3 cases 55–64),
+//! against a running `apprtc-local` over real sockets. Every (room, client) pair comes from
+//! `POST /join/<room>` (spec §8 #2) and every relayed message is valid signaling JSON (spec §6);
+//! where the spec marks an improvement over the original, the improved behaviour is expected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The collider HTTP prefix: `/join` announces `wss_post_url = http://<host>/relay`.
+const WP: &str = "/relay";
+
+/// Reconnect grace for the tests that wait for it to end.
+const SHORT_GRACE: &[&str] = &["--reconnect-grace", "300ms"];
+
+const NOT_ISSUED: &str = "Unknown client id for this room: join the room first";
+const MISSING_MSG: &str = "Invalid send request: missing 'msg'";
+const UNEXPECTED_CMD: &str = "Invalid message: unexpected 'cmd'";
+
+/// A distinct valid signaling message per `n`.
+fn m(n: u32) -> String {
+    candidate(n)
+}
+
+/// Two clients joined to `room`, both registered, both with nothing pending.
+async fn pair(s: &TestServer, room: &str) -> (String, String, Ws, Ws) {
+    let a = s.join_id(room).await;
+    let b = s.join_id(room).await;
+    let mut wa = s.ws_registered(room, &a).await;
+    let mut wb = s.ws_registered(room, &b).await;
+    // The probe round trip also proves each register has been handled.
+    wa.expect_nothing_pending().await;
+    wb.expect_nothing_pending().await;
+    (a, b, wa, wb)
+}
+
+/// A registered socket whose register the server has handled.
+async fn registered(s: &TestServer, room: &str, client: &str) -> Ws {
+    let mut ws = s.ws_registered(room, client).await;
+    ws.expect_nothing_pending().await;
+    ws
+}
+
+async fn relay_post(s: &TestServer, room: &str, client: &str, body: impl Into<Bytes>) -> Reply {
+    s.post(&format!("{WP}/{room}/{client}"), body).await
+}
+
+/// Waits until the server has seen `open` registered sockets.
+async fn await_open_ws(s: &TestServer, open: u64) {
+    s.wait_status(|v| v["openws"] == open).await;
+}
+
+/// Joins `room`, retrying while it is full, until a place frees up; the new client id.
+async fn join_when_admitted(s: &TestServer, room: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = s.join(room).await;
+        if v["result"] == "SUCCESS" {
+            return v;
+        }
+        assert_eq!(v["result"], "FULL", "{v}");
+        assert!(Instant::now() < deadline, "{room} never had a free place");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn client_id(join: &Value) -> String {
+    join["params"]["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned()
+}
+
+// ---- §7.2 collider WebSocket --------------------------------------------------------------------
+
+#[tokio::test]
+async fn join_announces_the_relay_urls_this_server_serves() {
+    let s = TestServer::start().await;
+    let v = s.join("urls").await;
+    assert_eq!(v["params"]["wss_url"], s.ws_url);
+    assert_eq!(
+        v["params"]["wss_post_url"],
+        format!("{}{WP}", s.base),
+        "{v}"
+    );
+}
+
+/// Spec §7.2 #33.
+#[tokio::test]
+async fn handshake_with_origin_is_101_without_subprotocol() {
+    let s = TestServer::start().await;
+    let req = s.ws_request(Some(&s.base));
+    let (stream, res) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake timeout")
+        .expect("handshake");
+    assert_eq!(res.status(), 101);
+    assert!(res.headers().get("sec-websocket-protocol").is_none());
+    let mut ws = Ws { stream };
+    ws.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #34 (improved).
+#[tokio::test]
+async fn handshake_without_origin_is_accepted_and_relays() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w0").await;
+    let b = s.join_id("w0").await;
+    let (stream, res) =
+        tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(s.ws_request(None)))
+            .await
+            .expect("handshake timeout")
+            .expect("handshake");
+    assert_eq!(res.status(), 101);
+    let mut wa = Ws { stream };
+    wa.register("w0", &a).await;
+    let mut wb = registered(&s, "w0", &b).await;
+    wb.send_msg(&m(1)).await;
+    assert_eq!(wa.recv_msg().await, m(1));
+}
+
+/// Spec §7.2 #35.
+#[tokio::test]
+async fn send_reaches_the_peer_once_and_is_not_echoed() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w1").await;
+    x.send_msg(&offer()).await;
+    assert_eq!(y.recv().await, json!({"msg": offer(), "error": ""}));
+    y.expect_nothing_pending().await;
+    x.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #36.
+#[tokio::test]
+async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w2").await;
+    let b = s.join_id("w2").await;
+    let mut x = registered(&s, "w2", &a).await;
+    for n in 1..=3 {
+        x.send_msg(&m(n)).await;
+    }
+    // The probe is answered after the three sends, so they were queued before Y registers.
+    x.expect_nothing_pending().await;
+    let mut y = s.ws_registered("w2", &b).await;
+    for n in 1..=3 {
+        assert_eq!(y.recv_msg().await, m(n));
+    }
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #37.
+#[tokio::test]
+async fn queue_is_flushed_once_not_again_on_reregister() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w2").await;
+    let b = s.join_id("w2").await;
+    let mut x = registered(&s, "w2", &a).await;
+    for n in 1..=3 {
+        x.send_msg(&m(n)).await;
+    }
+    x.expect_nothing_pending().await;
+    let mut y = s.ws_registered("w2", &b).await;
+    for n in 1..=3 {
+        assert_eq!(y.recv_msg().await, m(n));
+    }
+    y.close().await;
+    await_open_ws(&s, 1).await;
+    // Within the (default 10 s) grace: the same id takes its place back, with nothing to flush.
+    let mut y2 = s.ws_registered("w2", &b).await;
+    y2.expect_nothing_pending().await;
+    x.send_msg(&m(4)).await;
+    assert_eq!(y2.recv_msg().await, m(4));
+}
+
+/// Spec §7.2 #38.
+#[tokio::test]
+async fn second_register_on_one_socket_is_an_error_and_closes_it() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w3").await;
+    let mut x = registered(&s, "w3", &a).await;
+    x.register("w3", &a).await;
+    assert_eq!(
+        x.recv().await,
+        json!({"msg": "", "error": "Duplicated register request"})
+    );
+    x.expect_closed().await;
+    // Its registration is torn down: the id may register again on a new socket.
+    await_open_ws(&s, 0).await;
+    let mut x2 = registered(&s, "w3", &a).await;
+    x2.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #39.
+#[tokio::test]
+async fn same_id_on_a_second_socket_is_refused_and_the_first_keeps_working() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w4").await;
+    let b = s.join_id("w4").await;
+    let mut x = registered(&s, "w4", &a).await;
+    let mut x2 = s.ws_registered("w4", &a).await;
+    assert_eq!(x2.recv_error().await, "Duplicated registration");
+    x2.expect_closed().await;
+    let mut y = registered(&s, "w4", &b).await;
+    y.send_msg(&answer()).await;
+    assert_eq!(x.recv_msg().await, answer());
+}
+
+/// Spec §7.2 #40.
+#[tokio::test]
+async fn third_client_cannot_register_into_a_full_room() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w5").await;
+    // A third id cannot be issued for w5 (the third join is FULL); one issued elsewhere, and one
+    // never issued at all, are both refused.
+    assert_eq!(s.join("w5").await["result"], "FULL");
+    let elsewhere = s.join_id("other").await;
+    for c in [elsewhere.as_str(), "c"] {
+        let mut z = s.ws_registered("w5", c).await;
+        let e = z.recv_error().await;
+        assert!(
+            e == NOT_ISSUED || e == "Max room capacity reached",
+            "unexpected error {e:?}"
+        );
+        z.expect_closed().await;
+    }
+    x.send_msg(&m(1)).await;
+    assert_eq!(y.recv_msg().await, m(1));
+    x.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #41.
+#[tokio::test]
+async fn send_before_register_is_an_error_and_closes() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws().await;
+    ws.send_msg(&m(1)).await;
+    assert_eq!(ws.recv_error().await, "Client not registered");
+    ws.expect_closed().await;
+}
+
+/// Spec §7.2 #42.
+#[tokio::test]
+async fn register_without_clientid_is_an_error_and_closes() {
+    let s = TestServer::start().await;
+    let mut ws = s.ws().await;
+    ws.send_json(json!({"cmd": "register", "roomid": "w6"}))
+        .await;
+    assert_eq!(
+        ws.recv_error().await,
+        "Invalid register request: missing 'clientid' or 'roomid'"
+    );
+    ws.expect_closed().await;
+}
+
+/// Spec §7.2 #43.
+#[tokio::test]
+async fn empty_msg_is_an_error_and_closes() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w6").await;
+    x.send_json(json!({"cmd": "send", "msg": ""})).await;
+    assert_eq!(x.recv_error().await, MISSING_MSG);
+    x.expect_closed().await;
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #44.
+#[tokio::test]
+async fn unknown_cmd_is_an_error_that_keeps_the_socket_open() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w7").await;
+    x.send_json(json!({"cmd": "ping"})).await;
+    assert_eq!(x.recv().await, json!({"msg": "", "error": UNEXPECTED_CMD}));
+    x.send_msg(&m(1)).await;
+    assert_eq!(y.recv_msg().await, m(1));
+}
+
+/// Spec §7.2 #45.
+#[tokio::test]
+async fn invalid_json_frame_is_an_error_and_closes() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w7").await;
+    x.send_text("not json").await;
+    let e = x.recv_error().await;
+    assert!(e.starts_with("websocket.JSON.Receive error"), "{e}");
+    x.expect_closed().await;
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #46.
+#[tokio::test]
+async fn msg_that_is_not_a_string_is_an_error_and_closes() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w7").await;
+    x.send_json(json!({"cmd": "send", "msg": {"type": "offer"}}))
+        .await;
+    x.recv_error().await;
+    x.expect_closed().await;
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §6 validation.
+#[tokio::test]
+async fn invalid_signaling_msg_is_an_error_that_keeps_the_socket_open() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w7").await;
+    for bad in [
+        "hello",
+        "[1,2]",
+        r#"{"sdp":"v=0"}"#,
+        r#"{"type":"nope"}"#,
+        r#"{"type":7}"#,
+    ] {
+        x.send_msg(bad).await;
+        let e = x.recv_error().await;
+        assert!(e.starts_with("Invalid send request"), "{bad}: {e}");
+    }
+    y.expect_nothing_pending().await;
+    x.send_msg(&offer()).await;
+    assert_eq!(y.recv_msg().await, offer());
+}
+
+/// Spec §7.2 #47 (improved).
+#[tokio::test]
+async fn send_without_msg_does_not_resend_the_previous_one() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w8").await;
+    x.send_msg(&m(1)).await;
+    x.send_json(json!({"cmd": "send"})).await;
+    assert_eq!(x.recv_error().await, MISSING_MSG);
+    x.expect_closed().await;
+    assert_eq!(y.recv_msg().await, m(1));
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #47 (improved).
+#[tokio::test]
+async fn send_with_null_msg_does_not_resend_the_previous_one() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w8").await;
+    x.send_msg(&m(1)).await;
+    x.send_json(json!({"cmd": "send", "msg": null})).await;
+    assert_eq!(x.recv_error().await, MISSING_MSG);
+    x.expect_closed().await;
+    assert_eq!(y.recv_msg().await, m(1));
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §3.3 rule 5 (improved).
+#[tokio::test]
+async fn frame_without_cmd_does_not_inherit_the_previous_cmd() {
+    let s = TestServer::start().await;
+    let (a, _, mut x, mut y) = pair(&s, "w8").await;
+    x.send_msg(&m(1)).await;
+    assert_eq!(y.recv_msg().await, m(1));
+    // The original treats these as a `send` of m(2) and a second register.
+    x.send_json(json!({"msg": m(2)})).await;
+    assert_eq!(x.recv_error().await, UNEXPECTED_CMD);
+    x.send_json(json!({"roomid": "w8", "clientid": a})).await;
+    assert_eq!(x.recv_error().await, UNEXPECTED_CMD);
+    y.expect_nothing_pending().await;
+    x.send_msg(&m(3)).await;
+    assert_eq!(y.recv_msg().await, m(3));
+}
+
+/// Spec §7.2 #48.
+#[tokio::test]
+async fn pretty_printed_frames_are_accepted_like_compact_ones() {
+    let s = TestServer::start().await;
+    let a = s.join_id("w8p").await;
+    let b = s.join_id("w8p").await;
+    let mut x = s.ws().await;
+    x.send_text(&format!(
+        "{{\n  \"cmd\" : \"register\",\n  \"roomid\" : \"w8p\",\n  \"clientid\" : \"{a}\"\n}}"
+    ))
+    .await;
+    x.expect_nothing_pending().await;
+    let mut y = registered(&s, "w8p", &b).await;
+    let pretty_send =
+        serde_json::to_string_pretty(&json!({"cmd": "send", "msg": answer()})).unwrap();
+    assert!(pretty_send.contains('\n'));
+    x.send_text(&pretty_send.replace("\": ", "\" : ")).await;
+    assert_eq!(y.recv_msg().await, answer());
+}
+
+/// Spec §7.2 #49.
+#[tokio::test]
+async fn client_reconnecting_within_grace_gets_what_the_peer_sent_meanwhile() {
+    // The default 10 s grace: this test never waits for it, it only has to finish within it.
+    let s = TestServer::start().await;
+    let (a, _, x, mut y) = pair(&s, "w9").await;
+    x.close().await;
+    await_open_ws(&s, 1).await;
+    y.send_msg(&m(1)).await;
+    y.expect_nothing_pending().await;
+    let mut x2 = s.ws_registered("w9", &a).await;
+    assert_eq!(x2.recv_msg().await, m(1));
+    x2.expect_nothing_pending().await;
+}
+
+/// Spec §7.2 #50.
+#[tokio::test]
+async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent() {
+    let s = TestServer::start_with(SHORT_GRACE).await;
+    let (a, _, x, mut y) = pair(&s, "w10").await;
+    x.close().await;
+    await_open_ws(&s, 1).await;
+    y.send_msg(&m(1)).await;
+    y.expect_nothing_pending().await;
+    // The place frees up in the room server too once the grace has passed.
+    let joined = join_when_admitted(&s, "w10").await;
+    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
+    let c = client_id(&joined);
+    let mut z = s.ws_registered("w10", &c).await;
+    assert_eq!(z.recv_msg().await, m(1));
+    z.expect_nothing_pending().await;
+    y.send_msg(&m(2)).await;
+    assert_eq!(z.recv_msg().await, m(2));
+    // The expired id is no longer in the room.
+    let mut x2 = s.ws_registered("w10", &a).await;
+    assert_eq!(x2.recv_error().await, NOT_ISSUED);
+    x2.expect_closed().await;
+}
+
+/// Spec §7.2 #51.
+#[tokio::test]
+async fn unregistered_post_entry_expires_with_its_queue() {
+    let s = TestServer::start_with(&["--reconnect-grace", "300ms", "--register-deadline", "300ms"])
+        .await;
+    let x = s.join_id("w11").await;
+    let r = relay_post(&s, "w11", &x, m(1)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    // x never registers: once its relay place (grace) and its room place (register deadline)
+    // have both expired, its POSTs are refused.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = relay_post(&s, "w11", &x, m(2)).await;
+        if r.status != 200 {
+            assert_eq!((r.status, r.body.trim_end()), (403, NOT_ISSUED));
+            break;
+        }
+        assert!(Instant::now() < deadline, "x's place never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let y = s.join_id("w11").await;
+    let z = s.join_id("w11").await;
+    let mut wy = s.ws_registered("w11", &y).await;
+    let mut wz = s.ws_registered("w11", &z).await;
+    wy.expect_nothing_pending().await;
+    wz.expect_nothing_pending().await;
+}
+
+/// The next frame as it came off the wire.
+async fn raw_frame(ws: &mut Ws) -> Message {
+    tokio::time::timeout(WAIT, ws.stream.next())
+        .await
+        .expect("frame timeout")
+        .expect("socket ended")
+        .expect("socket error")
+}
+
+/// Spec §7.2 #52.
+#[tokio::test]
+async fn every_server_frame_is_text_with_exactly_string_msg_and_error() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "w52").await;
+    x.send_msg(&offer()).await;
+    x.send_json(json!({"cmd": "nope"})).await;
+    x.send_msg("not a signaling message").await;
+    x.send_text("{").await;
+    let mut frames = vec![raw_frame(&mut y).await];
+    for _ in 0..3 {
+        frames.push(raw_frame(&mut x).await);
+    }
+    for frame in frames {
+        let Message::Text(text) = frame else {
+            panic!("not a text frame: {frame:?}")
+        };
+        let v: Value = serde_json::from_str(text.as_str()).unwrap();
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj.len(), 2, "{v}");
+        assert!(obj["msg"].is_string() && obj["error"].is_string(), "{v}");
+    }
+}
+
+/// Spec §7.2 #53.
+#[tokio::test]
+async fn rooms_differing_in_case_are_isolated() {
+    let s = TestServer::start().await;
+    let (_, _, mut upper_x, mut upper_y) = pair(&s, "W12").await;
+    let (_, _, mut lower_x, mut lower_y) = pair(&s, "w12").await;
+    upper_x.send_msg(&m(1)).await;
+    lower_x.send_msg(&m(2)).await;
+    assert_eq!(upper_y.recv_msg().await, m(1));
+    assert_eq!(lower_y.recv_msg().await, m(2));
+    for ws in [&mut upper_x, &mut upper_y, &mut lower_x, &mut lower_y] {
+        ws.expect_nothing_pending().await;
+    }
+}
+
+/// Reads raw frames until a WebSocket ping, failing on anything but pings and pongs.
+async fn next_ping(ws: &mut Ws) {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.stream.next())
+            .await
+            .expect("no ping arrived")
+            .expect("socket ended")
+            .expect("socket error");
+        match frame {
+            Message::Ping(_) => return,
+            Message::Pong(_) => {}
+            other => panic!("unexpected frame while idle: {other:?}"),
+        }
+    }
+}
+
+/// Spec §7.2 #54 (improved).
+#[tokio::test]
+async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
+    let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
+    let a = s.join_id("w54").await;
+    let b = s.join_id("w54").await;
+    let mut x = registered(&s, "w54", &a).await;
+    // tokio-tungstenite answers each ping with a pong while it reads; two unanswered pings
+    // would close the socket, so four pings in a row show the answers count.
+    for _ in 0..4 {
+        next_ping(&mut x).await;
+    }
+    let mut y = s.ws_registered("w54", &b).await;
+    y.send_msg(&m(1)).await;
+    assert_eq!(x.recv_msg().await, m(1));
+}
+
+/// Spec §7.2 #54, §8 #6.
+#[tokio::test]
+async fn socket_that_never_answers_pings_is_closed() {
+    let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
+    let a = s.join_id("w54").await;
+    let mut x = registered(&s, "w54", &a).await;
+    // Not reading x means its pings go unanswered.
+    await_open_ws(&s, 0).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, x.stream.next())
+            .await
+            .expect("x was never closed")
+        {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+// ---- §7.3 collider HTTP -------------------------------------------------------------------------
+
+/// Spec §7.3 #55.
+#[tokio::test]
+async fn post_relays_the_body_to_the_registered_peer() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h1").await;
+    let b = s.join_id("h1").await;
+    let mut y = registered(&s, "h1", &b).await;
+    let r = relay_post(&s, "h1", &a, offer()).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    assert_eq!(y.recv().await, json!({"msg": offer(), "error": ""}));
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.3 #56.
+#[tokio::test]
+async fn post_before_the_peer_registers_is_queued_for_it() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h2").await;
+    let b = s.join_id("h2").await;
+    let r = relay_post(&s, "h2", &a, offer()).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    let mut y = s.ws_registered("h2", &b).await;
+    assert_eq!(y.recv_msg().await, offer());
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.3 #57.
+#[tokio::test]
+async fn post_with_empty_body_is_500() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h3").await;
+    let r = relay_post(&s, "h3", &a, "").await;
+    assert_eq!((r.status, r.body.as_str()), (500, "Empty request body\n"));
+}
+
+/// Spec §6 validation.
+#[tokio::test]
+async fn post_with_a_body_that_is_not_a_signaling_message_is_400_and_not_relayed() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h3").await;
+    let b = s.join_id("h3").await;
+    let mut y = registered(&s, "h3", &b).await;
+    for bad in ["m", "not json", "[]", r#"{"type":"nope"}"#] {
+        let r = relay_post(&s, "h3", &a, bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.3 #58.
+#[tokio::test]
+async fn malformed_relay_paths_are_500_invalid_path() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h4").await;
+    for path in [
+        format!("{WP}/h4"),
+        format!("{WP}/h4/{a}/x"),
+        format!("{WP}/"),
+        format!("{WP}//h4/{a}"),
+    ] {
+        let r = s.post(&path, m(1)).await;
+        assert_eq!(r.status, 500, "{path}: {}", r.body);
+        assert!(r.body.starts_with("Invalid path:"), "{path}: {}", r.body);
+    }
+}
+
+/// Spec §7.3 #58 (improved), §8 #18.
+#[tokio::test]
+async fn post_with_empty_room_or_client_is_an_error() {
+    let s = TestServer::start().await;
+    for path in [format!("{WP}/h4/"), format!("{WP}//"), format!("{WP}//a")] {
+        let r = s.post(&path, m(1)).await;
+        assert!(r.status >= 400, "{path}: {} {}", r.status, r.body);
+    }
+}
+
+/// Spec §7.3 #59.
+#[tokio::test]
+async fn post_from_a_third_client_is_refused() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "h5").await;
+    let elsewhere = s.join_id("other").await;
+    for c in [elsewhere.as_str(), "c"] {
+        let r = relay_post(&s, "h5", c, m(1)).await;
+        assert!(r.status >= 400, "{c}: {} {}", r.status, r.body);
+        let text = r.body.trim_end();
+        assert!(
+            text == NOT_ISSUED || text == "Failed to send the message: Max room capacity reached",
+            "{c}: {text}"
+        );
+    }
+    x.expect_nothing_pending().await;
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.3 #60.
+#[tokio::test]
+async fn queue_holds_1024_messages_and_refuses_the_next() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h6").await;
+    let _x = registered(&s, "h6", &a).await;
+    for n in 0..1024 {
+        let r = relay_post(&s, "h6", &a, m(n)).await;
+        assert_eq!((r.status, r.body.as_str()), (200, "OK\n"), "POST #{n}");
+    }
+    let r = relay_post(&s, "h6", &a, m(1024)).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            500,
+            "Failed to send the message: Too many messages queued for the client\n"
+        )
+    );
+}
+
+/// Spec §7.3 #60, --max-queued-messages.
+#[tokio::test]
+async fn queue_cap_follows_the_setting_and_the_queue_flushes_in_order() {
+    let s = TestServer::start_with(&["--max-queued-messages", "3"]).await;
+    let a = s.join_id("h6").await;
+    let b = s.join_id("h6").await;
+    for n in 0..3 {
+        assert_eq!(relay_post(&s, "h6", &a, m(n)).await.status, 200);
+    }
+    assert_eq!(relay_post(&s, "h6", &a, m(3)).await.status, 500);
+    let mut y = s.ws_registered("h6", &b).await;
+    for n in 0..3 {
+        assert_eq!(y.recv_msg().await, m(n));
+    }
+    y.expect_nothing_pending().await;
+}
+
+/// Spec §7.3 #61.
+#[tokio::test]
+async fn delete_closes_the_socket_frees_the_place_and_spares_the_peer() {
+    let s = TestServer::start().await;
+    let (a, _, mut x, mut y) = pair(&s, "h7").await;
+    let r = s
+        .request("DELETE", &format!("{WP}/h7/{a}"), Bytes::new(), &[])
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    x.expect_closed().await;
+    y.expect_nothing_pending().await;
+    let joined = s.join("h7").await;
+    assert_eq!(joined["result"], "SUCCESS", "{joined}");
+    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
+    let mut z = registered(&s, "h7", &client_id(&joined)).await;
+    z.send_msg(&answer()).await;
+    assert_eq!(y.recv_msg().await, answer());
+}
+
+/// Spec §7.3 #62.
+#[tokio::test]
+async fn delete_of_unknown_room_and_client_is_200_ok() {
+    let s = TestServer::start().await;
+    let r = s
+        .request("DELETE", &format!("{WP}/nosuch/zz"), Bytes::new(), &[])
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+}
+
+/// Spec §7.3 #63.
+#[tokio::test]
+async fn cors_preflight_and_responses_allow_cross_origin_post_and_delete() {
+    let s = TestServer::start().await;
+    let a = s.join_id("h8").await;
+    let path = format!("{WP}/h8/{a}");
+    let r = s
+        .request(
+            "OPTIONS",
+            &path,
+            Bytes::new(),
+            &[
+                ("origin", "https://other.example"),
+                ("access-control-request-method", "DELETE"),
+            ],
+        )
+        .await;
+    assert!((200..300).contains(&r.status), "{}", r.status);
+    let allow_origin = r.header("access-control-allow-origin").unwrap_or_default();
+    assert!(
+        allow_origin == "*" || allow_origin == "https://other.example",
+        "{allow_origin:?}"
+    );
+    let methods = r.header("access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("DELETE"), "{methods:?}");
+    let origin = [("origin", "https://other.example")];
+    let post = s.request("POST", &path, m(1), &origin).await;
+    let delete = s.request("DELETE", &path, Bytes::new(), &origin).await;
+    let refused = s.request("POST", &path, "", &origin).await;
+    for r in [post, delete, refused] {
+        assert!(
+            r.header("access-control-allow-origin").is_some(),
+            "{} {}",
+            r.status,
+            r.body
+        );
+    }
+}
+
+/// Spec §7.3 #64.
+#[tokio::test]
+async fn status_counts_registered_sockets_and_errors() {
+    let s = TestServer::start().await;
+    for path in ["/status".to_owned(), format!("{WP}/status")] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        let v = r.json();
+        assert!(v["upsec"].is_number(), "{v}");
+        for key in ["openws", "totalws", "wserrors", "httperrors"] {
+            assert!(v[key].is_u64(), "{key}: {v}");
+        }
+        assert_eq!(
+            (v["openws"].as_u64(), v["totalws"].as_u64()),
+            (Some(0), Some(0))
+        );
+    }
+    let a = s.join_id("s1").await;
+    let b = s.join_id("s1").await;
+    let x = s.ws_registered("s1", &a).await;
+    s.wait_status(|v| v["openws"] == 1 && v["totalws"] == 1)
+        .await;
+    // A connected but unregistered socket does not count.
+    let mut idle = s.ws().await;
+    idle.expect_nothing_pending().await;
+    let mut y = s.ws_registered("s1", &b).await;
+    s.wait_status(|v| v["openws"] == 2 && v["totalws"] == 2)
+        .await;
+    x.close().await;
+    s.wait_status(|v| v["openws"] == 1 && v["totalws"] == 2)
+        .await;
+
+    let before = s.status().await;
+    y.send_json(json!({"cmd": "nope"})).await;
+    assert_eq!(y.recv_error().await, UNEXPECTED_CMD);
+    assert_eq!(relay_post(&s, "s1", &b, "").await.status, 500);
+    let wserrors = before["wserrors"].as_u64().unwrap() + 1;
+    let httperrors = before["httperrors"].as_u64().unwrap() + 1;
+    let after = s
+        .wait_status(|v| v["wserrors"] == wserrors && v["httperrors"] == httperrors)
+        .await;
+    assert_eq!(after["openws"], 1, "{after}");
+}
+
+// ---- bye and the room server --------------------------------------------------------------------
+
+/// Spec §3.9 improvement 1.
+#[tokio::test]
+async fn bye_over_the_socket_counts_as_leave() {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, "bye1").await;
+    y.send_msg(BYE).await;
+    assert_eq!(x.recv_msg().await, BYE);
+    // The room was not left FULL: a newcomer is admitted as the joiner and can take the place.
+    let joined = s.join("bye1").await;
+    assert_eq!(joined["result"], "SUCCESS", "{joined}");
+    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
+    let mut z = registered(&s, "bye1", &client_id(&joined)).await;
+    z.send_msg(&offer()).await;
+    assert_eq!(x.recv_msg().await, offer());
+    // The departed client's socket made way for the newcomer.
+    y.expect_closed().await;
+}
+
+/// Spec §3.9, web client hangup order.
+#[tokio::test]
+async fn bye_after_leave_still_reaches_the_peer_every_time() {
+    let s = TestServer::start().await;
+    // The web client's hangup: `/leave` first, then `bye` over the still-registered socket.
+    for i in 0..20 {
+        let room = format!("order{i}");
+        let (_, b, mut x, mut y) = pair(&s, &room).await;
+        let r = s.leave(&room, &b).await;
+        assert_eq!(r.status, 200, "{room}: {}", r.body);
+        y.send_msg(BYE).await;
+        assert_eq!(x.recv_msg().await, BYE, "{room}");
+    }
+}
