@@ -300,15 +300,13 @@ pub fn leave(slot: &mut RoomSlot, client: &ClientId, now: Millis) -> LeaveOutcom
 }
 
 /// Whether `client` is a live member (either loopback spelling counts for the loopback member).
+/// Decides on the pruned room, like every rule: the loopback member of a room whose real member
+/// expired is gone too.
 pub fn is_member(slot: &RoomSlot, client: &ClientId, now: Millis) -> bool {
+    let mut pruned = slot.clone();
+    prune(&mut pruned, now);
     let id = client.canonical();
-    slot.as_ref().is_some_and(|room| {
-        now < room.expires_at
-            && room
-                .members
-                .iter()
-                .any(|m| m.id == id && !m.presence.expired(now))
-    })
+    pruned.is_some_and(|room| room.members.iter().any(|m| m.id == id))
 }
 
 /// Records a relay event for `client`; returns whether it is a member. The loopback member's

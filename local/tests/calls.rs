@@ -1,0 +1,428 @@
+//! Whole calls through a running `apprtc-local` over real sockets, in the order the web client
+//! makes its requests (spec §5.1, §5.2): join, register, signaling through saved messages and the
+//! relay, hang-up, rejoin, vanished tabs and sockets, and shutdown. Nothing sleeps and then
+//! asserts: every wait is for an event, bounded by a deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The `messages` of a join answer, asserting they are strings.
+fn messages(join: &Value) -> Vec<String> {
+    join["params"]["messages"]
+        .as_array()
+        .expect("messages is an array")
+        .iter()
+        .map(|m| m.as_str().expect("each message is a string").to_owned())
+        .collect()
+}
+
+/// `POST /message/<room>/<client>`, asserting SUCCESS (saved or forwarded).
+async fn post_ok(s: &TestServer, room: &str, client: &str, msg: &str) {
+    let v = s.message(room, client, msg).await;
+    assert_eq!(v["result"], "SUCCESS", "{v}");
+}
+
+/// A successful join's client id, asserting `is_initiator` (a string, as the web client needs).
+fn admitted(join: &Value, initiator: bool) -> String {
+    assert_eq!(join["result"], "SUCCESS", "{join}");
+    assert_eq!(
+        join["params"]["is_initiator"],
+        if initiator { "true" } else { "false" },
+        "{join}"
+    );
+    join["params"]["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned()
+}
+
+/// The path of the collider HTTP routes, from the `wss_post_url` a join handed out (this server's
+/// own origin plus `/relay`). Clients append `/<room>/<client>` to it.
+fn collider_path(s: &TestServer, join: &Value) -> String {
+    let url = join["params"]["wss_post_url"]
+        .as_str()
+        .expect("wss_post_url");
+    assert_eq!(url, format!("{}/relay", s.base));
+    assert_eq!(join["params"]["wss_url"], s.ws_url.as_str());
+    url[s.base.len()..].to_owned()
+}
+
+/// Polls `/join/<room>` until it admits (a place was freed), asserting it answers FULL until then.
+async fn join_when_free(s: &TestServer, room: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = s.join(room).await;
+        match v["result"].as_str() {
+            Some("SUCCESS") => return v,
+            Some("FULL") => {}
+            _ => panic!("unexpected join answer {v}"),
+        }
+        assert!(Instant::now() < deadline, "room {room} never freed a place");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the server has as many registered sockets as `n` (it has seen a close or a
+/// register).
+async fn await_open_sockets(s: &TestServer, n: u64) {
+    s.wait_status(|v| v["openws"] == n).await;
+}
+
+/// The close code of the next close frame (pings skipped); panics on anything else.
+async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        let next = tokio::time::timeout(WAIT, ws.stream.next())
+            .await
+            .expect("timed out waiting for a close frame");
+        match next {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame with a code, got {other:?}"),
+        }
+    }
+}
+
+/// A call set up like the web clients do it; both sockets registered.
+struct Call {
+    room: &'static str,
+    collider: String,
+    a: String,
+    wa: Ws,
+    b: String,
+    wb: Ws,
+}
+
+/// §5.1/§5.2 up to a connected call: the initiator joins, registers and posts its offer and
+/// candidates while alone; the joiner gets them in `messages`, registers and answers over the
+/// WebSocket; the initiator's later candidates are forwarded to the joiner's socket.
+async fn establish_call(s: &TestServer, room: &'static str) -> Call {
+    let ja = s.join(room).await;
+    let a = admitted(&ja, true);
+    assert!(messages(&ja).is_empty());
+    let collider = collider_path(s, &ja);
+    let mut wa = s.ws_registered(room, &a).await;
+    let early = [offer(), candidate(1), candidate(2)];
+    for m in &early {
+        post_ok(s, room, &a, m).await;
+    }
+
+    let jb = s.join(room).await;
+    let b = admitted(&jb, false);
+    assert_ne!(a, b);
+    assert_eq!(
+        messages(&jb),
+        early,
+        "saved messages, in order, byte-identical"
+    );
+    let mut wb = s.ws_registered(room, &b).await;
+    // The saved messages were handed over in the join answer, not also relayed.
+    wb.expect_nothing_pending().await;
+
+    wb.send_msg(&answer()).await;
+    wb.send_msg(&candidate(3)).await;
+    wb.send_msg(&candidate(4)).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    assert_eq!(wa.recv_msg().await, candidate(3));
+    assert_eq!(wa.recv_msg().await, candidate(4));
+
+    post_ok(s, room, &a, &candidate(5)).await;
+    assert_eq!(wb.recv_msg().await, candidate(5));
+    wa.expect_nothing_pending().await;
+    wb.expect_nothing_pending().await;
+    await_open_sockets(s, 2).await;
+    Call {
+        room,
+        collider,
+        a,
+        wa,
+        b,
+        wb,
+    }
+}
+
+fn offer2() -> String {
+    r#"{"type":"offer","sdp":"v=0\r\no=- 9 9 IN IP4 127.0.0.1\r\n"}"#.to_owned()
+}
+
+#[tokio::test]
+async fn web_call_signals_through_saved_messages_then_the_relay() {
+    let s = TestServer::start().await;
+    let mut c = establish_call(&s, "call").await;
+    // Later messages keep flowing both ways.
+    c.wb.send_msg(&candidate(6)).await;
+    assert_eq!(c.wa.recv_msg().await, candidate(6));
+    post_ok(&s, c.room, &c.a, &candidate(7)).await;
+    assert_eq!(c.wb.recv_msg().await, candidate(7));
+    assert_eq!(s.join(c.room).await["result"], "FULL");
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn hang_up_then_rejoin_gets_the_survivors_new_offer() {
+    let s = TestServer::start().await;
+    let Call {
+        room,
+        collider,
+        a,
+        mut wa,
+        b,
+        mut wb,
+    } = establish_call(&s, "hangup").await;
+
+    // The joiner hangs up (§5.1 step 7): /leave, then bye over the socket, close, DELETE.
+    let left = s.leave(room, &b).await;
+    assert_eq!(left.status, 200, "{}", left.body);
+    wb.send_msg(BYE).await;
+    wb.close().await;
+    let deleted = s
+        .request(
+            "DELETE",
+            &format!("{collider}/{room}/{b}"),
+            Bytes::new(),
+            &[],
+        )
+        .await;
+    assert_eq!((deleted.status, deleted.body.as_str()), (200, "OK\n"));
+    await_open_sockets(&s, 1).await;
+
+    // The survivor gets the bye, becomes initiator and offers again; alone, its offer is saved.
+    assert_eq!(wa.recv_msg().await, BYE);
+    for m in [offer2(), candidate(8)] {
+        post_ok(&s, room, &a, &m).await;
+    }
+    wa.expect_nothing_pending().await;
+
+    // REJOIN: a new /join, a new id, the survivor's new offer in `messages`.
+    let jb2 = s.join(room).await;
+    let b2 = admitted(&jb2, false);
+    assert_ne!(b2, b);
+    assert_eq!(messages(&jb2), vec![offer2(), candidate(8)]);
+    let mut wb2 = s.ws_registered(room, &b2).await;
+    wb2.expect_nothing_pending().await;
+    wb2.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    post_ok(&s, room, &a, &candidate(9)).await;
+    assert_eq!(wb2.recv_msg().await, candidate(9));
+
+    // The old id is gone everywhere.
+    assert_eq!(
+        s.message(room, &b, &candidate(1)).await["result"],
+        "UNKNOWN_CLIENT"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn page_unload_with_only_a_bye_frees_the_place_at_once() {
+    // §5.1 step 8: browsers refuse the unload-time /leave and DELETE; only the WebSocket bye gets
+    // out. The bye counts as leave (§3.9), so the survivor's re-offer is saved and a newcomer
+    // is admitted without waiting for any grace period (the default 10 s is in force).
+    let s = TestServer::start().await;
+    let Call {
+        room,
+        a,
+        mut wa,
+        b,
+        mut wb,
+        ..
+    } = establish_call(&s, "unload").await;
+    wb.send_msg(BYE).await;
+    drop(wb);
+    assert_eq!(wa.recv_msg().await, BYE);
+    post_ok(&s, room, &a, &offer2()).await;
+    wa.expect_nothing_pending().await;
+
+    let jc = s.join(room).await;
+    let c = admitted(&jc, false);
+    assert_eq!(messages(&jc), vec![offer2()]);
+    let mut wc = s.ws_registered(room, &c).await;
+    wc.expect_nothing_pending().await;
+    wc.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    assert_eq!(
+        s.message(room, &b, &candidate(1)).await["result"],
+        "UNKNOWN_CLIENT"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
+    let grace = Duration::from_millis(300);
+    let s = TestServer::start_with(&["--reconnect-grace", "300ms"]).await;
+    let Call {
+        room,
+        a,
+        mut wa,
+        b,
+        wb,
+        ..
+    } = establish_call(&s, "vanish").await;
+
+    // The joiner's tab dies: no /leave, no bye, no DELETE, not even a close frame.
+    let dropped = Instant::now();
+    drop(wb);
+    await_open_sockets(&s, 1).await;
+
+    let jc = join_when_free(&s, room).await;
+    assert!(
+        dropped.elapsed() >= grace,
+        "the place was freed before the grace ended ({:?})",
+        dropped.elapsed()
+    );
+    let c = admitted(&jc, false);
+    assert!(messages(&jc).is_empty());
+    // No synthetic bye: the survivor was told nothing.
+    wa.expect_nothing_pending().await;
+
+    // The survivor's room works with the newcomer.
+    let mut wc = s.ws_registered(room, &c).await;
+    wc.expect_nothing_pending().await;
+    wc.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    post_ok(&s, room, &a, &candidate(6)).await;
+    assert_eq!(wc.recv_msg().await, candidate(6));
+    assert_eq!(
+        s.message(room, &b, &candidate(1)).await["result"],
+        "UNKNOWN_CLIENT"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_gets_the_queue() {
+    let s = TestServer::start_with(&["--reconnect-grace", "2s"]).await;
+    let Call {
+        room,
+        a,
+        mut wa,
+        b,
+        wb,
+        ..
+    } = establish_call(&s, "roam").await;
+    // A marker room whose member's socket drops just after the joiner's: once the marker's place
+    // is freed, the joiner's original grace has certainly run out too.
+    let m1 = s.join_id("marker").await;
+    let m2 = s.join_id("marker").await;
+    let wm1 = s.ws_registered("marker", &m1).await;
+    let _wm2 = s.ws_registered("marker", &m2).await;
+    await_open_sockets(&s, 4).await;
+
+    drop(wb);
+    await_open_sockets(&s, 3).await;
+    drop(wm1);
+    await_open_sockets(&s, 2).await;
+
+    // Meanwhile the initiator keeps signaling; the relay queues it for the absent joiner.
+    for n in [10, 11] {
+        post_ok(&s, room, &a, &candidate(n)).await;
+    }
+    assert_eq!(s.join(room).await["result"], "FULL", "the place is kept");
+
+    // The joiner's network comes back: same id, new socket, the queue arrives in order.
+    let mut wb = s.ws_registered(room, &b).await;
+    assert_eq!(wb.recv_msg().await, candidate(10));
+    assert_eq!(wb.recv_msg().await, candidate(11));
+    wb.expect_nothing_pending().await;
+
+    join_when_free(&s, "marker").await;
+    assert_eq!(
+        s.join(room).await["result"],
+        "FULL",
+        "the place outlives the grace"
+    );
+    post_ok(&s, room, &a, &candidate(12)).await;
+    assert_eq!(wb.recv_msg().await, candidate(12));
+    wb.send_msg(&candidate(13)).await;
+    assert_eq!(wa.recv_msg().await, candidate(13));
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
+    let s = TestServer::start_with(&["--register-deadline", "300ms"]).await;
+    let room = "ghost";
+    // The web client opens its socket while the join is in flight and registers right after.
+    let mut wa = s.ws().await;
+    let a = admitted(&s.join(room).await, true);
+    wa.register(room, &a).await;
+    await_open_sockets(&s, 1).await;
+
+    let before_join = Instant::now();
+    let b = admitted(&s.join(room).await, false);
+    // b never opens a socket.
+    let jc = join_when_free(&s, room).await;
+    assert!(
+        before_join.elapsed() >= Duration::from_millis(300),
+        "dropped before the deadline ({:?})",
+        before_join.elapsed()
+    );
+    let c = admitted(&jc, false);
+
+    // The ghost can no longer use the room or the relay.
+    assert_eq!(
+        s.message(room, &b, &answer()).await["result"],
+        "UNKNOWN_CLIENT"
+    );
+    let mut wb = s.ws_registered(room, &b).await;
+    wb.recv_error().await;
+    wb.expect_closed().await;
+
+    let mut wc = s.ws_registered(room, &c).await;
+    wc.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    post_ok(&s, room, &a, &candidate(1)).await;
+    assert_eq!(wc.recv_msg().await, candidate(1));
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn joiner_without_an_open_socket_falls_back_to_collider_post() {
+    // §5.2: the web (and iOS) joiner POSTs to <wss_post_url>/<room>/<client> while its socket is
+    // not registered yet.
+    let s = TestServer::start().await;
+    let room = "fallback";
+    let ja = s.join(room).await;
+    let a = admitted(&ja, true);
+    let collider = collider_path(&s, &ja);
+    let mut wa = s.ws_registered(room, &a).await;
+    let b = admitted(&s.join(room).await, false);
+    let posted = s.post(&format!("{collider}/{room}/{b}"), answer()).await;
+    assert_eq!((posted.status, posted.body.as_str()), (200, "OK\n"));
+    assert_eq!(wa.recv_msg().await, answer());
+    let mut wb = s.ws_registered(room, &b).await;
+    wb.expect_nothing_pending().await;
+    post_ok(&s, room, &a, &candidate(1)).await;
+    assert_eq!(wb.recv_msg().await, candidate(1));
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_every_socket_with_1001_and_returns() {
+    let s = TestServer::start().await;
+    let room = "shutdown";
+    let a = s.join_id(room).await;
+    let b = s.join_id(room).await;
+    let mut wa = s.ws_registered(room, &a).await;
+    let mut wb = s.ws_registered(room, &b).await;
+    await_open_sockets(&s, 2).await;
+    let (served, ca, cb) = tokio::join!(s.shutdown(), close_code(&mut wa), close_code(&mut wb));
+    served.expect("serve returned an error");
+    assert_eq!((ca, cb), (1001, 1001));
+}
+
+#[tokio::test]
+async fn healthz_answers_200() {
+    let s = TestServer::start().await;
+    let r = s.get("/healthz").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.shutdown().await.unwrap();
+}
