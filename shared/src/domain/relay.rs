@@ -57,6 +57,7 @@ pub fn attach(
     me.connection = Some(conn.to_owned());
     if me.presence != Presence::Virtual {
         me.presence = Presence::Connected;
+        me.received.clear();
     }
     let flush = room
         .members

@@ -91,6 +91,11 @@ pub struct Member {
     /// Relay frames from this member waiting for the peer to register (deployed relay only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queued: Vec<String>,
+    /// The saved messages this member was handed at join, kept until it registers: if it never
+    /// does, they go back to the other member for the next joiner (an offer is not lost to a
+    /// ghost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub received: Vec<String>,
 }
 
 impl Member {
@@ -170,7 +175,23 @@ pub fn prune(slot: &mut RoomSlot, now: Millis) {
         return;
     }
     let before = room.members.len();
-    room.members.retain(|m| !m.presence.expired(now));
+    let mut returned = Vec::new();
+    room.members.retain_mut(|m| {
+        let expired = m.presence.expired(now);
+        if expired && matches!(m.presence, Presence::Pending { .. }) {
+            returned.append(&mut m.received);
+        }
+        !expired
+    });
+    if !returned.is_empty()
+        && let Some(sender) = room
+            .members
+            .iter_mut()
+            .find(|m| m.presence != Presence::Virtual)
+    {
+        returned.append(&mut sender.saved);
+        sender.saved = returned;
+    }
     if room.members.len() != before {
         settle(slot);
     }
@@ -210,6 +231,7 @@ pub fn join(
         },
         connection: None,
         queued: Vec::new(),
+        received: Vec::new(),
     };
     let Some(room) = slot else {
         let mut members = vec![newcomer(true)];
@@ -221,6 +243,7 @@ pub fn join(
                 presence: Presence::Virtual,
                 connection: None,
                 queued: Vec::new(),
+                received: Vec::new(),
             });
         }
         let mut room = Room {
@@ -240,12 +263,14 @@ pub fn join(
     if room.members.len() >= ROOM_CAPACITY {
         return JoinOutcome::Full;
     }
-    let messages = room
+    let messages: Vec<String> = room
         .members
         .iter_mut()
         .flat_map(|m| std::mem::take(&mut m.saved))
         .collect();
-    room.members.push(newcomer(false));
+    let mut joiner = newcomer(false);
+    joiner.received = messages.clone();
+    room.members.push(joiner);
     touch(room, now, limits);
     JoinOutcome::Joined {
         is_initiator: false,
@@ -324,6 +349,9 @@ pub fn set_presence(
         Some(m) if m.presence == Presence::Virtual => true,
         Some(m) => {
             m.presence = presence;
+            if presence == Presence::Connected {
+                m.received.clear();
+            }
             true
         }
         None => false,
@@ -433,6 +461,34 @@ mod tests {
             }
         ));
         assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
+    }
+
+    #[test]
+    fn an_offer_handed_to_a_joiner_that_never_registers_goes_to_the_next_joiner() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, NOW, &l);
+        set_presence(&mut slot, &id("a"), Presence::Connected, NOW);
+        post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l);
+        let JoinOutcome::Joined { messages, .. } = join(&mut slot, &id("ghost"), false, NOW, &l)
+        else {
+            panic!("ghost not admitted")
+        };
+        assert_eq!(messages.len(), 1);
+        let later = NOW + millis(l.register_deadline);
+        assert_eq!(
+            join(&mut slot, &id("c"), false, later, &l),
+            JoinOutcome::Joined {
+                is_initiator: false,
+                messages: vec![msg("offer").into_string()]
+            }
+        );
+        // A joiner that registers keeps what it got: nothing comes back later.
+        set_presence(&mut slot, &id("c"), Presence::Connected, later);
+        assert!(
+            slot.as_ref()
+                .is_some_and(|r| r.members.iter().all(|m| m.received.is_empty()))
+        );
     }
 
     #[test]
