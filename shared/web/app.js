@@ -954,6 +954,7 @@
         var inCall = state !== 'idle' && !(state === 'error' && !call.clientId);
         hangup.hidden = !inCall;
         rejoin.hidden = inCall;
+        rejoin.textContent = state === 'error' ? 'Try again' : 'Rejoin';
         newRoom.hidden = inCall;
         mute.hidden = camera.hidden = !call.localStream;
         ui.updateSwitch();

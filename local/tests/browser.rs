@@ -1,0 +1,771 @@
+//! The web client in real browsers: headless Chromium instances, driven through chromedriver
+//! with a small WebDriver client (JSON wire protocol over the hyper-util client), make a call
+//! through `apprtc-local` over TLS; hang up, peer left, rejoin, and "Room full" for a third.
+//!
+//! Needs `/usr/bin/chromedriver` and Chromium (Debian: `apt-get install chromium chromium-driver`).
+//! Without them the browser test is skipped with a message, unless `APPRTC_REQUIRE_BROWSER=1`.
+//! Screenshots go to `target/artifacts/browser/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use apprtc_local::config::Config;
+use apprtc_local::{Listeners, Server};
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::Parser;
+use common::TestServer;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The Chromium binary itself (Debian's `/usr/bin/chromium` is a wrapper script).
+const CHROMIUM_CANDIDATES: &[&str] = &["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
+/// Longest a call may take to connect, or a state to appear, on a busy 2-core machine.
+const CALL_WAIT: Duration = Duration::from_secs(60);
+/// Longest one WebDriver command may take (starting a browser is the slow one).
+const COMMAND_WAIT: Duration = Duration::from_secs(90);
+const POLL: Duration = Duration::from_millis(200);
+
+// ------------------------------------------------------------------- no browser needed
+
+#[tokio::test]
+async fn static_files_are_served_with_types_and_revalidation() {
+    let server = TestServer::start().await;
+    let js = server.get("/static/app.js").await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(js.header("cache-control"), Some("no-cache"));
+    assert_eq!(js.body, room::web::APP_JS);
+    let etag = js.header("etag").expect("etag").to_owned();
+    let again = server
+        .request(
+            "GET",
+            "/static/app.js",
+            Bytes::new(),
+            &[("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+
+    let css = server.get("/static/app.css").await;
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_ne!(css.header("etag"), Some(etag.as_str()));
+
+    assert_eq!(server.get("/static/nope.js").await.status, 404);
+    assert_eq!(
+        server.post("/static/app.js", Bytes::new()).await.status,
+        405
+    );
+}
+
+#[tokio::test]
+async fn room_page_loads_the_client_and_full_page_shares_its_style() {
+    let server = TestServer::start().await;
+    let page = server.get("/r/browserpage?debug=loopback").await;
+    assert!(page.body.contains("/static/app.js"), "{}", page.body);
+    assert!(page.body.contains("/static/app.css"));
+    assert!(page.body.contains(r#""query":[["debug","loopback"]]"#));
+}
+
+#[tokio::test]
+async fn qr_code_of_a_link_is_an_svg_and_long_text_is_refused() {
+    let server = TestServer::start().await;
+    let qr = server
+        .get("/qr.svg?text=https%3A%2F%2F192.168.1.20%3A8443%2Fr%2Froom1")
+        .await;
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("content-type"), Some("image/svg+xml"));
+    assert!(qr.body.contains("<svg"), "{}", qr.body);
+
+    let limit = "a".repeat(512);
+    assert_eq!(
+        server.get(&format!("/qr.svg?text={limit}")).await.status,
+        200
+    );
+    let long = "a".repeat(513);
+    assert_eq!(
+        server.get(&format!("/qr.svg?text={long}")).await.status,
+        400
+    );
+    assert_eq!(server.get("/qr.svg").await.status, 400);
+    assert_eq!(server.get("/qr.svg?text=").await.status, 400);
+}
+
+// ------------------------------------------------------------------- the browser test
+
+/// One test drives all browsers, in order: Chromium is heavy, and the steps build on each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
+    if !Path::new(CHROMEDRIVER).exists() {
+        if std::env::var("APPRTC_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("APPRTC_REQUIRE_BROWSER=1 but {CHROMEDRIVER} is missing");
+        }
+        eprintln!(
+            "SKIPPED browser test: {CHROMEDRIVER} not found \
+             (apt-get install chromium chromium-driver; APPRTC_REQUIRE_BROWSER=1 makes this fail)"
+        );
+        return;
+    }
+    let started = Instant::now();
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let tmp = TempDir::new("apprtc-browser");
+    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let driver = Chromedriver::start(&artifacts.join("chromedriver.log")).await;
+    let room = format!("browser{}", std::process::id());
+    let url = format!("https://{}/r/{room}", server.addr);
+
+    // A on a desktop-sized window, B on a phone-sized one (portrait).
+    let a = driver.browser("a", (1280, 800), &tmp.0, &[]).await;
+    let b = driver.browser("b", (412, 915), &tmp.0, &[]).await;
+    eprintln!("[{:>5.1}s] browsers up", started.elapsed().as_secs_f64());
+
+    a.goto(&url).await;
+    a.wait_state(&["waiting"]).await;
+    assert_eq!(a.js("return window.__apprtc.isInitiator").await, true);
+    a.wait_for("the room link and its QR code", "const q = document.getElementById('qr'); \
+                return [document.getElementById('room-link').value, q.complete && q.naturalWidth > 0, \
+                        !document.getElementById('invite').hidden]", |v| v[1] == true)
+        .await;
+    a.screenshot(&artifacts.join("a-waiting.png")).await;
+    b.goto(&url).await;
+    for p in [&a, &b] {
+        p.wait_connected().await;
+    }
+    assert_eq!(b.js("return window.__apprtc.isInitiator").await, false);
+    for p in [&a, &b] {
+        p.wait_remote_video_playing().await;
+        let pair = p.js("return window.__apprtc.selectedCandidateType()").await;
+        eprintln!("{}: selected candidate pair {pair}", p.name);
+        assert!(
+            pair["local"].is_string() && pair["remote"].is_string(),
+            "{pair}"
+        );
+        let sound = p
+            .js("return !document.getElementById('remote-video').muted")
+            .await;
+        eprintln!("{}: remote audio autoplayed unmuted: {sound}", p.name);
+        p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
+            .await;
+    }
+    eprintln!("[{:>5.1}s] call connected", started.elapsed().as_secs_f64());
+
+    // Mute and camera off only change our own tracks.
+    for (button, kind) in [("mute", "audio"), ("camera", "video")] {
+        a.click(button).await;
+        let v = a
+            .js(&format!(
+                "const s = document.getElementById('local-video').srcObject; \
+                 return [document.getElementById('{button}').getAttribute('aria-pressed'), \
+                         s.get{}Tracks()[0].enabled]",
+                if kind == "audio" { "Audio" } else { "Video" }
+            ))
+            .await;
+        assert_eq!(v, json!(["true", false]), "{button}");
+        a.click(button).await;
+    }
+    assert_eq!(a.state().await, "connected");
+
+    // A hangs up: B is told, becomes the initiator and waits for someone new.
+    a.click("hangup").await;
+    a.wait_state(&["idle"]).await;
+    b.wait_state(&["peer-left"]).await;
+    assert_eq!(b.js("return window.__apprtc.isInitiator").await, true);
+    b.screenshot(&artifacts.join("b-peer-left.png")).await;
+    a.screenshot(&artifacts.join("a-hung-up.png")).await;
+    eprintln!("[{:>5.1}s] hung up", started.elapsed().as_secs_f64());
+
+    // A rejoins as the joiner and gets B's new offer from the room server.
+    a.click("rejoin").await;
+    for p in [&a, &b] {
+        p.wait_connected().await;
+        p.wait_remote_video_playing().await;
+    }
+    assert_eq!(a.js("return window.__apprtc.isInitiator").await, false);
+    for p in [&a, &b] {
+        p.screenshot(&artifacts.join(format!("{}-rejoined.png", p.name)))
+            .await;
+    }
+    eprintln!("[{:>5.1}s] rejoined", started.elapsed().as_secs_f64());
+
+    // A third browser, with two cameras: first a loopback call on its own (debug=loopback: the
+    // page answers itself), on a phone held sideways; it switches cameras during the call.
+    let c = driver
+        .browser(
+            "c",
+            (915, 412),
+            &tmp.0,
+            &["--use-fake-device-for-media-stream=device-count=2"],
+        )
+        .await;
+    c.goto(&format!(
+        "https://{}/r/{room}loop?debug=loopback&hd=true",
+        server.addr
+    ))
+    .await;
+    c.wait_connected().await;
+    c.wait_remote_video_playing().await;
+    // hd=true is the original's legacy {mandatory: {minWidth, minHeight}}; the client turns it
+    // into standard constraints.
+    let size = c
+        .js(
+            "const s = document.getElementById('local-video').srcObject.getVideoTracks()[0] \
+             .getSettings(); return [s.width, s.height];",
+        )
+        .await;
+    assert!(
+        size[0].as_u64() >= Some(1280) && size[1].as_u64() >= Some(720),
+        "{size}"
+    );
+    c.screenshot(&artifacts.join("c-loopback.png")).await;
+    let camera = "const t = document.getElementById('local-video').srcObject.getVideoTracks()[0]; \
+                  return [t.getSettings().deviceId, t.readyState, \
+                          document.getElementById('switch').disabled];";
+    c.wait_for(
+        "the switch camera button",
+        "return !document.getElementById('switch').hidden",
+        |v| *v == true,
+    )
+    .await;
+    let first = c.js(camera).await;
+    c.click("switch").await;
+    c.wait_for("the other camera", camera, |v| {
+        v[0] != first[0] && v[1] == "live" && v[2] == false
+    })
+    .await;
+    c.wait_remote_video_playing().await;
+    c.click("hangup").await;
+    c.wait_state(&["idle"]).await;
+    c.resize(412, 915).await;
+    eprintln!("[{:>5.1}s] loopback call", started.elapsed().as_secs_f64());
+
+    // Then the landing page: a random room name that follows the rule; joining the full room
+    // through the form gets the "Room full" page.
+    c.goto(&format!("https://{}/", server.addr)).await;
+    let suggested = c
+        .js("return document.getElementById('room-id').value")
+        .await;
+    let suggested = suggested.as_str().unwrap_or("");
+    assert!(
+        suggested.len() >= 5
+            && suggested
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
+        "{suggested:?}"
+    );
+    c.screenshot(&artifacts.join("c-landing.png")).await;
+    c.js(&format!(
+        "document.getElementById('room-id').value = '{room}'; \
+         document.getElementById('room-id').dispatchEvent(new Event('input')); \
+         document.getElementById('join').click(); return true;"
+    ))
+    .await;
+    let page = c
+        .wait_for(
+            "the room full page",
+            "return [document.title, document.body.innerText]",
+            |v| v[0].as_str().is_some_and(|t| t.contains("Room full")),
+        )
+        .await;
+    assert!(
+        page[1].as_str().unwrap_or("").contains("Room full"),
+        "{page}"
+    );
+    c.screenshot(&artifacts.join("c-room-full.png")).await;
+    // The two in the call are not disturbed.
+    for p in [&a, &b] {
+        assert_eq!(p.state().await, "connected");
+    }
+
+    // B closes the page (pagehide: beacon /leave, bye, DELETE): A is told.
+    b.goto("about:blank").await;
+    a.wait_state(&["peer-left"]).await;
+    eprintln!("[{:>5.1}s] page closed", started.elapsed().as_secs_f64());
+
+    // B left no ghost behind: C can now join and gets A's new offer.
+    c.goto(&url).await;
+    for p in [&a, &c] {
+        p.wait_connected().await;
+        p.wait_remote_video_playing().await;
+    }
+    assert_eq!(c.js("return window.__apprtc.isInitiator").await, false);
+    c.screenshot(&artifacts.join("c-joined-after-close.png"))
+        .await;
+    eprintln!(
+        "[{:>5.1}s] newcomer connected",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Without `navigator.mediaDevices` (what an http:// page on a LAN address gets) the page
+    // says why instead of joining.
+    c.click("hangup").await;
+    c.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": "Object.defineProperty(Navigator.prototype, 'mediaDevices', \
+                            { get: () => undefined });" }),
+    )
+    .await;
+    c.goto(&format!("https://{}/r/{room}nomedia", server.addr))
+        .await;
+    let error = c
+        .wait_for(
+            "the HTTPS error",
+            "return [document.body.dataset.state, document.getElementById('status').textContent]",
+            |v| v[0] == "error",
+        )
+        .await;
+    assert!(
+        error[1]
+            .as_str()
+            .unwrap_or("")
+            .contains("Camera and microphone need HTTPS (or localhost)"),
+        "{error}"
+    );
+    c.screenshot(&artifacts.join("c-needs-https.png")).await;
+
+    for p in [a, b, c] {
+        p.quit().await;
+    }
+    drop(driver);
+    server.shutdown().await;
+    eprintln!(
+        "browser test took {:.1}s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        artifacts.display()
+    );
+}
+
+fn artifacts_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("artifacts/browser")
+}
+
+// ------------------------------------------------------------------- apprtc-local over TLS
+
+/// `apprtc-local` on 127.0.0.1:0 with a generated self-signed certificate (browsers only give
+/// pages a camera on https or localhost, and the phone-facing default is https).
+struct TlsServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TlsServer {
+    async fn start(state_dir: &Path) -> Self {
+        let config =
+            Config::try_parse_from(["apprtc-local", "--listen", "127.0.0.1:0", "--no-relay-port"])
+                .expect("flags");
+        let (settings, relay) = config.settings().expect("settings");
+        let (tls, _) =
+            apprtc_local::tls::server_config(None, None, state_dir, &[]).expect("certificate");
+        let main = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = main.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = Server::new(settings, relay, config.server_options());
+        let listeners = Listeners {
+            main,
+            relay: None,
+            tls: Some(tls),
+        };
+        let task = tokio::spawn(server.serve(listeners, async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop, task }
+    }
+
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("server shutdown timeout")
+            .expect("server task")
+            .expect("server");
+    }
+}
+
+// ------------------------------------------------------------------- chromedriver
+
+/// A chromedriver process on a free port; shut down (with its browsers) when dropped.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+    wd: WebDriver,
+}
+
+impl Chromedriver {
+    async fn start(log: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let driver = Self {
+            child,
+            port,
+            wd: WebDriver::new(format!("http://127.0.0.1:{port}")),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(v) = driver.wd.call("GET", "/status", None).await
+                && v["ready"] == true
+            {
+                break driver;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A fresh headless Chromium with a fake camera and microphone.
+    /// `extra` flags replace defaults of the same name.
+    async fn browser(&self, name: &str, size: (u32, u32), tmp: &Path, extra: &[&str]) -> Browser {
+        let profile = tmp.join(format!("profile-{name}"));
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--ignore-certificate-errors",
+            "--allow-loopback-in-peer-connection",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ]
+        .iter()
+        .filter(|flag| {
+            let name = flag.split('=').next().unwrap_or(flag);
+            !extra.iter().any(|e| e.split('=').next() == Some(name))
+        })
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(format!("--window-size={},{}", size.0, size.1));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let mut options = json!({ "args": args });
+        if let Some(bin) = CHROMIUM_CANDIDATES.iter().find(|p| Path::new(p).exists()) {
+            options["binary"] = json!(bin);
+        }
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "acceptInsecureCerts": true,
+                    "goog:chromeOptions": options,
+                }
+            }
+        });
+        let v = self
+            .wd
+            .call("POST", "/session", Some(caps))
+            .await
+            .unwrap_or_else(|e| panic!("cannot start browser {name}: {e}"));
+        let id = v["sessionId"].as_str().expect("sessionId").to_owned();
+        Browser {
+            wd: self.wd.clone(),
+            id,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // `/shutdown` ends the sessions and their browsers too; killing chromedriver alone
+        // could leave Chromium processes behind.
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.write_all(
+                b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------------- WebDriver client
+
+/// The few WebDriver commands the test needs, as JSON over HTTP/1.1.
+#[derive(Clone)]
+struct WebDriver {
+    base: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl WebDriver {
+    fn new(base: String) -> Self {
+        Self {
+            base,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a command; returns its `value`, or the WebDriver error as text.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let exchange = async {
+            let res = self.http.request(req).await.map_err(|e| e.to_string())?;
+            let status = res.status();
+            let bytes = res
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(COMMAND_WAIT, exchange)
+            .await
+            .map_err(|_| format!("{method} {path}: no answer within {COMMAND_WAIT:?}"))??;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "{method} {path}: {status}, not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?;
+        let value = v.get("value").cloned().unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(format!(
+                "{method} {path}: {status} {}: {}",
+                value["error"].as_str().unwrap_or("?"),
+                value["message"].as_str().unwrap_or("")
+            ))
+        }
+    }
+}
+
+/// One browser (WebDriver session).
+struct Browser {
+    wd: WebDriver,
+    id: String,
+    name: String,
+}
+
+impl Browser {
+    async fn cmd(&self, method: &str, what: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{what}", self.id);
+        match self.wd.call(method, &path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("browser {}: {e}\n{}", self.name, self.diagnostics().await),
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    /// Runs a script (a function body; a returned promise is awaited) and returns its value.
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// A Chrome DevTools command through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+        .await
+    }
+
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
+    async fn click(&self, id: &str) {
+        let ok = self
+            .js(&format!(
+                "const b = document.getElementById('{id}'); \
+                 if (!b || b.hidden || b.disabled) return false; b.click(); return true;"
+            ))
+            .await;
+        assert_eq!(ok, true, "{}: button #{id} not clickable", self.name);
+    }
+
+    async fn state(&self) -> String {
+        self.js("return document.body.dataset.state || ''")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Polls `script` until `done` accepts its value; panics with the page's log at the deadline.
+    async fn wait_for(&self, what: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + CALL_WAIT;
+        loop {
+            let v = self.js(script).await;
+            if done(&v) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "browser {}: timed out waiting for {what}; last value {v}\n{}",
+                    self.name,
+                    self.diagnostics().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn wait_state(&self, states: &[&str]) -> Value {
+        self.wait_for(
+            &format!("state {states:?}"),
+            "return document.body.dataset.state || ''",
+            |v| states.iter().any(|s| v == *s),
+        )
+        .await
+    }
+
+    /// The call is up: our state says so and ICE agrees.
+    async fn wait_connected(&self) {
+        self.wait_for(
+            "a connected call",
+            "return [document.body.dataset.state, document.body.dataset.ice]",
+            |v| v[0] == "connected" && (v[1] == "connected" || v[1] == "completed"),
+        )
+        .await;
+    }
+
+    /// The remote video has frames and its clock moves.
+    async fn wait_remote_video_playing(&self) {
+        let script = "const v = document.getElementById('remote-video'); \
+                      return {ready: v.readyState, time: v.currentTime, width: v.videoWidth, \
+                              paused: v.paused};";
+        let first = self
+            .wait_for("remote video frames", script, |v| {
+                v["ready"].as_u64().unwrap_or(0) >= 2 && v["width"].as_u64().unwrap_or(0) > 0
+            })
+            .await;
+        let t0 = first["time"].as_f64().unwrap_or(0.0);
+        self.wait_for("remote video time to advance", script, |v| {
+            v["paused"] == false && v["time"].as_f64().unwrap_or(0.0) > t0 + 0.5
+        })
+        .await;
+    }
+
+    async fn screenshot(&self, path: &Path) {
+        let png = self.cmd("GET", "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64 screenshot"))
+            .expect("screenshot decodes");
+        std::fs::write(path, bytes).expect("write screenshot");
+    }
+
+    /// State, ICE state, status line and the client's own log, for failure messages.
+    async fn diagnostics(&self) -> String {
+        let script = "return [document.title, document.body.dataset.state, \
+                      document.body.dataset.ice, \
+                      (document.getElementById('status') || {}).textContent, \
+                      (document.getElementById('messages') || {}).textContent, \
+                      window.__apprtc ? window.__apprtc.log.slice(-80).join('\\n') : '']";
+        let path = format!("/session/{}/execute/sync", self.id);
+        match self
+            .wd
+            .call("POST", &path, Some(json!({ "script": script, "args": [] })))
+            .await
+        {
+            Ok(v) => format!(
+                "title {} | state {} | ice {} | status {} | messages {}\n--- page log ---\n{}",
+                v[0],
+                v[1],
+                v[2],
+                v[3],
+                v[4],
+                v[5].as_str().unwrap_or("")
+            ),
+            Err(e) => format!("(no diagnostics: {e})"),
+        }
+    }
+
+    async fn quit(self) {
+        let _ = self
+            .wd
+            .call("DELETE", &format!("/session/{}", self.id), None)
+            .await;
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
