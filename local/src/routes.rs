@@ -37,10 +37,9 @@ pub fn router(app: App) -> Router {
         .route("/relay/", any(relay_http_root))
         .route("/status", get(status))
         .route("/healthz", get(healthz))
-        .route("/static/{file}", only_get(get(static_file)))
-        .route("/qr.svg", only_get(get(qr_svg)))
         .fallback(not_found)
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(static_router(app))
 }
 
 fn only_get(r: MethodRouter<App>) -> MethodRouter<App> {
@@ -100,7 +99,10 @@ pub fn not_found_response() -> Response {
 
 /// Routes the emulator serves itself in every mode (the web client's files).
 fn static_router(app: App) -> Router {
-    Router::new().with_state(app)
+    Router::new()
+        .route("/static/{file}", only_get(get(static_file)))
+        .route("/qr.svg", only_get(get(qr_svg)))
+        .with_state(app)
 }
 
 async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {

@@ -266,6 +266,20 @@ async fn web_function_serves_pages_params_and_the_full_page() {
             .unwrap()
             .starts_with("https://h.example/v1alpha/iceconfig")
     );
+    let js = handle(&dep, Route::Web, get("/static/app.js")).await;
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        handle(&dep, Route::Web, get("/static/nope.js"))
+            .await
+            .status(),
+        404
+    );
     assert_eq!(handle(&dep, Route::Web, get("/nope")).await.status(), 404);
     assert_eq!(handle(&dep, Route::Web, post("/")).await.status(), 405);
 }

@@ -2,6 +2,8 @@
 //! real sockets. Every wait is bounded by a timeout; nothing sleeps and then asserts.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod coturn;
+
 use apprtc_local::config::Config;
 use apprtc_local::{Listeners, Server};
 use bytes::Bytes;

@@ -466,6 +466,19 @@ async fn web(dep: &Deployment, req: &Request) -> Result<HttpResponse, ApiError> 
             None,
         ))),
         ["params"] => Ok(crate::http::params_response(&ctx, &dep.settings)),
+        ["static", file] => {
+            let (content_type, body) = crate::web::static_asset(file)
+                .ok_or_else(|| ApiError::NotFound("no such file".to_owned()))?;
+            let mut res = crate::http::text_response(http::StatusCode::OK, body);
+            if let Ok(v) = http::HeaderValue::from_str(content_type) {
+                res.headers_mut().insert(http::header::CONTENT_TYPE, v);
+            }
+            res.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("public, max-age=300"),
+            );
+            Ok(res)
+        }
         ["r", room] => {
             let room = RoomId::parse(room).map_err(|e| ApiError::invalid_id("room", e))?;
             if dep.service.is_full(&room).await? {
