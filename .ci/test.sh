@@ -57,6 +57,8 @@ log "tests against DynamoDB Local (contract, races, the AWS path through aws-loc
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \
     --test contract --test races --test aws_local
+APPRTC_REQUIRE_BROWSER=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
+    infra/dynamodb/local.sh cargo test --all-features -p apprtc-local --test browser -- aws_path
 
 log "Lambda functions under cargo lambda watch, against DynamoDB Local"
 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh
