@@ -131,6 +131,21 @@ pub struct Config {
     /// Read buffer per WebSocket, in bytes.
     #[arg(long, env = "APPRTC_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
+    /// `POST /join` per client address per minute (loopback is not limited).
+    #[arg(long, env = "APPRTC_MAX_JOINS_PER_MINUTE", default_value_t = 60)]
+    pub max_joins_per_minute: u32,
+    /// WebSocket connections per client address per minute (loopback is not limited).
+    #[arg(long, env = "APPRTC_MAX_CONNECTIONS_PER_MINUTE", default_value_t = 120)]
+    pub max_connections_per_minute: u32,
+    /// Open WebSockets in total.
+    #[arg(long, env = "APPRTC_MAX_SOCKETS", default_value_t = 20_000)]
+    pub max_sockets: usize,
+    /// Frames per second one socket may send, sustained.
+    #[arg(long, env = "APPRTC_MAX_MESSAGES_PER_SECOND", default_value_t = 50)]
+    pub max_messages_per_second: u32,
+    /// Frames one socket may send in a burst.
+    #[arg(long, env = "APPRTC_MESSAGE_BURST", default_value_t = 200)]
+    pub message_burst: u32,
     /// How long shutdown waits for sockets to close.
     #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = room::config::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -180,6 +195,13 @@ impl Config {
             ws_read_buffer: self.ws_read_buffer,
             shutdown_timeout: self.shutdown_timeout,
             header_timeout: self.header_timeout,
+            abuse: crate::limits::AbuseLimits {
+                joins_per_minute: self.max_joins_per_minute,
+                connections_per_minute: self.max_connections_per_minute,
+                max_sockets: self.max_sockets,
+                messages_per_second: self.max_messages_per_second,
+                message_burst: self.message_burst,
+            },
         }
     }
 

@@ -6,6 +6,7 @@
 #[cfg(feature = "aws-local")]
 pub mod aws_local;
 pub mod config;
+pub mod limits;
 pub mod qr;
 mod routes;
 mod serve;
@@ -35,6 +36,8 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// Time allowed for a client to send a request's headers.
     pub header_timeout: Duration,
+    /// Abuse limits (per address, totals, per socket).
+    pub abuse: limits::AbuseLimits,
 }
 
 impl Default for ServerOptions {
@@ -44,6 +47,7 @@ impl Default for ServerOptions {
             ws_read_buffer: 4096,
             shutdown_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
+            abuse: limits::AbuseLimits::default(),
         }
     }
 }
@@ -81,6 +85,7 @@ pub struct App {
     options: Arc<ServerOptions>,
     shutdown: watch::Receiver<bool>,
     sockets: TaskTracker,
+    limiter: Arc<limits::Limiter>,
     #[cfg(feature = "aws-local")]
     aws: Option<Arc<aws_local::AwsLocal>>,
 }
@@ -117,10 +122,12 @@ impl Server {
         let service = RoomService::new(store, hub.clone(), settings.clone());
         let relay = Relay::new(hub, expired, service.clone());
         let (stop, shutdown) = watch::channel(false);
+        let limiter = Arc::new(limits::Limiter::new(options.abuse));
         let app = App {
             service,
             relay,
             settings,
+            limiter,
             options: Arc::new(options),
             shutdown,
             sockets: TaskTracker::new(),

@@ -58,6 +58,22 @@ fn reply(res: HttpResponse) -> Response {
     res.map(Body::from).into_response()
 }
 
+/// The client's address, when the listener recorded it.
+pub struct PeerIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 /// What the room code needs to know about a request: scheme of the listener, `Host`, query,
 /// `User-Agent`.
 struct Ctx(RequestContext);
@@ -128,11 +144,24 @@ async fn room_page(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ct
     )))
 }
 
-async fn join(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
+async fn join(
+    State(app): State<App>,
+    Path(raw): Path<String>,
+    PeerIp(peer): PeerIp,
+    Ctx(ctx): Ctx,
+) -> Response {
     let room = match room_id(&raw) {
         Ok(r) => r,
         Err(e) => return reply(error_response(&e)),
     };
+    if let Some(ip) = peer
+        && !app.limiter.allow_join(ip)
+    {
+        return reply(error_response(&ApiError::TooMany {
+            what: "too many joins from this address; retry in a minute",
+            retry_after: 60,
+        }));
+    }
     let result = app.service.join(&room, ctx.loopback()).await;
     reply(join_response(&ctx, &app.settings, &room, result))
 }

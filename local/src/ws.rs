@@ -4,11 +4,31 @@
 use crate::App;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use room::relay::frame::{RelayError, error_frame};
 use room::relay::hub::CloseReason;
 
-pub async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<App>,
+    crate::routes::PeerIp(peer): crate::routes::PeerIp,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let too_many = |what| {
+        room::http::error_response(&room::http::ApiError::TooMany {
+            what,
+            retry_after: 60,
+        })
+        .map(axum::body::Body::from)
+        .into_response()
+    };
+    if let Some(ip) = peer
+        && !app.limiter.allow_connection(ip)
+    {
+        return too_many("too many connections from this address; retry in a minute");
+    }
+    if app.limiter.socket().is_none() {
+        return too_many("the server holds its maximum number of sockets; retry later");
+    }
     let max = app.settings.limits.max_message_bytes * 2 + 1024;
     ws.read_buffer_size(app.options.ws_read_buffer)
         .write_buffer_size(0)
@@ -31,6 +51,14 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 async fn serve(app: App, mut socket: WebSocket) {
+    let limiter = app.limiter.clone();
+    let Some(_slot) = limiter.socket() else {
+        let _ = socket
+            .send(close(close_code::AGAIN, "too many sockets"))
+            .await;
+        return;
+    };
+    let mut bucket = crate::limits::MessageBucket::new(&limiter.limits());
     let (mut session, mut rx) = app.relay.open();
     let mut shutdown = app.shutdown.clone();
     if *shutdown.borrow_and_update() {
@@ -62,6 +90,12 @@ async fn serve(app: App, mut socket: WebSocket) {
                     }
                 };
                 unanswered_pings = 0;
+                if !bucket.take() {
+                    if let Some(m) = report(&app, &mut socket, &RelayError::RateLimited).await {
+                        break m;
+                    }
+                    continue;
+                }
                 if let Err(e) = app.relay.on_text(&mut session, text.as_str()).await
                     && let Some(m) = report(&app, &mut socket, &e).await
                 {

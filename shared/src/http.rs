@@ -33,6 +33,14 @@ pub enum ApiError {
         /// The limit.
         max: usize,
     },
+    /// A per-client or total limit was reached (abuse protection).
+    #[error("{what}")]
+    TooMany {
+        /// What was limited, in plain words.
+        what: &'static str,
+        /// Seconds after which a retry can succeed.
+        retry_after: u32,
+    },
     /// The use case failed for a reason other than a room outcome.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -92,6 +100,16 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
             StatusCode::PAYLOAD_TOO_LARGE,
             &json!({"result": "ERROR", "error": format!("request body is larger than {max} bytes")}),
         ),
+        ApiError::TooMany { what, retry_after } => {
+            let mut res = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"result": "ERROR", "error": what}),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
         ApiError::Service(e) => unavailable(e),
     }
 }
