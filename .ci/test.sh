@@ -67,4 +67,8 @@ log "arm64 Lambda build of every function (cargo lambda build)"
 cargo lambda build --release --arm64 --workspace --exclude apprtc-local --exclude apprtc-bench --exclude room
 ls -l target/lambda/*/bootstrap
 
+log "benchmarks, quick configuration (figures come from full runs: BENCHMARKS.md)"
+bench/run.sh --quick
+CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh bench/run.sh --quick
+
 log "all tests passed"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (BENCHMARKS.md explains each figure). `--quick` is the small configuration
+# the test command runs so the commands cannot rot; without it, the full configuration whose
+# figures BENCHMARKS.md quotes.
+#
+#   bench/run.sh [--quick]
+#
+# The server runs pinned to core 0 with one worker thread, the load generator pinned to core 1,
+# so the generator's own CPU is not what gets measured; both report their CPU time.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+cargo build --release --locked -p apprtc-local -p apprtc-bench -p join >/dev/null
+bin="$root/target/release"
+cores=$(nproc)
+pin_server=""; pin_load=""
+if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0"; pin_load="taskset -c 1"; fi
+
+port=$((20000 + RANDOM % 20000))
+start_server() {
+    # Benchmarks measure the relay, not the abuse limits: per-socket rate limits off.
+    TOKIO_WORKER_THREADS=1 $pin_server "$bin/apprtc-local" --no-tls --no-relay-port \
+        --listen "127.0.0.1:$port" --max-messages-per-second 1000000 --message-burst 1000000 \
+        --max-sockets 30000 "$@" >/tmp/apprtc-bench-server.log 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "server did not start" >&2; cat /tmp/apprtc-bench-server.log >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; port=$((port + 1)); }
+trap 'stop_server' EXIT
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+echo "# start to listening, idle RSS"
+t0=$(date +%s%N); start_server; t1=$(date +%s%N)
+echo "start_to_listening_ms=$(( (t1 - t0) / 1000000 )) (includes the polling interval of 50 ms)"
+echo "idle_rss_kb=$(grep VmRSS /proc/$server_pid/status | awk '{print $2}')"
+stop_server
+
+if $quick; then rooms_list="20"; sizes="200"; seconds=1; api_seconds=1; runs=3; else rooms_list="100 1000 9990"; sizes="200 4096"; seconds=10; api_seconds=10; runs=20; fi
+
+echo "# relay load"
+for size in $sizes; do
+    for rooms in $rooms_list; do
+        start_server
+        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+            --rooms "$rooms" --size "$size" --seconds "$seconds" --prefix "r$size-$rooms"
+        stop_server
+    done
+done
+
+echo "# room API load, in-memory store"
+start_server
+$pin_load "$bin/api_load" --base "http://127.0.0.1:$port" --pid "$server_pid" --concurrency 32 --seconds "$api_seconds"
+stop_server
+
+echo "# Lambda cold start (x86_64 build of join, against DynamoDB Local when AWS_ENDPOINT_URL_DYNAMODB is set)"
+if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+    TABLE_NAME="${TABLE_NAME:-apprtc-rooms}" "$bin/cold_start" --binary "$bin/join" --runs "$runs"
+else
+    echo "skipped: run through infra/dynamodb/local.sh for the cold start and DynamoDB figures"
+fi
