@@ -5,6 +5,7 @@ use crate::App;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use room::relay::frame::{RelayError, error_frame};
 use room::relay::hub::CloseReason;
 
@@ -31,7 +32,7 @@ pub async fn upgrade(
     }
     let max = app.settings.limits.max_message_bytes * 2 + 1024;
     ws.read_buffer_size(app.options.ws_read_buffer)
-        .write_buffer_size(0)
+        .write_buffer_size(2048)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| {
@@ -104,8 +105,19 @@ async fn serve(app: App, mut socket: WebSocket) {
             }
             frame = rx.frames.recv() => {
                 let Some(frame) = frame else { break None };
-                let Ok(text) = Utf8Bytes::try_from(frame) else { continue };
-                if socket.send(Message::Text(text)).await.is_err() {
+                // Queue everything already waiting, then write it in one flush.
+                let mut next = Some(frame);
+                let mut failed = false;
+                while let Some(frame) = next.take() {
+                    if let Ok(text) = Utf8Bytes::try_from(frame)
+                        && socket.feed(Message::Text(text)).await.is_err()
+                    {
+                        failed = true;
+                        break;
+                    }
+                    next = rx.frames.try_recv().ok();
+                }
+                if failed || socket.flush().await.is_err() {
                     break None;
                 }
             }

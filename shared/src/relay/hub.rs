@@ -347,7 +347,13 @@ impl Hub {
         queue_if_alone: bool,
     ) -> Result<(), DeliveryError> {
         let mut rooms = lock(&self.rooms);
-        let entries = rooms.entry(room.clone()).or_default();
+        // The common case (the room exists) must not allocate a key per message.
+        if !rooms.contains_key(room) {
+            rooms.insert(room.clone(), Vec::new());
+        }
+        let Some(entries) = rooms.get_mut(room) else {
+            return Err(DeliveryError::Unavailable("relay room vanished".to_owned()));
+        };
         let me = match entries.iter().position(|e| &e.client == from) {
             Some(i) => i,
             None if entries.len() >= 2 => return Err(DeliveryError::RoomFull),
