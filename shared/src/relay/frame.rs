@@ -215,3 +215,15 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod deep_tests {
+    #[test]
+    fn deeply_nested_unknown_fields_are_an_error_or_ignored_never_a_crash() {
+        let text = format!(
+            "{{\"cmd\":\"x\",\"pad\":{}1{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(super::decode(&text), Ok(super::Command::Unknown));
+    }
+}

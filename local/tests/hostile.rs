@@ -1,0 +1,282 @@
+//! Hostile input against a running server while a call is in progress in another room: every
+//! malformed request and frame gets a clear error (an HTTP error status, an AppRTC error result or
+//! an error frame), the process keeps serving, and the call never notices.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends raw bytes on a fresh connection; whether the answer refused them: an error status, an
+/// AppRTC error result, or the connection closed without an answer.
+async fn refused(addr: std::net::SocketAddr, bytes: &[u8]) -> bool {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = tcp.write_all(bytes).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    status == 0 || is_error(status) || text.contains("\"result\":\"ERROR\"")
+}
+
+fn is_error(status: u16) -> bool {
+    (400..600).contains(&status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_errors_and_the_call_in_another_room_never_notices() {
+    let s = TestServer::start_with(&["--header-timeout", "2s"]).await;
+    let a = s.join_id("calm").await;
+    let b = s.join_id("calm").await;
+    let mut wa = s.ws_registered("calm", &a).await;
+    let mut wb = s.ws_registered("calm", &b).await;
+    let mut tried = 0usize;
+
+    // Paths with bad ids: path tricks, encodings, 10 000 characters, empty segments.
+    let long = "a".repeat(10_000);
+    let bad_ids = [
+        "..", "%2e%2e", "a%2Fb", "a.b", "a b", "%00", "%C3%A4", "%FF", "<script>", "a;b", "a'b",
+        "a\"b", "a\\b", "a*", "a%3Fb", &long, "", "%", "%zz", "a%0Ab",
+    ];
+    // Characters a URI cannot carry raw are sent percent-encoded; the server decodes and refuses.
+    let uri_safe = |id: &str| -> String {
+        id.chars()
+            .map(|ch| match ch {
+                ' ' | '<' | '>' | '"' | '\\' | '\n' | '{' | '}' | '|' | '^' | '`' => {
+                    format!("%{:02X}", ch as u32)
+                }
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    for id in bad_ids {
+        let id = uri_safe(id);
+        for (method, path) in [
+            ("POST", format!("/join/{id}")),
+            ("POST", format!("/message/{id}/{a}")),
+            ("POST", format!("/leave/calm/{id}")),
+            ("POST", format!("/relay/{id}/{a}")),
+            ("GET", format!("/r/{id}")),
+        ] {
+            let r = s
+                .request(method, &path, r#"{"type":"offer","sdp":"x"}"#, &[])
+                .await;
+            let result = serde_json::from_str::<serde_json::Value>(&r.body).ok();
+            let refused =
+                is_error(r.status) || result.as_ref().is_some_and(|v| v["result"] != "SUCCESS");
+            assert!(
+                refused,
+                "{method} {} answered {} {}",
+                &path[..path.len().min(60)],
+                r.status,
+                r.body
+            );
+            tried += 1;
+        }
+    }
+
+    // Bodies: empty, huge, invalid UTF-8, not JSON, nested, truncated, wrong types.
+    let c = s.join_id("target").await;
+    let deep = format!(
+        "{{\"type\":\"offer\",\"x\":{}1{}}}",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let huge = format!("{{\"type\":\"offer\",\"sdp\":\"{}\"}}", "x".repeat(2 << 20));
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        huge.as_bytes()[..70 * 1024].to_vec(),
+        b"\xff\xfe\xfd".to_vec(),
+        b"{\"type\":\"offer\",\"sdp\":\"\xc3\x28\"}".to_vec(),
+        b"not json".to_vec(),
+        deep.into_bytes(),
+        b"{\"type\":\"offer\"".to_vec(),
+        b"{\"type\":7}".to_vec(),
+        b"{\"type\":null}".to_vec(),
+        b"[]".to_vec(),
+        b"\"offer\"".to_vec(),
+        b"{\"type\":\"Offer\"}".to_vec(),
+        b"{}".to_vec(),
+        b"null".to_vec(),
+        b"{\"type\":\"offer\"}{\"type\":\"offer\"}".to_vec(),
+    ];
+    for body in bodies {
+        for path in [format!("/message/target/{c}"), format!("/relay/target/{c}")] {
+            let r = s.request("POST", &path, body.clone(), &[]).await;
+            let ok = r.status == 200 && r.body.contains("SUCCESS") || r.body == "OK\n";
+            assert!(
+                !ok,
+                "{path} accepted {:?}",
+                String::from_utf8_lossy(&body[..body.len().min(40)])
+            );
+            tried += 1;
+        }
+    }
+
+    // A 2 MiB body on a raw socket (the server refuses early; the sender may see a broken pipe).
+    for path in [format!("/message/target/{c}"), format!("/relay/target/{c}")] {
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+            huge.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(huge.as_bytes());
+        assert!(refused(s.addr, &req).await, "huge body accepted on {path}");
+        tried += 1;
+    }
+
+    // Wrong methods on every route.
+    for (method, path) in [
+        ("GET", "/join/x"),
+        ("PUT", "/join/x"),
+        ("DELETE", "/join/x"),
+        ("GET", "/message/x/y"),
+        ("PATCH", "/leave/x/y"),
+        ("POST", "/r/x"),
+        ("POST", "/params"),
+        ("PUT", "/v1alpha/iceconfig"),
+        ("DELETE", "/v1alpha/iceconfig"),
+        ("POST", "/"),
+        ("POST", "/static/app.js"),
+        ("GET", "/nope"),
+        ("POST", "/ws"),
+        ("TRACE", "/join/x"),
+    ] {
+        let r = s.request(method, path, "", &[]).await;
+        assert!(is_error(r.status), "{method} {path} answered {}", r.status);
+        tried += 1;
+    }
+
+    // Malformed HTTP on raw sockets: bad request lines, bad and duplicated headers, huge headers,
+    // garbage, slow headers (slowloris).
+    let huge_header = format!(
+        "POST /join/x HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let raws: Vec<Vec<u8>> = vec![
+        b"GARBAGE\r\n\r\n".to_vec(),
+        b"POST\r\n\r\n".to_vec(),
+        b"POST /join/x HTTP/9.9\r\nHost: h\r\n\r\n".to_vec(),
+        b"POST /message/target/zz HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n".to_vec(),
+        b"POST /message/target/zz HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello".to_vec(),
+        b"POST /message/target/zz HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+        b"POST /join/x HTTP/1.1\r\nHost h\r\n\r\n".to_vec(),
+        b"\x00\x01\x02\x03\r\n\r\n".to_vec(),
+        b"POST /join/\xff HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+        huge_header.into_bytes(),
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec(),
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec(),
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 99\r\n\r\n".to_vec(),
+    ];
+    for bytes in raws {
+        assert!(
+            refused(s.addr, &bytes).await,
+            "raw request {:?} accepted",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(60)])
+        );
+        tried += 1;
+    }
+    // Slow headers: the server gives up after --header-timeout instead of holding the socket.
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    slow.write_all(b"POST /join/x HTTP/1.1\r\nHost: h\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(WAIT, slow.read_to_end(&mut buf))
+        .await
+        .expect("slow headers were not cut off");
+    assert!(n.is_ok());
+    tried += 1;
+
+    // WebSocket frames: binary, invalid JSON, wrong types, unknown commands, huge, frames after
+    // an error that closes.
+    let frames: Vec<(&str, String)> = vec![
+        ("close", "not json".to_owned()),
+        ("close", "".to_owned()),
+        ("close", "[]".to_owned()),
+        ("close", "{\"cmd\":\"register\"}".to_owned()),
+        (
+            "close",
+            "{\"cmd\":\"register\",\"roomid\":\"calm\",\"clientid\":\"nope\"}".to_owned(),
+        ),
+        (
+            "close",
+            format!("{{\"cmd\":\"register\",\"roomid\":\"{long}\",\"clientid\":\"x\"}}"),
+        ),
+        (
+            "close",
+            "{\"cmd\":\"register\",\"roomid\":7,\"clientid\":\"x\"}".to_owned(),
+        ),
+        ("close", "{\"cmd\":\"send\",\"msg\":\"x\"}".to_owned()),
+        (
+            "close",
+            "{\"cmd\":\"send\",\"msg\":{\"type\":\"offer\"}}".to_owned(),
+        ),
+        (
+            "open",
+            format!(
+                "{{\"cmd\":\"x\",\"pad\":{}1{}}}",
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+        ),
+        ("open", "{\"cmd\":\"ping\"}".to_owned()),
+        ("open", "{}".to_owned()),
+        ("open", "{\"cmd\":null}".to_owned()),
+    ];
+    for (fate, text) in &frames {
+        let mut w = s.ws().await;
+        w.send_text(text).await;
+        let e = w.recv_error().await;
+        assert!(!e.is_empty());
+        if *fate == "close" {
+            w.expect_closed().await;
+        } else {
+            w.expect_nothing_pending().await;
+        }
+        tried += 1;
+    }
+    {
+        let mut w = s.ws().await;
+        use futures_util::SinkExt;
+        w.stream
+            .send(tokio_tungstenite::tungstenite::Message::binary(vec![
+                1, 2, 3,
+            ]))
+            .await
+            .unwrap();
+        assert!(!w.recv_error().await.is_empty());
+        w.expect_closed().await;
+        tried += 1;
+    }
+    // A registered socket sending invalid messages: error frames, still registered.
+    let d = s.join_id("target").await;
+    let mut wd = s.ws_registered("target", &d).await;
+    for bad in [
+        "x",
+        "{\"type\":\"nope\"}",
+        "{\"sdp\":\"x\"}",
+        "[1]",
+        "{\"type\":\"offer\"",
+    ] {
+        wd.send_msg(bad).await;
+        assert!(wd.recv_error().await.starts_with("Invalid send request"));
+        tried += 1;
+    }
+
+    assert!(tried >= 150, "only {tried} inputs tried");
+    // The call in the other room never noticed.
+    wb.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    assert_eq!(
+        s.message("calm", &a, &candidate(1)).await["result"],
+        "SUCCESS"
+    );
+    assert_eq!(wb.recv_msg().await, candidate(1));
+    assert_eq!(s.get("/healthz").await.status, 200);
+    eprintln!("{tried} hostile inputs answered with errors; the call kept working");
+}
