@@ -53,6 +53,9 @@ cargo test --workspace --all-features --no-run
 log "tests (memory store, relay, browsers, coturn)"
 APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-features
 
+log "the relay suite (spec 7.2-7.3) against the compatibility listener (port 8089's paths)"
+APPRTC_TEST_RELAY_PORT=1 cargo test --all-features -p apprtc-local --test relay
+
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \

@@ -83,7 +83,11 @@ fn client_id(join: &Value) -> String {
 async fn join_announces_the_relay_urls_this_server_serves() {
     let s = TestServer::start().await;
     let v = s.join("urls").await;
-    assert_eq!(v["params"]["wss_url"], s.ws_url);
+    // The main listener announces itself (the compatibility port is only used by old links).
+    assert_eq!(
+        v["params"]["wss_url"],
+        format!("{}/ws", s.base.replacen("http", "ws", 1))
+    );
     assert_eq!(
         v["params"]["wss_post_url"],
         format!("{}{WP}", s.base),

@@ -31,6 +31,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub ws_url: String,
+    /// With `APPRTC_TEST_RELAY_PORT=1`: the compatibility relay listener's base URL. Sockets then
+    /// go there, and requests to `/relay/...` go there as `/...` (the original collider's paths),
+    /// so the relay suite runs against that listener unchanged.
+    pub relay_base: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -71,13 +75,29 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let server = Server::from_config(&config).await.expect("server");
-        let task = tokio::spawn(server.serve(Listeners::plain(listener), async move {
+        let compat = if std::env::var_os("APPRTC_TEST_RELAY_PORT").is_some() {
+            Some(
+                tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind relay"),
+            )
+        } else {
+            None
+        };
+        let relay_addr = compat.as_ref().map(|l| l.local_addr().expect("addr"));
+        let listeners = Listeners {
+            main: listener,
+            relay: compat,
+            tls: None,
+        };
+        let task = tokio::spawn(server.serve(listeners, async move {
             let _ = stopped.await;
         }));
         Self {
             addr,
             base: format!("http://{addr}"),
-            ws_url: format!("ws://{addr}/ws"),
+            ws_url: format!("ws://{}/ws", relay_addr.unwrap_or(addr)),
+            relay_base: relay_addr.map(|a| format!("http://{a}")),
             stop: Some(stop),
             task: Some(task),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -123,10 +143,12 @@ impl TestServer {
         user_agent: Option<&str>,
     ) -> Reply {
         // An absolute URL goes elsewhere (another listener); a path goes to this server.
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
+        let url = match (&self.relay_base, path.strip_prefix("/relay")) {
+            _ if path.starts_with("http") => path.to_owned(),
+            (Some(relay), Some(rest)) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{relay}{rest}")
+            }
+            _ => format!("{}{path}", self.base),
         };
         let mut req = http::Request::builder().method(method).uri(url);
         if let Some(ua) = user_agent {
