@@ -212,16 +212,7 @@ impl Relay {
                 "Invalid message: body is not valid UTF-8",
             );
         };
-        match self.relay_message(room, client, text.to_owned()).await {
-            Ok(()) => collider_ok(),
-            Err(RelayError::InvalidMessage(e)) => {
-                collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
-            }
-            Err(e) => collider_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Failed to send the message: {e}"),
-            ),
-        }
+        post_reply(self.relay_message(room, client, text.to_owned()).await)
     }
 
     /// `DELETE <wss_post_url>/<room>/<client>`: closes the socket and frees the place; the client
@@ -310,6 +301,21 @@ async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceive
             }
             Err(e) => tracing::warn!(%room, %client, error = %e, "removal after grace failed"),
         }
+    }
+}
+
+/// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500
+/// with the reason otherwise (spec §3.7).
+pub(crate) fn post_reply(result: Result<(), RelayError>) -> HttpResponse {
+    match result {
+        Ok(()) => collider_ok(),
+        Err(RelayError::InvalidMessage(e)) => {
+            collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
+        }
+        Err(e) => collider_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Failed to send the message: {e}"),
+        ),
     }
 }
 

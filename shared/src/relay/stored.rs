@@ -5,7 +5,7 @@
 
 use super::frame::{self, Command, RelayError};
 use super::hub::RelayLimits;
-use super::{collider_error, collider_ok, http_target, validate, with_collider_cors};
+use super::{collider_error, collider_ok, http_target, post_reply, validate, with_collider_cors};
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::MessageKind;
@@ -290,16 +290,7 @@ impl StoredRelay {
                 "Invalid message: body is not valid UTF-8",
             );
         };
-        match self.relay_message(room, client, text.to_owned()).await {
-            Ok(()) => collider_ok(),
-            Err(RelayError::InvalidMessage(e)) => {
-                collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
-            }
-            Err(e) => collider_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Failed to send the message: {e}"),
-            ),
-        }
+        post_reply(self.relay_message(room, client, text.to_owned()).await)
     }
 
     /// Collider `DELETE <wss_post_url>/<room>/<client>`: closes the client's connection and the
