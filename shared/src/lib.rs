@@ -20,6 +20,7 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+pub mod fuzzing;
 pub mod http;
 pub mod ice;
 pub mod params;
