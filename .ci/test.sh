@@ -24,7 +24,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 log "python packages"
-python3 -m pip install -q --disable-pip-version-check boto3 cargo-lambda "cfn-lint==1.53.3" aws-sam-cli 2>&1 | grep -v "Running pip as the 'root' user" || true
+# Pinned together: aws-sam-cli requires a matching cfn-lint, and an unpinned pair stops resolving
+# when either is released. A failed install stops the run here, not at the first missing command.
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+    boto3 cargo-lambda "cfn-lint==1.58.0" "aws-sam-cli==1.170.0"
+if command -v pyenv >/dev/null; then pyenv rehash; fi
 
 log "DynamoDB Local"
 infra/dynamodb/local.sh --install
@@ -44,6 +48,15 @@ cargo fmt --all --check
 log "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+log "cargo deny: licenses, bans, sources (deny.toml); advisories where the RustSec database is reachable"
+command -v cargo-deny >/dev/null || cargo install --locked --quiet cargo-deny@0.20.2
+cargo deny --log-level error check licenses bans sources
+if timeout 15 git ls-remote https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
+    cargo deny --log-level error check advisories
+else
+    echo "advisories not checked: github.com (the RustSec advisory database) is not reachable from this machine"
+fi
+
 log "release build (the container's build step, local/Dockerfile)"
 cargo build --release --locked -p apprtc-local
 
@@ -59,7 +72,7 @@ APPRTC_TEST_RELAY_PORT=1 cargo test --all-features -p apprtc-local --test relay
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \
-    --test contract --test races --test aws_local
+    --test contract --test races --test store_faults --test aws_local
 APPRTC_REQUIRE_BROWSER=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p apprtc-local --test browser -- aws_path
 

@@ -54,6 +54,12 @@ pub struct Config {
     /// DynamoDB endpoint for `--store dynamodb` (default: the AWS regional endpoint).
     #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
     pub dynamodb_endpoint: Option<String>,
+    /// Longest wait for one DynamoDB attempt; slower answers are retried.
+    #[arg(long, env = "APPRTC_DYNAMODB_ATTEMPT_TIMEOUT", default_value = "800ms", value_parser = room::config::parse_duration)]
+    pub dynamodb_attempt_timeout: Duration,
+    /// Longest wait for one DynamoDB operation, retries included; then the request gets a 503.
+    #[arg(long, env = "APPRTC_DYNAMODB_TIMEOUT", default_value = "2s", value_parser = room::config::parse_duration)]
+    pub dynamodb_timeout: Duration,
 
     /// Public base URL for links (default: derived from each request's Host).
     #[arg(long, env = "APPRTC_PUBLIC_URL")]
@@ -125,6 +131,9 @@ pub struct Config {
     /// Frames waiting for one socket before it is closed as a slow reader.
     #[arg(long, env = "APPRTC_OUTBOUND_QUEUE", default_value_t = 1088)]
     pub outbound_queue: usize,
+    /// Bytes waiting for one socket before it is closed as a slow reader.
+    #[arg(long, env = "APPRTC_OUTBOUND_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub outbound_bytes: usize,
     /// Interval of server WebSocket pings; a socket that misses two is closed.
     #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = room::config::parse_duration)]
     pub ping_interval: Duration,
@@ -216,6 +225,12 @@ impl Config {
         if self.outbound_queue <= self.max_queued_messages {
             return Err("--outbound-queue must be larger than --max-queued-messages (a queue is flushed into it)".to_owned());
         }
+        if self.outbound_bytes < self.max_queued_bytes {
+            return Err(
+                "--outbound-bytes must be at least --max-queued-bytes (a queue is flushed into it)"
+                    .to_owned(),
+            );
+        }
         if self.ping_interval.is_zero() {
             return Err("--ping-interval must be greater than zero".to_owned());
         }
@@ -255,6 +270,7 @@ impl Config {
             max_queued_messages: self.max_queued_messages,
             max_queued_bytes: self.max_queued_bytes,
             outbound_queue: self.outbound_queue,
+            outbound_bytes: self.outbound_bytes,
             reconnect_grace: self.reconnect_grace,
         };
         Ok((settings, relay))

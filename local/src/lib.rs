@@ -294,11 +294,17 @@ impl Server {
 async fn dynamodb_store(config: &config::Config) -> anyhow::Result<Arc<dyn RoomStore>> {
     use anyhow::Context as _;
     use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
-    let client = client(
-        &DynamoTimeouts::default(),
-        config.dynamodb_endpoint.as_deref(),
-    )
-    .await;
+    anyhow::ensure!(
+        !config.dynamodb_attempt_timeout.is_zero()
+            && config.dynamodb_attempt_timeout <= config.dynamodb_timeout,
+        "--dynamodb-attempt-timeout must be greater than zero and at most --dynamodb-timeout"
+    );
+    let timeouts = DynamoTimeouts {
+        attempt: config.dynamodb_attempt_timeout,
+        operation: config.dynamodb_timeout,
+        ..DynamoTimeouts::default()
+    };
+    let client = client(&timeouts, config.dynamodb_endpoint.as_deref()).await;
     let store = DynamoRoomStore::new(client, &config.table);
     store.check().await.with_context(|| {
         format!(

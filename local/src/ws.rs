@@ -44,6 +44,9 @@ pub async fn upgrade(
         })
 }
 
+/// Longest wait for a close frame to go out.
+const GOODBYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
@@ -60,7 +63,11 @@ async fn serve(app: App, mut socket: WebSocket) {
         return;
     };
     let mut bucket = crate::limits::MessageBucket::new(&limiter.limits());
-    let (mut session, mut rx) = app.relay.open();
+    let (mut session, rx) = app.relay.open();
+    let room::relay::hub::ConnReceiver {
+        mut frames,
+        close: close_signal,
+    } = rx;
     let mut shutdown = app.shutdown.clone();
     if *shutdown.borrow_and_update() {
         let _ = socket
@@ -103,25 +110,31 @@ async fn serve(app: App, mut socket: WebSocket) {
                     break m;
                 }
             }
-            frame = rx.frames.recv() => {
+            frame = frames.recv() => {
                 let Some(frame) = frame else { break None };
-                // Queue everything already waiting, then write it in one flush.
-                let mut next = Some(frame);
-                let mut failed = false;
-                while let Some(frame) = next.take() {
-                    if let Ok(text) = Utf8Bytes::try_from(frame)
-                        && socket.feed(Message::Text(text)).await.is_err()
-                    {
-                        failed = true;
-                        break;
+                // Queue everything already waiting, then write it in one flush. A reader that
+                // stopped reading blocks the write: the hub's close request and shutdown still
+                // end it (the frame in flight is abandoned, so no close frame follows).
+                let write = async {
+                    let mut next = Some(frame);
+                    while let Some(frame) = next.take() {
+                        if let Ok(text) = Utf8Bytes::try_from(frame) {
+                            socket.feed(Message::Text(text)).await?;
+                        }
+                        next = frames.try_recv();
                     }
-                    next = rx.frames.try_recv().ok();
-                }
-                if failed || socket.flush().await.is_err() {
-                    break None;
+                    socket.flush().await
+                };
+                tokio::select! {
+                    written = write => if written.is_err() { break None },
+                    reason = close_signal.wait() => {
+                        tracing::info!(?reason, "closing a socket stuck in a write");
+                        break None;
+                    }
+                    _ = shutdown.changed() => break None,
                 }
             }
-            reason = rx.close.wait() => {
+            reason = close_signal.wait() => {
                 break Some(match reason {
                     CloseReason::Removed | CloseReason::Evicted => close(close_code::NORMAL, ""),
                     CloseReason::SlowReader => close(close_code::POLICY, "slow reader: outbound queue full"),
@@ -142,7 +155,8 @@ async fn serve(app: App, mut socket: WebSocket) {
         }
     };
     if let Some(m) = goodbye {
-        let _ = socket.send(m).await;
+        // A peer that does not read cannot hold the task: the close frame gets a bounded wait.
+        let _ = tokio::time::timeout(GOODBYE_WAIT, socket.send(m)).await;
     }
     app.relay.on_close(session).await;
 }

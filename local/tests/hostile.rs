@@ -1,9 +1,11 @@
 //! Hostile input against a running server while a call is in progress in another room: every
 //! malformed request and frame gets a clear error (an HTTP error status, an AppRTC error result or
-//! an error frame), the process keeps serving, and the call never notices.
+//! an error frame), the process keeps serving, its memory comes back to where it was, and the call
+//! never notices. The server is the built binary in its own process, so its memory is its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::process::Process;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,11 +31,15 @@ fn is_error(status: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_errors_and_the_call_in_another_room_never_notices() {
-    let s = TestServer::start_with(&["--header-timeout", "2s"]).await;
+    let p = Process::start(&["--header-timeout", "2s"]);
+    let s = p.server();
     let a = s.join_id("calm").await;
     let b = s.join_id("calm").await;
     let mut wa = s.ws_registered("calm", &a).await;
     let mut wb = s.ws_registered("calm", &b).await;
+    wb.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    let before = p.rss_kb();
     let mut tried = 0usize;
 
     // Paths with bad ids: path tricks, encodings, 10 000 characters, empty segments.
@@ -278,5 +284,12 @@ async fn hostile_input_gets_errors_and_the_call_in_another_room_never_notices() 
     );
     assert_eq!(wb.recv_msg().await, candidate(1));
     assert_eq!(s.get("/healthz").await.status, 200);
-    eprintln!("{tried} hostile inputs answered with errors; the call kept working");
+    // Memory comes back: nothing the inputs made the server allocate is kept.
+    drop(wd);
+    let after = p.rss_kb();
+    eprintln!(
+        "{tried} hostile inputs answered with errors; the call kept working; \
+         server RSS {before} KiB before, {after} KiB after"
+    );
+    assert!(after < before + 4 * 1024, "RSS {before} KiB -> {after} KiB");
 }

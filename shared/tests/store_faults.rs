@@ -1,5 +1,7 @@
-//! A DynamoDB that cannot be reached: every use case answers a 503 with a JSON error within a
-//! bounded time (explicit SDK timeouts and retries), and nothing panics.
+//! A DynamoDB that cannot be reached, hangs, is slow or throttles: every use case answers a 503
+//! with a JSON error within a bounded time (explicit SDK timeouts and retries), nothing panics,
+//! and the same deployment serves again as soon as the table is back. The faults are put between
+//! the functions and a real DynamoDB API (DynamoDB Local) by a loopback proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lambda_http::Body;
@@ -8,6 +10,10 @@ use room::adapters::lambda::{DeployConfig, Deployment, Route, handle};
 use room::testing::FakeConnections;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+use fault_proxy::{Fault, FaultProxy};
 
 /// A loopback port with nothing listening (bound, then released).
 fn dead_endpoint() -> String {
@@ -57,4 +63,124 @@ async fn an_unreachable_table_is_a_503_json_error_within_a_bounded_time() {
         assert_eq!(v["result"], "ERROR");
         assert!(v["error"].as_str().unwrap().contains("unavailable"));
     }
+}
+
+fn request(route: Route, path: &str) -> http::Request<Body> {
+    let body = if route == Route::Message {
+        Body::from(r#"{"type":"offer","sdp":"x"}"#)
+    } else {
+        Body::Empty
+    };
+    http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", "h")
+        .body(body)
+        .unwrap()
+}
+
+fn json(res: &http::Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(res.body().as_ref()).unwrap()
+}
+
+/// Joins `room` and returns the client id; panics unless the answer is SUCCESS.
+async fn join(dep: &Deployment, room: &str) -> String {
+    let res = handle(
+        dep,
+        Route::Join,
+        request(Route::Join, &format!("/join/{room}")),
+    )
+    .await;
+    let v = json(&res);
+    assert_eq!(v["result"], "SUCCESS", "{v}");
+    v["params"]["client_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_stopped_hung_slow_or_throttling_table_is_a_503_and_the_functions_recover() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        assert!(
+            std::env::var_os("APPRTC_REQUIRE_DYNAMODB").is_none(),
+            "APPRTC_REQUIRE_DYNAMODB is set but AWS_ENDPOINT_URL_DYNAMODB is not"
+        );
+        eprintln!("skipped: AWS_ENDPOINT_URL_DYNAMODB not set");
+        return;
+    };
+    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "apprtc-rooms".to_owned());
+    let proxy = FaultProxy::start(&endpoint).await;
+    // The deployed timeouts: what a caller waits at most.
+    let timeouts = DynamoTimeouts::default();
+    let bound = timeouts.operation + Duration::from_secs(2);
+    let store = DynamoRoomStore::new(client(&timeouts, Some(&proxy.url())).await, &table);
+    let config = DeployConfig::from_lookup(|k| (k == "TABLE_NAME").then(|| table.clone())).unwrap();
+    let dep = Deployment::new(
+        config,
+        Arc::new(store),
+        Arc::new(FakeConnections::default()),
+    );
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // A call in progress before the faults; it must survive them.
+    let room = format!("faults-{stamp}");
+    let first = join(&dep, &room).await;
+
+    for (n, fault) in [
+        Fault::Stopped,
+        Fault::Hung,
+        Fault::Slow(timeouts.operation + Duration::from_secs(1)),
+        Fault::Throttling,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        proxy.set(fault);
+        for (route, path) in [
+            (Route::Join, format!("/join/{room}")),
+            (Route::Message, format!("/message/{room}/{first}")),
+            (Route::Leave, format!("/leave/{room}/{first}")),
+        ] {
+            let started = Instant::now();
+            let res = handle(&dep, route, request(route, &path)).await;
+            let took = started.elapsed();
+            assert!(took < bound, "{fault:?} {path}: took {took:?}");
+            assert_eq!(res.status(), 503, "{fault:?} {path}");
+            assert_eq!(res.headers()["retry-after"], "1");
+            let v = json(&res);
+            assert_eq!(v["result"], "ERROR", "{fault:?} {path}");
+            eprintln!("{fault:?} {path}: 503 after {took:?}");
+        }
+        // The table is back: the same deployment serves again, with nothing to restart.
+        proxy.set(Fault::None);
+        let other = format!("faults-{stamp}-after-{n}");
+        join(&dep, &other).await;
+    }
+
+    // Slow, but within the attempt timeout: answered normally.
+    proxy.set(Fault::Slow(Duration::from_millis(100)));
+    let res = handle(
+        &dep,
+        Route::Message,
+        request(Route::Message, &format!("/message/{room}/{first}")),
+    )
+    .await;
+    assert_eq!(json(&res)["result"], "SUCCESS");
+    proxy.set(Fault::None);
+
+    // Nothing was lost or half-written: the first client is still the initiator, and the
+    // joiner gets exactly the one saved message that was accepted.
+    let res = handle(
+        &dep,
+        Route::Join,
+        request(Route::Join, &format!("/join/{room}")),
+    )
+    .await;
+    let v = json(&res);
+    assert_eq!(v["result"], "SUCCESS", "{v}");
+    assert_eq!(v["params"]["is_initiator"], "false");
+    assert_eq!(
+        v["params"]["messages"],
+        serde_json::json!([r#"{"type":"offer","sdp":"x"}"#])
+    );
 }

@@ -361,7 +361,18 @@
   Call.prototype.join = function (gen) {
     var self = this;
     var room = this.roomId;
-    return fetch(ROOT + '/join/' + enc(room) + location.search, {method: 'POST'}).then(function (res) {
+    // A 503 is a passing fault of the room store: retried a few times, as its Retry-After says.
+    var retries = 0;
+    function post() {
+      return fetch(ROOT + '/join/' + enc(room) + location.search, {method: 'POST'}).then(function (res) {
+        if (res.status !== 503 || retries >= 3 || gen !== self.gen) return res;
+        retries += 1;
+        var wait = Math.min(Number(res.headers.get('Retry-After')) || 1, 5);
+        trace('join: service unavailable, retrying in', wait, 's');
+        return new Promise(function (done) { setTimeout(done, wait * 1000); }).then(post);
+      });
+    }
+    return post().then(function (res) {
       if (!res.ok) throw new Error('Could not join the room (HTTP ' + res.status + ').');
       return res.json();
     }).then(function (body) {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod coturn;
+pub mod process;
 
 use apprtc_local::config::Config;
 use apprtc_local::{Listeners, Server};
@@ -100,6 +101,20 @@ impl TestServer {
             relay_base: relay_addr.map(|a| format!("http://{a}")),
             stop: Some(stop),
             task: Some(task),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// A handle on an `apprtc-local` running in another process at `addr` (plain HTTP, no
+    /// compatibility listener); [`TestServer::shutdown`] does not apply to it.
+    pub fn attach(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            ws_url: format!("ws://{addr}/ws"),
+            relay_base: None,
+            stop: None,
+            task: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -381,6 +396,21 @@ impl Ws {
             v["error"], "Invalid message: unexpected 'cmd'",
             "a frame was pending: {v}"
         );
+    }
+
+    /// Waits for the server's close frame and returns its code and reason; panics if a text
+    /// frame or the end of the stream comes first.
+    pub async fn expect_close_frame(&mut self) -> (u16, String) {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for a close frame");
+            match next {
+                Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
     }
 
     pub async fn close(mut self) {

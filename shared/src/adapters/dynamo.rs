@@ -22,7 +22,8 @@ use crate::ports::{RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -199,14 +200,20 @@ impl RoomStore for DynamoRoomStore {
                 let body =
                     serde_json::to_string(r).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
                 let ttl = r.expires_at / 1000 + 1;
+                let version = new_version()?;
                 let put = self
                     .client
                     .put_item()
                     .table_name(&self.table)
                     .item(KEY, key(room))
-                    .item("v", AttributeValue::N(new_version()?.to_string()))
+                    .item("v", AttributeValue::N(version.to_string()))
                     .item("room", AttributeValue::S(body))
-                    .item(TTL_ATTRIBUTE, AttributeValue::N(ttl.to_string()));
+                    .item(TTL_ATTRIBUTE, AttributeValue::N(ttl.to_string()))
+                    // A failed condition returns the item, so a retry of a write that did land
+                    // (the first attempt timed out after DynamoDB applied it) is recognised.
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
                 let put = match expected {
                     None => put.condition_expression("attribute_not_exists(pk)"),
                     Some(v) => put
@@ -215,13 +222,14 @@ impl RoomStore for DynamoRoomStore {
                 };
                 match put.send().await {
                     Ok(_) => Ok(Swap::Done),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Swap::Conflict)
-                    }
-                    Err(e) => Err(unavailable("PutItem", e)),
+                    Err(e) => match e.as_service_error() {
+                        Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                            let ours = c.item().and_then(|item| item.get("v"))
+                                == Some(&AttributeValue::N(version.to_string()));
+                            Ok(if ours { Swap::Done } else { Swap::Conflict })
+                        }
+                        _ => Err(unavailable("PutItem", e)),
+                    },
                 }
             }
             (None, Some(v)) => {

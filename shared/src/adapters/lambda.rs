@@ -150,6 +150,7 @@ impl DeployConfig {
             max_queued_messages: number(env::MAX_QUEUED_MESSAGES, r.max_queued_messages)?,
             max_queued_bytes: number(env::MAX_QUEUED_BYTES, r.max_queued_bytes)?,
             outbound_queue: r.outbound_queue,
+            outbound_bytes: r.outbound_bytes,
             reconnect_grace: limits.reconnect_grace,
         };
         let turn_auth = TurnAuth::from_settings(

@@ -7,7 +7,7 @@ use crate::ports::{DeliveryError, PeerNotifier};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -22,6 +22,9 @@ pub struct RelayLimits {
     /// Frames waiting in one connection's outbound queue before it counts as a slow reader and
     /// is disconnected.
     pub outbound_queue: usize,
+    /// Bytes waiting in one connection's outbound queue before it counts as a slow reader (a
+    /// single frame larger than this still goes to an empty queue).
+    pub outbound_bytes: usize,
     /// How long a client whose socket closed (or that only POSTed) keeps its place.
     pub reconnect_grace: Duration,
 }
@@ -32,6 +35,7 @@ impl Default for RelayLimits {
             max_queued_messages: 1024,
             max_queued_bytes: 1024 * 1024,
             outbound_queue: 1024 + 64,
+            outbound_bytes: 2 * 1024 * 1024,
             reconnect_grace: Duration::from_secs(10),
         }
     }
@@ -60,15 +64,56 @@ pub struct ConnHandle {
 struct Kill {
     notify: Notify,
     reason: Mutex<Option<CloseReason>>,
+    /// Bytes handed to the queue and not yet taken by the writer.
+    pending_bytes: AtomicUsize,
 }
 
 /// The connection's side: receives frames and close requests.
 #[derive(Debug)]
 pub struct ConnReceiver {
     /// Frames to write, in order.
-    pub frames: mpsc::Receiver<Bytes>,
+    pub frames: FrameQueue,
     /// Resolves when the hub wants the connection closed.
     pub close: CloseSignal,
+}
+
+/// The receiving end of one connection's outbound queue.
+#[derive(Debug)]
+pub struct FrameQueue {
+    rx: mpsc::Receiver<Bytes>,
+    kill: Arc<Kill>,
+}
+
+impl FrameQueue {
+    /// The next frame to write; `None` once the hub dropped the connection.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let frame = self.rx.recv().await?;
+        self.taken(&frame);
+        Some(frame)
+    }
+
+    /// The next frame if one is already waiting.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        let frame = self.rx.try_recv().ok()?;
+        self.taken(&frame);
+        Some(frame)
+    }
+
+    fn taken(&self, frame: &Bytes) {
+        self.kill
+            .pending_bytes
+            .fetch_sub(frame.len(), Ordering::Relaxed);
+    }
+}
+
+/// What became of a frame handed to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    Queued,
+    /// Over the frame or byte cap: the reader is too slow.
+    Full,
+    /// The connection is going away.
+    Closed,
 }
 
 /// The hub's request to close a connection.
@@ -90,6 +135,27 @@ impl CloseSignal {
 }
 
 impl ConnHandle {
+    /// Queues `frame` unless that would pass the frame or byte cap.
+    fn push(&self, frame: Bytes, max_bytes: usize) -> Push {
+        let len = frame.len();
+        let pending = &self.kill.pending_bytes;
+        let before = pending.fetch_add(len, Ordering::Relaxed);
+        if before > 0 && before + len > max_bytes {
+            pending.fetch_sub(len, Ordering::Relaxed);
+            return Push::Full;
+        }
+        match self.tx.try_send(frame) {
+            Ok(()) => Push::Queued,
+            Err(e) => {
+                pending.fetch_sub(len, Ordering::Relaxed);
+                match e {
+                    mpsc::error::TrySendError::Full(_) => Push::Full,
+                    mpsc::error::TrySendError::Closed(_) => Push::Closed,
+                }
+            }
+        }
+    }
+
     fn close(&self, reason: CloseReason) {
         *lock(&self.kill.reason) = Some(reason);
         self.kill.notify.notify_one();
@@ -209,7 +275,10 @@ impl Hub {
                 kill: kill.clone(),
             },
             ConnReceiver {
-                frames: rx,
+                frames: FrameQueue {
+                    rx,
+                    kill: kill.clone(),
+                },
                 close: CloseSignal { kill },
             },
         )
@@ -236,7 +305,7 @@ impl Hub {
         me.was_registered = true;
         if let Some(other) = entries.iter_mut().find(|e| &e.client != client) {
             for frame in other.queue.drain(..) {
-                if conn.tx.try_send(frame).is_err() {
+                if conn.push(frame, self.limits.outbound_bytes) != Push::Queued {
                     conn.close(CloseReason::SlowReader);
                     break;
                 }
@@ -371,14 +440,14 @@ impl Hub {
         if let Some(o) = other {
             if let Some(conn) = entries[o].conn.clone() {
                 drop(rooms);
-                return match conn.tx.try_send(frame) {
-                    Ok(()) => Ok(()),
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                return match conn.push(frame, self.limits.outbound_bytes) {
+                    Push::Queued => Ok(()),
+                    Push::Full => {
                         conn.close(CloseReason::SlowReader);
                         Err(DeliveryError::QueueFull)
                     }
                     // The socket is closing; its detach will follow. Like a missing peer.
-                    Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+                    Push::Closed => Ok(()),
                 };
             }
         } else if !queue_if_alone {
