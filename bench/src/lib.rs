@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct ProcSample {
     /// User + system CPU time.
     pub cpu: Duration,
+    /// System (kernel) CPU time alone.
+    pub sys: Duration,
     /// Resident set size in bytes.
     pub rss: u64,
 }
@@ -39,6 +41,7 @@ pub fn sample(pid: u32) -> Result<ProcSample> {
         .unwrap_or(0);
     Ok(ProcSample {
         cpu: Duration::from_millis((utime + stime) * 1000 / TICKS),
+        sys: Duration::from_millis(stime * 1000 / TICKS),
         rss: rss_kb * 1024,
     })
 }

@@ -34,6 +34,13 @@ struct Args {
     /// Room name prefix (distinct per run).
     #[arg(long, default_value = "bench")]
     prefix: String,
+    /// Relayed messages per second over all rooms, each room pacing its round trips evenly
+    /// (the soak); 0 runs every room closed-loop as fast as it can.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Seconds between timeline lines (elapsed, server RSS, CPU, messages); 0 prints none.
+    #[arg(long, default_value_t = 0.0)]
+    sample_every: f64,
 }
 
 type Socket =
@@ -128,22 +135,60 @@ async fn main() -> Result<()> {
     let me0 = sample(std::process::id())?;
     let busy0 = machine_busy()?;
     let start = Instant::now();
+    // Paced: each room makes one round trip (two messages) per `period`, rooms spread evenly.
+    let rooms = sockets.len().max(1);
+    let period = (args.rate > 0.0).then(|| Duration::from_secs_f64(2.0 * rooms as f64 / args.rate));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for (mut a, mut b) in sockets {
+    for (i, (mut a, mut b)) in sockets.into_iter().enumerate() {
         let frame = frame.clone();
+        let done = done.clone();
+        let mut pace = period.map(|p| {
+            let first = tokio::time::Instant::now() + p.mul_f64(i as f64 / rooms as f64);
+            let mut t = tokio::time::interval_at(first, p);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
         tasks.push(tokio::spawn(async move {
             let mut rtts = Vec::new();
             while Instant::now() < deadline {
+                if let Some(p) = pace.as_mut() {
+                    p.tick().await;
+                }
                 let t = Instant::now();
                 a.send(Message::text(frame.clone())).await?;
                 recv_text(&mut b).await?;
                 b.send(Message::text(frame.clone())).await?;
                 recv_text(&mut a).await?;
                 rtts.push(t.elapsed());
+                done.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
             }
             Ok::<_, anyhow::Error>((rtts, a, b))
         }));
     }
+    let timeline = (args.sample_every > 0.0).then(|| {
+        let every = Duration::from_secs_f64(args.sample_every);
+        let (pid, done) = (args.pid, done.clone());
+        tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64, sample(pid).map(|s| s.cpu).unwrap_or_default());
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let (Ok(now), at) = (sample(pid), Instant::now()) else { break };
+                let n = done.load(std::sync::atomic::Ordering::Relaxed);
+                let secs = at.duration_since(last.0).as_secs_f64();
+                let msgs = n - last.1;
+                println!(
+                    "timeline t={:.0}s rss={:.1}MB messages_per_sec={:.0} server_cpu_per_message_us={:.2}",
+                    at.duration_since(start).as_secs_f64(),
+                    now.rss as f64 / 1e6,
+                    msgs as f64 / secs,
+                    now.cpu.saturating_sub(last.2).as_secs_f64() * 1e6 / msgs.max(1) as f64
+                );
+                last = (at, n, now.cpu);
+            }
+        })
+    });
     let mut rtts = Vec::new();
     let mut keep = Vec::new();
     let mut peak_rss = 0;
@@ -154,6 +199,9 @@ async fn main() -> Result<()> {
         peak_rss = peak_rss.max(sample(args.pid)?.rss);
     }
     let elapsed = start.elapsed();
+    if let Some(t) = timeline {
+        t.abort();
+    }
     let server1 = sample(args.pid)?;
     let me1 = sample(std::process::id())?;
     let busy1 = machine_busy()?;
@@ -184,9 +232,11 @@ async fn main() -> Result<()> {
         ms(s.p99),
         ms(s.max)
     );
+    let server_sys = server1.sys.saturating_sub(server0.sys);
     println!(
-        "server_cpu_per_message_us={:.2} server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
+        "server_cpu_per_message_us={:.2} (kernel {:.2}) server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
         server_cpu.as_secs_f64() * 1e6 / relayed.max(1) as f64,
+        server_sys.as_secs_f64() * 1e6 / relayed.max(1) as f64,
         server_cpu.as_secs_f64(),
         my_cpu.as_secs_f64(),
         other_cpu.as_secs_f64()
