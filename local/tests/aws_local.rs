@@ -129,6 +129,9 @@ async fn a_failing_table_is_a_503_and_both_backends_recover() {
         let r = room(&format!("faults-{backend}"));
         let a = s.join_id(&r).await;
         let mut wa = s.ws_registered(&r, &a).await;
+        // Frames on one socket are handled in order: once the probe is answered, the
+        // registration is complete (before any fault).
+        wa.expect_nothing_pending().await;
         for (n, fault) in [
             Fault::Stopped,
             Fault::Hung,
