@@ -486,6 +486,65 @@ async fn browsers_call_through_the_aws_path() {
     server.shutdown().await;
 }
 
+/// Call setup time (a benchmark, not a test; `bench/run.sh` runs it): the joiner's navigation to
+/// its ICE `connected`, read from the page's own clock (`performance.now()` starts at
+/// navigation), while the initiator waits in the room. `APPRTC_CALL_SETUP_RUNS` calls (10 by
+/// default); prints the median, minimum and maximum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: bench/run.sh runs it"]
+async fn call_setup_time() {
+    assert!(
+        browsers_available(),
+        "the call setup benchmark needs chromium"
+    );
+    let _one = ONE_AT_A_TIME.lock().await;
+    let runs: usize = std::env::var("APPRTC_CALL_SETUP_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .max(1);
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let tmp = TempDir::new("apprtc-setup");
+    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let driver = Chromedriver::start(&artifacts.join("chromedriver-setup.log")).await;
+    let a = driver.browser("setup-a", (640, 480), &tmp.0, &[]).await;
+    let b = driver.browser("setup-b", (640, 480), &tmp.0, &[]).await;
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let url = format!("https://{}/r/setup{}-{i}", server.addr, std::process::id());
+        a.goto(&url).await;
+        a.wait_state(&["waiting"]).await;
+        b.goto(&url).await;
+        wait_all_connected(&[&a, &b]).await;
+        let at = b
+            .js(
+                "const l = window.__apprtc.log.find(x => / ice (connected|completed)$/.test(x)); \
+                 return l ? parseFloat(l) : null;",
+            )
+            .await;
+        let secs = at.as_f64().expect("the joiner logged its ICE connection");
+        times.push(secs * 1000.0);
+        b.click("hangup").await;
+        a.wait_state(&["peer-left"]).await;
+    }
+    times.sort_by(f64::total_cmp);
+    let median = if runs % 2 == 1 {
+        times[runs / 2]
+    } else {
+        (times[runs / 2 - 1] + times[runs / 2]) / 2.0
+    };
+    println!(
+        "call_setup_ms median={median:.0} min={:.0} max={:.0} runs={runs}",
+        times[0],
+        times[runs - 1]
+    );
+    a.quit().await;
+    b.quit().await;
+    drop(driver);
+    server.shutdown().await;
+}
+
 /// Waits until every browser has a connected call; at the deadline, panics with every page's
 /// log, since the side that is stuck is often not the one that was asked.
 async fn wait_all_connected(peers: &[&Browser]) {

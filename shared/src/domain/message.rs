@@ -113,21 +113,22 @@ impl SignalingMessage {
 /// (`remove-candidates`); a limit keeps hostile input from reaching clients' parsers.
 pub const MAX_DEPTH: usize = 32;
 
-/// Deepest `[`/`{` nesting of a JSON text, ignoring brackets inside strings.
+/// Deepest `[`/`{` nesting of a JSON text, ignoring brackets inside strings. Strings are jumped
+/// over with a fast search for their closing quote (most of a message is string content: SDP,
+/// candidates), so this pass costs little next to parsing.
 fn nesting_depth(text: &str) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in text.bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
+    let bytes = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => match string_end(text, i + 1) {
+                Some(after) => {
+                    i = after;
+                    continue;
+                }
+                // Unterminated: the parser rejects it.
+                None => return max,
+            },
             b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
@@ -135,8 +136,28 @@ fn nesting_depth(text: &str) -> usize {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     max
+}
+
+/// The index just past the quote that closes a string whose content starts at `from` (a char
+/// boundary): the first `"` not escaped by an odd run of backslashes.
+fn string_end(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    loop {
+        let quote = at + text.get(at..)?.find('"')?;
+        let backslashes = bytes[from..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(quote + 1);
+        }
+        at = quote + 1;
+    }
 }
 
 fn truncate(s: &str) -> String {
@@ -177,6 +198,32 @@ mod tests {
     use super::*;
 
     const MAX: usize = 1024;
+
+    #[test]
+    fn nesting_ignores_brackets_in_strings_and_escaped_quotes() {
+        assert_eq!(nesting_depth(r#"{"a":[1,{"b":2}]}"#), 3);
+        assert_eq!(nesting_depth(r#"{"a":"[[[{{{"}"#), 1);
+        assert_eq!(nesting_depth(r#"{"a":"x\"[[[","b":[]}"#), 2);
+        assert_eq!(nesting_depth(r#"{"a":"x\\\\","b":[[]]}"#), 3);
+        assert_eq!(nesting_depth(r#"{"a":"é[","b":{}}"#), 2);
+        assert_eq!(nesting_depth(r#"{"a":"unterminated [[["#), 1);
+        assert_eq!(nesting_depth(&"[".repeat(40)), 40);
+        let deep = format!(
+            "{{\"type\":\"offer\",\"x\":{}1{}}}",
+            "[".repeat(32),
+            "]".repeat(32)
+        );
+        assert!(matches!(
+            SignalingMessage::parse(deep, MAX),
+            Err(MessageError::NotJson(_))
+        ));
+        let ok = format!(
+            "{{\"type\":\"offer\",\"x\":{}1{}}}",
+            "[".repeat(31),
+            "]".repeat(31)
+        );
+        assert!(SignalingMessage::parse(ok, MAX).is_ok());
+    }
 
     #[test]
     fn accepts_every_client_type_and_keeps_text() {
