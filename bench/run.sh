@@ -13,8 +13,10 @@ cd "$root"
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
-cargo build --release --locked -p apprtc-local -p apprtc-bench -p join >/dev/null
+cargo build --release --locked -p apprtc-local -p apprtc-bench -p join 2>/dev/null
 bin="$root/target/release"
+# 9 990 rooms need 19 980 descriptors in the server and as many in the generator.
+ulimit -n "$(ulimit -Hn)"
 cores=$(nproc)
 pin_server=""; pin_load=""
 if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0"; pin_load="taskset -c 1"; fi
@@ -54,6 +56,15 @@ for size in $sizes; do
     done
 done
 
+echo "# the floor: a bare TCP forwarder (no WebSocket, JSON or rooms), same ping-pong and pinning"
+for size in $sizes; do
+    $pin_server "$bin/tcp_floor" serve --port "$port" & floor_pid=$!
+    for _ in $(seq 1 100); do ss -ltn | grep -q ":$port " && break; sleep 0.05; done
+    $pin_load "$bin/tcp_floor" load --port "$port" --pid "$floor_pid" --pairs 20 --size "$size" --seconds "$seconds"
+    kill "$floor_pid"; wait "$floor_pid" 2>/dev/null || true
+    port=$((port + 1))
+done
+
 echo "# room API load, in-memory store"
 start_server
 $pin_load "$bin/api_load" --base "http://127.0.0.1:$port" --pid "$server_pid" --concurrency 32 --seconds "$api_seconds"
@@ -64,4 +75,15 @@ if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
     TABLE_NAME="${TABLE_NAME:-apprtc-rooms}" "$bin/cold_start" --binary "$bin/join" --runs "$runs"
 else
     echo "skipped: run through infra/dynamodb/local.sh for the cold start and DynamoDB figures"
+fi
+
+echo "# call setup: two headless Chromium pages, joiner's navigation to ICE connected"
+if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+    echo "skipped in the DynamoDB pass (the same call as without it)"
+elif command -v chromedriver >/dev/null; then
+    if $quick; then setups=1; else setups=10; fi
+    APPRTC_CALL_SETUP_RUNS=$setups cargo test --all-features -p apprtc-local --test browser \
+        -- --ignored call_setup_time --nocapture 2>/dev/null | grep '^call_setup_ms'
+else
+    echo "skipped: chromium and chromium-driver are not installed (the test command installs them)"
 fi

@@ -135,6 +135,11 @@ async fn serve(app: App, mut socket: WebSocket) {
                 }
             }
             reason = close_signal.wait() => {
+                if reason == CloseReason::Removed {
+                    // Its own DELETE, usually: the frames it sent just before (the `bye` of a
+                    // hang-up) may still be unread, and must reach the peer.
+                    drain(&app, &mut session, &mut socket).await;
+                }
                 break Some(match reason {
                     CloseReason::Removed | CloseReason::Evicted => close(close_code::NORMAL, ""),
                     CloseReason::SlowReader => close(close_code::POLICY, "slow reader: outbound queue full"),
@@ -159,6 +164,29 @@ async fn serve(app: App, mut socket: WebSocket) {
         let _ = tokio::time::timeout(GOODBYE_WAIT, socket.send(m)).await;
     }
     app.relay.on_close(session).await;
+}
+
+/// Longest time, and most frames, handled from a socket after its client was removed.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+const DRAIN_FRAMES: usize = 16;
+
+/// Handles the text frames a removed client sent before its removal, until its close frame, the
+/// end of the stream, or the drain bounds.
+async fn drain(app: &App, session: &mut room::relay::Session, socket: &mut WebSocket) {
+    let deadline = tokio::time::sleep(DRAIN_WAIT);
+    tokio::pin!(deadline);
+    for _ in 0..DRAIN_FRAMES {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(t))) => {
+                    let _ = app.relay.on_text(session, t.as_str()).await;
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            () = &mut deadline => return,
+        }
+    }
 }
 
 /// Sends an error frame; returns the close message when this error ends the socket.

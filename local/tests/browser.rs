@@ -526,7 +526,7 @@ async fn call_setup_time() {
         let secs = at.as_f64().expect("the joiner logged its ICE connection");
         times.push(secs * 1000.0);
         b.click("hangup").await;
-        a.wait_state(&["peer-left"]).await;
+        wait_all_state(&[&a], &["peer-left"], &[&b]).await;
     }
     times.sort_by(f64::total_cmp);
     let median = if runs % 2 == 1 {
@@ -543,6 +543,32 @@ async fn call_setup_time() {
     b.quit().await;
     drop(driver);
     server.shutdown().await;
+}
+
+/// Waits until every browser of `peers` is in one of `states`; at the deadline, panics with the
+/// logs of `peers` and `others`.
+async fn wait_all_state(peers: &[&Browser], states: &[&str], others: &[&Browser]) {
+    let script = "return document.body.dataset.state || ''";
+    let deadline = Instant::now() + CALL_WAIT;
+    loop {
+        let mut all = true;
+        for p in peers {
+            let v = p.js(script).await;
+            all &= states.iter().any(|s| v == *s);
+        }
+        if all {
+            return;
+        }
+        if Instant::now() > deadline {
+            let mut report = String::new();
+            for p in peers.iter().chain(others) {
+                report.push_str(&format!("\n=== browser {}\n", p.name));
+                report.push_str(&p.diagnostics().await);
+            }
+            panic!("timed out waiting for state {states:?}{report}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// Waits until every browser has a connected call; at the deadline, panics with every page's

@@ -426,3 +426,40 @@ async fn healthz_answers_200() {
     assert_eq!(r.status, 200, "{}", r.body);
     s.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_bye_overtaken_by_its_own_delete_still_reaches_the_peer() {
+    let s = TestServer::start().await;
+    let Call {
+        room,
+        collider,
+        b,
+        mut wa,
+        mut wb,
+        ..
+    } = establish_call(&s, "overtaken").await;
+    // A browser sends bye, closes the socket and sends DELETE without waiting: the DELETE can
+    // reach the server before the bye frame is read. Here it does, every time.
+    assert_eq!(s.leave(room, &b).await.status, 200);
+    let deleted = s
+        .request(
+            "DELETE",
+            &format!("{collider}/{room}/{b}"),
+            Bytes::new(),
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, 200);
+    wb.send_msg(BYE).await;
+    assert_eq!(wa.recv_msg().await, BYE);
+    wb.close().await;
+    await_open_sockets(&s, 1).await;
+    // The departed id took no place: a newcomer joins, registers and reaches the survivor.
+    let jc = s.join(room).await;
+    let c = admitted(&jc, false);
+    let mut wc = s.ws_registered(room, &c).await;
+    wc.expect_nothing_pending().await;
+    wc.send_msg(&answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    s.shutdown().await.unwrap();
+}

@@ -590,6 +590,7 @@
 
   Call.prototype.onSignal = function (text) {
     var self = this;
+    if (/"type"\s*:\s*"bye"/.test(text)) trace('bye arrived');
     if (!this.pc) { this.early.push(text); return; }
     var pc = this.pc;
     this.recvChain = this.recvChain.then(function () {
@@ -602,6 +603,7 @@
     var m;
     try { m = JSON.parse(text); } catch (e) { trace('not JSON', text.slice(0, 60)); return; }
     if (!m || typeof m !== 'object') return;
+    if (m.type !== 'candidate') trace('received', m.type);
     if (m.type === 'bye') { this.onRemoteHangup(); return; }
     if (pc !== this.pc) return;
     switch (m.type) {

@@ -426,6 +426,18 @@ impl Hub {
         let me = match entries.iter().position(|e| &e.client == from) {
             Some(i) => i,
             None if entries.len() >= 2 => return Err(DeliveryError::RoomFull),
+            // A departing client's last word (its `bye` after its DELETE): to the other one if
+            // it is there, without taking a place.
+            None if !queue_if_alone => {
+                let conn = entries.first().and_then(|e| e.conn.clone());
+                drop(rooms);
+                if let Some(conn) = conn
+                    && conn.push(frame, self.limits.outbound_bytes) == Push::Full
+                {
+                    conn.close(CloseReason::SlowReader);
+                }
+                return Ok(());
+            }
             None => {
                 // Created by an HTTP POST (spec §3.6): kept for the grace period unless it
                 // registers.
