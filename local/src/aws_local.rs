@@ -5,9 +5,9 @@
 //! that the real `aws-sdk-apigatewaymanagement` client posts to.
 
 use crate::App;
+use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -122,17 +122,11 @@ async fn lambda(State(app): State<App>, req: Request) -> Response {
     Response::from_parts(parts, Body::from(body.to_vec()))
 }
 
-async fn upgrade(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
-    let max = app.settings.limits.max_message_bytes * 2 + 1024;
-    ws.read_buffer_size(app.options.ws_read_buffer)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            let tracker = app.sockets.clone();
-            async move {
-                tracker.track_future(serve_socket(app, socket)).await;
-            }
-        })
+async fn upgrade(State(app): State<App>, ws: Upgrade) -> Response {
+    ws.on_upgrade(app.websocket_limits(), move |socket| {
+        let tracker = app.sockets.clone();
+        tracker.track_future(serve_socket(app, socket))
+    })
 }
 
 /// A fresh connection id, like API Gateway's (opaque, unique).
@@ -186,28 +180,38 @@ async fn serve_socket(app: App, mut socket: WebSocket) {
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(t))) => {
-                    let text = t.as_str().to_owned();
+                Ok(Message::Text(text)) => {
                     handle_websocket(&aws.deployment, event(&id, "MESSAGE", route_key(&text), Some(text))).await;
                 }
-                Some(Ok(Message::Binary(_))) => {
+                Ok(Message::Binary(_)) => {
                     // API Gateway hands binary frames to $default as base64; the relay rejects them.
                     handle_websocket(&aws.deployment, event(&id, "MESSAGE", "$default", Some(String::new()))).await;
                 }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
+                Ok(Message::Ping(payload)) => {
+                    if socket.pong(&payload).await.is_err() { break; }
+                }
+                Ok(Message::Pong) => {}
+                Ok(Message::Close(_)) => {
+                    let _ = socket.close(close_code::NORMAL, "").await;
+                    break;
+                }
+                Err(ReadError::Protocol(code, reason)) => {
+                    let _ = socket.close(code, reason).await;
+                    break;
+                }
+                Err(_) => break,
             },
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    if socket.send(Message::Text(f.into())).await.is_err() { break; }
+                    if socket.send_text(f.as_bytes()).await.is_err() { break; }
                 }
                 Some(Outgoing::Close) | None => {
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::NORMAL, reason: Utf8Bytes::from_static("") }))).await;
+                    let _ = socket.close(close_code::NORMAL, "").await;
                     break;
                 }
             },
             _ = shutdown.changed() => {
-                let _ = socket.send(Message::Close(Some(CloseFrame { code: close_code::AWAY, reason: Utf8Bytes::from_static("server shutting down") }))).await;
+                let _ = socket.close(close_code::AWAY, "server shutting down").await;
                 break;
             }
         }

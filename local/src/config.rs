@@ -137,8 +137,9 @@ pub struct Config {
     /// Interval of server WebSocket pings; a socket that misses two is closed.
     #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = room::config::parse_duration)]
     pub ping_interval: Duration,
-    /// Read buffer per WebSocket, in bytes.
-    #[arg(long, env = "APPRTC_WS_READ_BUFFER", default_value_t = 4096)]
+    /// Bytes read from a WebSocket at a time, into one buffer per worker thread (sockets hold
+    /// no read buffer of their own between frames).
+    #[arg(long, env = "APPRTC_WS_READ_BUFFER", default_value_t = 16 * 1024, value_parser = parse_read_chunk)]
     pub ws_read_buffer: usize,
     /// `POST /join` per client address per minute (loopback is not limited).
     #[arg(long, env = "APPRTC_MAX_JOINS_PER_MINUTE", default_value_t = 60)]
@@ -277,6 +278,24 @@ impl Config {
     }
 }
 
+/// Bounds of `--ws-read-buffer`: below, a message takes many reads; above, memory per thread.
+const READ_CHUNK_RANGE: std::ops::RangeInclusive<usize> = 512..=1024 * 1024;
+
+fn parse_read_chunk(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bytes"))?;
+    if READ_CHUNK_RANGE.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} is outside {}..={} bytes",
+            READ_CHUNK_RANGE.start(),
+            READ_CHUNK_RANGE.end()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +305,19 @@ mod tests {
         let c = Config::try_parse_from(["apprtc-local"]).unwrap_or_else(|e| panic!("{e}"));
         assert!(c.settings().is_ok());
         assert_eq!(c.listen_addr().port(), 8443);
+    }
+
+    #[test]
+    fn read_chunk_outside_its_bounds_is_refused_with_the_bounds() {
+        for bad in ["0", "100", "2000000", "lots"] {
+            let e = Config::try_parse_from(["apprtc-local", "--ws-read-buffer", bad])
+                .err()
+                .unwrap_or_else(|| panic!("--ws-read-buffer {bad} accepted"));
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        let c = Config::try_parse_from(["apprtc-local", "--ws-read-buffer", "4096"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ws_read_buffer, 4096);
     }
 
     #[test]

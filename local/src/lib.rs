@@ -11,6 +11,7 @@ pub mod qr;
 mod routes;
 mod serve;
 pub mod tls;
+mod websocket;
 mod ws;
 
 use room::adapters::memory::MemoryRoomStore;
@@ -30,7 +31,7 @@ use tokio_util::task::TaskTracker;
 pub struct ServerOptions {
     /// WebSocket ping interval.
     pub ping_interval: Duration,
-    /// WebSocket read buffer, bytes.
+    /// Bytes read from a WebSocket at a time, into one buffer per worker thread.
     pub ws_read_buffer: usize,
     /// How long shutdown waits for sockets to close.
     pub shutdown_timeout: Duration,
@@ -44,7 +45,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             ping_interval: Duration::from_secs(25),
-            ws_read_buffer: 4096,
+            ws_read_buffer: 16 * 1024,
             shutdown_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
             abuse: limits::AbuseLimits::default(),
@@ -88,6 +89,17 @@ pub struct App {
     limiter: Arc<limits::Limiter>,
     #[cfg(feature = "aws-local")]
     aws: Option<Arc<aws_local::AwsLocal>>,
+}
+
+impl App {
+    /// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus
+    /// its envelope.
+    fn websocket_limits(&self) -> websocket::Limits {
+        websocket::Limits {
+            max_message: self.settings.limits.max_message_bytes * 2 + 1024,
+            read_chunk: self.options.ws_read_buffer,
+        }
+    }
 }
 
 /// A running server's handle for the caller: where it listens and how to stop it.

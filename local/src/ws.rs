@@ -2,17 +2,16 @@
 //! on the hub's request or at shutdown. One task per socket; nothing here decides anything.
 
 use crate::App;
+use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
 use room::relay::frame::{RelayError, error_frame};
 use room::relay::hub::CloseReason;
 
 pub async fn upgrade(
     State(app): State<App>,
     crate::routes::PeerIp(peer): crate::routes::PeerIp,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let too_many = |what| {
         room::http::error_response(&room::http::ApiError::TooMany {
@@ -30,36 +29,23 @@ pub async fn upgrade(
     if app.limiter.socket().is_none() {
         return too_many("the server holds its maximum number of sockets; retry later");
     }
-    let max = app.settings.limits.max_message_bytes * 2 + 1024;
-    ws.read_buffer_size(app.options.ws_read_buffer)
-        .write_buffer_size(2048)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            let tracker = app.sockets.clone();
-            async move {
-                // Tracked so that shutdown waits for the close frame to go out.
-                tracker.track_future(serve(app, socket)).await;
-            }
-        })
+    ws.on_upgrade(app.websocket_limits(), move |socket| {
+        let tracker = app.sockets.clone();
+        // Tracked so that shutdown waits for the close frame to go out.
+        tracker.track_future(serve(app, socket))
+    })
 }
 
 /// Longest wait for a close frame to go out.
 const GOODBYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }))
-}
+/// A close frame to send.
+type Close = (u16, &'static str);
 
 async fn serve(app: App, mut socket: WebSocket) {
     let limiter = app.limiter.clone();
     let Some(_slot) = limiter.socket() else {
-        let _ = socket
-            .send(close(close_code::AGAIN, "too many sockets"))
-            .await;
+        let _ = socket.close(close_code::AGAIN, "too many sockets").await;
         return;
     };
     let mut bucket = crate::limits::MessageBucket::new(&limiter.limits());
@@ -70,9 +56,7 @@ async fn serve(app: App, mut socket: WebSocket) {
     } = rx;
     let mut shutdown = app.shutdown.clone();
     if *shutdown.borrow_and_update() {
-        let _ = socket
-            .send(close(close_code::AWAY, "server shutting down"))
-            .await;
+        let _ = socket.close(close_code::AWAY, "server shutting down").await;
         return;
     }
     let mut ping = tokio::time::interval(app.options.ping_interval);
@@ -82,17 +66,27 @@ async fn serve(app: App, mut socket: WebSocket) {
         tokio::select! {
             incoming = socket.recv() => {
                 let text = match incoming {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Binary(_))) => {
+                    Ok(Message::Text(t)) => t,
+                    Ok(Message::Binary(_)) => {
                         if let Some(m) = report(&app, &mut socket, &RelayError::Binary).await { break m; }
                         continue;
                     }
-                    Some(Ok(Message::Pong(_) | Message::Ping(_))) => {
+                    Ok(Message::Ping(payload)) => {
+                        unanswered_pings = 0;
+                        if socket.pong(&payload).await.is_err() { break None; }
+                        continue;
+                    }
+                    Ok(Message::Pong) => {
                         unanswered_pings = 0;
                         continue;
                     }
-                    Some(Ok(Message::Close(_))) | None => break None,
-                    Some(Err(e)) => {
+                    // Answered with a close frame (RFC 6455 §5.5.1).
+                    Ok(Message::Close(_)) => break Some((close_code::NORMAL, "")),
+                    Err(ReadError::Protocol(code, reason)) => {
+                        tracing::debug!(code, reason, "WebSocket protocol error");
+                        break Some((code, reason));
+                    }
+                    Err(e) => {
                         tracing::debug!(error = %e, "socket read failed");
                         break None;
                     }
@@ -104,7 +98,7 @@ async fn serve(app: App, mut socket: WebSocket) {
                     }
                     continue;
                 }
-                if let Err(e) = app.relay.on_text(&mut session, text.as_str()).await
+                if let Err(e) = app.relay.on_text(&mut session, &text).await
                     && let Some(m) = report(&app, &mut socket, &e).await
                 {
                     break m;
@@ -115,16 +109,12 @@ async fn serve(app: App, mut socket: WebSocket) {
                 // Queue everything already waiting, then write it in one flush. A reader that
                 // stopped reading blocks the write: the hub's close request and shutdown still
                 // end it (the frame in flight is abandoned, so no close frame follows).
-                let write = async {
-                    let mut next = Some(frame);
-                    while let Some(frame) = next.take() {
-                        if let Ok(text) = Utf8Bytes::try_from(frame) {
-                            socket.feed(Message::Text(text)).await?;
-                        }
-                        next = frames.try_recv();
-                    }
-                    socket.flush().await
-                };
+                let mut next = Some(frame);
+                while let Some(frame) = next.take() {
+                    socket.feed_text(&frame);
+                    next = frames.try_recv();
+                }
+                let write = socket.flush();
                 tokio::select! {
                     written = write => if written.is_err() { break None },
                     reason = close_signal.wait() => {
@@ -141,27 +131,27 @@ async fn serve(app: App, mut socket: WebSocket) {
                     drain(&app, &mut session, &mut socket).await;
                 }
                 break Some(match reason {
-                    CloseReason::Removed | CloseReason::Evicted => close(close_code::NORMAL, ""),
-                    CloseReason::SlowReader => close(close_code::POLICY, "slow reader: outbound queue full"),
+                    CloseReason::Removed | CloseReason::Evicted => (close_code::NORMAL, ""),
+                    CloseReason::SlowReader => (close_code::POLICY, "slow reader: outbound queue full"),
                 });
             }
             _ = ping.tick() => {
                 if unanswered_pings >= 2 {
-                    break Some(close(close_code::AWAY, "no pong received"));
+                    break Some((close_code::AWAY, "no pong received"));
                 }
                 unanswered_pings += 1;
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if socket.ping().await.is_err() {
                     break None;
                 }
             }
             _ = shutdown.changed() => {
-                break Some(close(close_code::AWAY, "server shutting down"));
+                break Some((close_code::AWAY, "server shutting down"));
             }
         }
     };
-    if let Some(m) = goodbye {
+    if let Some((code, reason)) = goodbye {
         // A peer that does not read cannot hold the task: the close frame gets a bounded wait.
-        let _ = tokio::time::timeout(GOODBYE_WAIT, socket.send(m)).await;
+        let _ = tokio::time::timeout(GOODBYE_WAIT, socket.close(code, reason)).await;
     }
     app.relay.on_close(session).await;
 }
@@ -178,27 +168,23 @@ async fn drain(app: &App, session: &mut room::relay::Session, socket: &mut WebSo
     for _ in 0..DRAIN_FRAMES {
         tokio::select! {
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(t))) => {
-                    let _ = app.relay.on_text(session, t.as_str()).await;
+                Ok(Message::Text(t)) => {
+                    let _ = app.relay.on_text(session, &t).await;
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
+                Ok(Message::Close(_)) | Err(_) => return,
+                Ok(_) => {}
             },
             () = &mut deadline => return,
         }
     }
 }
 
-/// Sends an error frame; returns the close message when this error ends the socket.
-async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Message>> {
+/// Sends an error frame; returns the close frame when this error ends the socket.
+async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Close>> {
     app.relay.count_ws_error();
-    let sent = socket
-        .send(Message::Text(error_frame(e).into()))
-        .await
-        .is_ok();
+    let sent = socket.send_text(error_frame(e).as_bytes()).await.is_ok();
     if !sent {
         return Some(None);
     }
-    e.closes_socket()
-        .then(|| Some(close(close_code::NORMAL, "")))
+    e.closes_socket().then_some(Some((close_code::NORMAL, "")))
 }
