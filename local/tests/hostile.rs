@@ -25,6 +25,72 @@ async fn refused(addr: std::net::SocketAddr, bytes: &[u8]) -> bool {
     status == 0 || is_error(status) || text.contains("\"result\":\"ERROR\"")
 }
 
+/// A client frame, masked as clients must unless `masked` is false.
+fn frame(b0: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut out = vec![b0];
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(m | n as u8),
+        n => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    if masked {
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// A WebSocket opened by hand (RFC 6455's example key), so frames can break the protocol.
+async fn raw_ws(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    tcp
+}
+
+/// Everything the server sends until it closes the connection, as (opcode, payload) frames.
+async fn frames_until_eof(tcp: &mut tokio::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut buf))
+        .await
+        .expect("the server did not close the connection")
+        .unwrap();
+    let mut frames = Vec::new();
+    let mut rest = &buf[..];
+    while let [b0, b1, tail @ ..] = rest {
+        let (len, tail) = match b1 & 0x7f {
+            126 => (
+                usize::from(u16::from_be_bytes([tail[0], tail[1]])),
+                &tail[2..],
+            ),
+            n => (usize::from(n), tail),
+        };
+        frames.push((b0 & 0x0f, tail[..len].to_vec()));
+        rest = &tail[len..];
+    }
+    frames
+}
+
 fn is_error(status: u16) -> bool {
     (400..600).contains(&status)
 }
@@ -257,6 +323,59 @@ async fn hostile_input_gets_errors_and_the_call_in_another_room_never_notices() 
             .unwrap();
         assert!(!w.recv_error().await.is_empty());
         w.expect_closed().await;
+        tried += 1;
+    }
+    // WebSocket frames that break RFC 6455: a close frame with the matching code, then the end.
+    let violations: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unmasked", frame(0x81, b"{}", false), 1002),
+        ("reserved bit", frame(0xC1, b"{}", true), 1002),
+        ("unknown opcode", frame(0x83, b"{}", true), 1002),
+        ("fragmented ping", frame(0x09, b"", true), 1002),
+        ("long ping", frame(0x89, &[b'p'; 126], true), 1002),
+        ("lone continuation", frame(0x80, b"{}", true), 1002),
+        (
+            "interleaved message",
+            [frame(0x01, b"{", true), frame(0x81, b"{}", true)].concat(),
+            1002,
+        ),
+        (
+            "bad close code",
+            frame(0x88, &1005u16.to_be_bytes(), true),
+            1002,
+        ),
+        ("text not UTF-8", frame(0x81, &[0xc3, 0x28], true), 1007),
+        (
+            "1 GiB announced",
+            vec![0x81, 0xff, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4],
+            1009,
+        ),
+    ];
+    for (what, bytes, code) in violations {
+        let mut raw = raw_ws(s.addr).await;
+        raw.write_all(&bytes).await.unwrap();
+        let frames = frames_until_eof(&mut raw).await;
+        let close = frames.iter().find(|(op, _)| *op == 8);
+        let got = close.map(|(_, p)| u16::from_be_bytes([p[0], p[1]]));
+        assert_eq!(got, Some(code), "{what}: {frames:?}");
+        tried += 1;
+    }
+    // A ping is answered with its payload; a close frame is answered with one.
+    {
+        let mut raw = raw_ws(s.addr).await;
+        raw.write_all(&frame(0x89, b"are you there", true))
+            .await
+            .unwrap();
+        raw.write_all(&frame(0x88, &1000u16.to_be_bytes(), true))
+            .await
+            .unwrap();
+        let frames = frames_until_eof(&mut raw).await;
+        assert_eq!(
+            frames,
+            vec![
+                (0xA, b"are you there".to_vec()),
+                (0x8, 1000u16.to_be_bytes().to_vec())
+            ]
+        );
         tried += 1;
     }
     // A registered socket sending invalid messages: error frames, still registered.
