@@ -104,16 +104,14 @@ async fn serve(app: App, mut socket: WebSocket) {
                     break m;
                 }
             }
-            frame = frames.recv() => {
-                let Some(frame) = frame else { break None };
-                // Queue everything already waiting, then write it in one flush. A reader that
-                // stopped reading blocks the write: the hub's close request and shutdown still
-                // end it (the frame in flight is abandoned, so no close frame follows).
-                let mut next = Some(frame);
-                while let Some(frame) = next.take() {
-                    socket.feed_text(&frame);
-                    next = frames.try_recv();
+            batch = frames.recv_all() => {
+                // Everything waiting goes out in one write. A reader that stopped reading blocks
+                // the write: the hub's close request and shutdown still end it (the frames in
+                // flight are abandoned, so no close frame follows).
+                for frame in &batch {
+                    socket.feed_text(frame);
                 }
+                drop(batch);
                 let write = socket.flush();
                 tokio::select! {
                     written = write => if written.is_err() { break None },

@@ -1,13 +1,13 @@
 //! The in-process delivery adapter: a registry of relay rooms (collider semantics, spec §3.6) with
 //! one bounded outbound queue per connection. The lock guards only the registry; frames are
-//! handed to per-connection channels with `try_send`, never written to a socket under the lock.
+//! handed to per-connection queues, never written to a socket under the lock.
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::ports::{DeliveryError, PeerNotifier};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -56,16 +56,28 @@ pub enum CloseReason {
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     id: u64,
-    tx: mpsc::Sender<Bytes>,
-    kill: Arc<Kill>,
+    shared: Arc<Conn>,
+}
+
+/// What the hub and a connection's task share. The queue allocates only while frames wait, so an
+/// idle connection costs this struct alone.
+#[derive(Debug, Default)]
+struct Conn {
+    state: Mutex<ConnState>,
+    /// Wakes the writer: frames were queued.
+    queued: Notify,
+    /// Wakes the connection: the hub wants it closed.
+    closing: Notify,
 }
 
 #[derive(Debug, Default)]
-struct Kill {
-    notify: Notify,
-    reason: Mutex<Option<CloseReason>>,
-    /// Bytes handed to the queue and not yet taken by the writer.
-    pending_bytes: AtomicUsize,
+struct ConnState {
+    frames: VecDeque<Bytes>,
+    /// Bytes of `frames`.
+    bytes: usize,
+    close: Option<CloseReason>,
+    /// The connection's task ended: nothing more is queued.
+    gone: bool,
 }
 
 /// The connection's side: receives frames and close requests.
@@ -80,29 +92,32 @@ pub struct ConnReceiver {
 /// The receiving end of one connection's outbound queue.
 #[derive(Debug)]
 pub struct FrameQueue {
-    rx: mpsc::Receiver<Bytes>,
-    kill: Arc<Kill>,
+    shared: Arc<Conn>,
 }
 
 impl FrameQueue {
-    /// The next frame to write; `None` once the hub dropped the connection.
-    pub async fn recv(&mut self) -> Option<Bytes> {
-        let frame = self.rx.recv().await?;
-        self.taken(&frame);
-        Some(frame)
+    /// Every frame waiting, in order, once there is at least one. The frames count as taken
+    /// (out of the slow-reader caps) from here on. Cancel-safe.
+    pub async fn recv_all(&mut self) -> VecDeque<Bytes> {
+        loop {
+            {
+                let mut st = lock(&self.shared.state);
+                if !st.frames.is_empty() {
+                    st.bytes = 0;
+                    return std::mem::take(&mut st.frames);
+                }
+            }
+            self.shared.queued.notified().await;
+        }
     }
+}
 
-    /// The next frame if one is already waiting.
-    pub fn try_recv(&mut self) -> Option<Bytes> {
-        let frame = self.rx.try_recv().ok()?;
-        self.taken(&frame);
-        Some(frame)
-    }
-
-    fn taken(&self, frame: &Bytes) {
-        self.kill
-            .pending_bytes
-            .fetch_sub(frame.len(), Ordering::Relaxed);
+impl Drop for FrameQueue {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        st.gone = true;
+        st.frames = VecDeque::new();
+        st.bytes = 0;
     }
 }
 
@@ -119,46 +134,45 @@ enum Push {
 /// The hub's request to close a connection.
 #[derive(Debug)]
 pub struct CloseSignal {
-    kill: Arc<Kill>,
+    shared: Arc<Conn>,
 }
 
 impl CloseSignal {
     /// Resolves when the hub wants this connection closed, with the reason.
     pub async fn wait(&self) -> CloseReason {
         loop {
-            if let Some(r) = lock(&self.kill.reason).clone() {
+            if let Some(r) = lock(&self.shared.state).close.clone() {
                 return r;
             }
-            self.kill.notify.notified().await;
+            self.shared.closing.notified().await;
         }
     }
 }
 
 impl ConnHandle {
-    /// Queues `frame` unless that would pass the frame or byte cap.
-    fn push(&self, frame: Bytes, max_bytes: usize) -> Push {
+    /// Queues `frame` unless that would pass the frame or byte cap (a frame larger than the byte
+    /// cap still goes to an empty queue).
+    fn push(&self, frame: Bytes, limits: &RelayLimits) -> Push {
+        let mut st = lock(&self.shared.state);
+        if st.gone {
+            return Push::Closed;
+        }
         let len = frame.len();
-        let pending = &self.kill.pending_bytes;
-        let before = pending.fetch_add(len, Ordering::Relaxed);
-        if before > 0 && before + len > max_bytes {
-            pending.fetch_sub(len, Ordering::Relaxed);
+        if st.frames.len() >= limits.outbound_queue.max(1)
+            || (st.bytes > 0 && st.bytes + len > limits.outbound_bytes)
+        {
             return Push::Full;
         }
-        match self.tx.try_send(frame) {
-            Ok(()) => Push::Queued,
-            Err(e) => {
-                pending.fetch_sub(len, Ordering::Relaxed);
-                match e {
-                    mpsc::error::TrySendError::Full(_) => Push::Full,
-                    mpsc::error::TrySendError::Closed(_) => Push::Closed,
-                }
-            }
-        }
+        st.frames.push_back(frame);
+        st.bytes += len;
+        drop(st);
+        self.shared.queued.notify_one();
+        Push::Queued
     }
 
     fn close(&self, reason: CloseReason) {
-        *lock(&self.kill.reason) = Some(reason);
-        self.kill.notify.notify_one();
+        lock(&self.shared.state).close = Some(reason);
+        self.shared.closing.notify_one();
     }
 
     /// The connection's unique id.
@@ -265,21 +279,18 @@ impl Hub {
 
     /// A new connection's queue pair.
     pub fn connection(&self) -> (ConnHandle, ConnReceiver) {
-        let (tx, rx) = mpsc::channel(self.limits.outbound_queue.max(1));
-        let kill = Arc::new(Kill::default());
+        let shared = Arc::new(Conn::default());
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         (
             ConnHandle {
                 id,
-                tx,
-                kill: kill.clone(),
+                shared: shared.clone(),
             },
             ConnReceiver {
                 frames: FrameQueue {
-                    rx,
-                    kill: kill.clone(),
+                    shared: shared.clone(),
                 },
-                close: CloseSignal { kill },
+                close: CloseSignal { shared },
             },
         )
     }
@@ -305,7 +316,7 @@ impl Hub {
         me.was_registered = true;
         if let Some(other) = entries.iter_mut().find(|e| &e.client != client) {
             for frame in other.queue.drain(..) {
-                if conn.push(frame, self.limits.outbound_bytes) != Push::Queued {
+                if conn.push(frame, &self.limits) != Push::Queued {
                     conn.close(CloseReason::SlowReader);
                     break;
                 }
@@ -432,7 +443,7 @@ impl Hub {
                 let conn = entries.first().and_then(|e| e.conn.clone());
                 drop(rooms);
                 if let Some(conn) = conn
-                    && conn.push(frame, self.limits.outbound_bytes) == Push::Full
+                    && conn.push(frame, &self.limits) == Push::Full
                 {
                     conn.close(CloseReason::SlowReader);
                 }
@@ -452,7 +463,7 @@ impl Hub {
         if let Some(o) = other {
             if let Some(conn) = entries[o].conn.clone() {
                 drop(rooms);
-                return match conn.push(frame, self.limits.outbound_bytes) {
+                return match conn.push(frame, &self.limits) {
                     Push::Queued => Ok(()),
                     Push::Full => {
                         conn.close(CloseReason::SlowReader);
@@ -496,5 +507,64 @@ impl PeerNotifier for Hub {
             Bytes::from(crate::relay::frame::encode(msg, "")),
             true,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(frames: usize, bytes: usize) -> RelayLimits {
+        RelayLimits {
+            outbound_queue: frames,
+            outbound_bytes: bytes,
+            ..RelayLimits::default()
+        }
+    }
+
+    fn frame(n: usize) -> Bytes {
+        Bytes::from(vec![b'x'; n])
+    }
+
+    #[tokio::test]
+    async fn the_queue_keeps_order_and_its_caps_and_holds_nothing_once_taken() {
+        let (hub, _expired) = Hub::new(RelayLimits::default());
+        let (conn, mut rx) = hub.connection();
+        let l = limits(3, 100);
+        assert_eq!(conn.push(frame(60), &l), Push::Queued);
+        assert_eq!(conn.push(frame(50), &l), Push::Full, "byte cap");
+        assert_eq!(conn.push(frame(40), &l), Push::Queued);
+        assert_eq!(conn.push(Bytes::new(), &l), Push::Queued);
+        assert_eq!(conn.push(Bytes::new(), &l), Push::Full, "frame cap");
+        let batch = rx.frames.recv_all().await;
+        assert_eq!(
+            batch.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [60, 40, 0]
+        );
+        {
+            let st = lock(&conn.shared.state);
+            assert_eq!((st.frames.capacity(), st.bytes), (0, 0));
+        }
+        // Taken frames no longer count: a frame over the byte cap still goes to an empty queue.
+        assert_eq!(conn.push(frame(500), &l), Push::Queued);
+        assert_eq!(rx.frames.recv_all().await.len(), 1);
+        drop(rx);
+        assert_eq!(conn.push(frame(1), &l), Push::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_frame_and_a_close_request() {
+        let (hub, _expired) = Hub::new(RelayLimits::default());
+        let (conn, mut rx) = hub.connection();
+        let waiter = tokio::spawn(async move {
+            let batch = rx.frames.recv_all().await;
+            let reason = rx.close.wait().await;
+            (batch.len(), reason)
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(conn.push(frame(3), &RelayLimits::default()), Push::Queued);
+        conn.close(CloseReason::SlowReader);
+        let (n, reason) = waiter.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((n, reason), (1, CloseReason::SlowReader));
     }
 }
