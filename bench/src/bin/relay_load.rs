@@ -3,13 +3,18 @@
 //! trips, the server's CPU time per relayed message and its RSS (before, idle with all sockets
 //! registered, under load), plus this generator's CPU and the rest of the machine's, so a noisy
 //! run is visible. Run the server and this generator pinned to different cores (`taskset`).
+//!
+//! The generator must cost less than the server or it is what gets measured: its sockets speak
+//! just enough RFC 6455 for the load (frames masked once and written as they are, one read buffer
+//! per socket, pings answered), instead of a general WebSocket client.
 
 use anyhow::{Context, Result, bail};
 use apprtc_bench::{http_client, join, machine_busy, message_of_size, ms, sample, summarize};
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt, stream};
+use futures_util::{StreamExt, stream};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -43,37 +48,141 @@ struct Args {
     sample_every: f64,
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// The masking key of every frame this generator sends (RFC 6455 §5.3 asks clients for one;
+/// the server unmasks whatever it is).
+const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x9e];
 
-async fn registered(ws_url: &str, room: &str, client: &str) -> Result<Socket> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
-    let reg =
-        serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}).to_string();
-    ws.send(Message::text(reg)).await?;
-    Ok(ws)
-}
-
-async fn recv_text(ws: &mut Socket) -> Result<()> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => {
-                if t.as_str().contains("\"error\":\"\"") {
-                    return Ok(());
-                }
-                bail!("error frame: {}", t.as_str());
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => bail!("socket ended: {other:?}"),
+/// A masked client text frame, built once and written as many times as needed.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
+    out.extend_from_slice(&MASK);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    out
+}
+
+/// One relay socket of the generator.
+struct Socket {
+    tcp: TcpStream,
+    /// Bytes read and not yet parsed, from `start` on.
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Socket {
+    /// Opens `/ws` on `addr` (opening handshake by hand) and registers `client` in `room`.
+    async fn registered(addr: &str, room: &str, client: &str) -> Result<Self> {
+        let mut tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        tcp.write_all(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await?;
+        let mut buf = Vec::with_capacity(4096);
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if tcp.read_buf(&mut buf).await? == 0 {
+                bail!("the server closed during the handshake");
+            }
+        };
+        if !buf.starts_with(b"HTTP/1.1 101") {
+            bail!(
+                "handshake refused: {}",
+                String::from_utf8_lossy(&buf[..head_end])
+            );
+        }
+        let mut socket = Self {
+            tcp,
+            buf,
+            start: head_end,
+        };
+        let reg =
+            serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}).to_string();
+        socket.send(&client_frame(0x1, reg.as_bytes())).await?;
+        Ok(socket)
+    }
+
+    async fn send(&mut self, frame: &[u8]) -> Result<()> {
+        Ok(self.tcp.write_all(frame).await?)
+    }
+
+    /// Waits for the next relayed message; an error frame or the end of the socket fails.
+    async fn recv_text(&mut self) -> Result<()> {
+        loop {
+            if let Some((opcode, range)) = server_frame(&self.buf[self.start..]) {
+                let payload = self.start + range.start..self.start + range.end;
+                self.start = payload.end;
+                match opcode {
+                    0x1 => {
+                        let text = &self.buf[payload];
+                        if text.windows(10).any(|w| w == b"\"error\":\"\"") {
+                            return Ok(());
+                        }
+                        bail!("error frame: {}", String::from_utf8_lossy(text));
+                    }
+                    0x9 => {
+                        let pong = client_frame(0xA, &self.buf[payload]);
+                        self.send(&pong).await?;
+                    }
+                    0xA => {}
+                    op => bail!("socket ended (opcode {op})"),
+                }
+                continue;
+            }
+            if self.start == self.buf.len() {
+                self.buf.clear();
+                self.start = 0;
+            }
+            self.buf.reserve(4096);
+            if self.tcp.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the socket");
+            }
+        }
+    }
+}
+
+/// A whole server frame at the start of `buf`: its opcode and where its payload is.
+fn server_frame(buf: &[u8]) -> Option<(u8, std::ops::Range<usize>)> {
+    let [b0, b1, ..] = *buf else { return None };
+    let (len, head) = match b1 & 0x7f {
+        126 => (
+            usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
+            4,
+        ),
+        127 => {
+            let b: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
+            (usize::try_from(u64::from_be_bytes(b)).ok()?, 10)
+        }
+        n => (usize::from(n), 2),
+    };
+    (buf.len() >= head + len).then_some((b0 & 0x0f, head..head + len))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
     let client = http_client();
-    let ws_url = format!("{}/ws", args.base.replacen("http", "ws", 1));
+    let addr = args
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let before = sample(args.pid)?;
     let t0 = Instant::now();
 
@@ -95,10 +204,10 @@ async fn main() -> Result<()> {
         .collect::<Result<_>>()?;
     let sockets: Vec<(Socket, Socket)> = stream::iter(pairs)
         .map(|(room, a, b)| {
-            let ws_url = ws_url.clone();
+            let addr = addr.clone();
             async move {
-                let wa = registered(&ws_url, &room, &a).await?;
-                let wb = registered(&ws_url, &room, &b).await?;
+                let wa = Socket::registered(&addr, &room, &a).await?;
+                let wb = Socket::registered(&addr, &room, &b).await?;
                 Ok::<_, anyhow::Error>((wa, wb))
             }
         })
@@ -110,15 +219,18 @@ async fn main() -> Result<()> {
     let setup = t0.elapsed();
     // Registration has no acknowledgement: one round trip per room proves it.
     let msg = message_of_size(args.size);
+    let frame = std::sync::Arc::new(client_frame(
+        0x1,
+        serde_json::json!({"cmd": "send", "msg": msg})
+            .to_string()
+            .as_bytes(),
+    ));
     let mut warm = Vec::new();
     for (mut a, mut b) in sockets {
-        let msg = msg.clone();
+        let frame = frame.clone();
         warm.push(tokio::spawn(async move {
-            a.send(Message::text(
-                serde_json::json!({"cmd":"send","msg":msg}).to_string(),
-            ))
-            .await?;
-            recv_text(&mut b).await?;
+            a.send(&frame).await?;
+            b.recv_text().await?;
             Ok::<_, anyhow::Error>((a, b))
         }));
     }
@@ -129,7 +241,6 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = sample(args.pid)?;
 
-    let frame = serde_json::json!({"cmd": "send", "msg": msg}).to_string();
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
     let server0 = sample(args.pid)?;
     let me0 = sample(std::process::id())?;
@@ -156,10 +267,10 @@ async fn main() -> Result<()> {
                     p.tick().await;
                 }
                 let t = Instant::now();
-                a.send(Message::text(frame.clone())).await?;
-                recv_text(&mut b).await?;
-                b.send(Message::text(frame.clone())).await?;
-                recv_text(&mut a).await?;
+                a.send(&frame).await?;
+                b.recv_text().await?;
+                b.send(&frame).await?;
+                a.recv_text().await?;
                 rtts.push(t.elapsed());
                 done.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
             }
