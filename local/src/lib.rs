@@ -174,7 +174,7 @@ impl Server {
         use aws_sdk_apigatewaymanagement::config::{
             Credentials, Region, SharedCredentialsProvider,
         };
-        let aws = room::adapters::dynamo::sdk_config(&Default::default())
+        let aws = room::adapters::dynamo::sdk_config(&Default::default(), Default::default())
             .await
             .into_builder()
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -193,6 +193,7 @@ impl Server {
             table: table.to_owned(),
             relay_endpoint: Some(endpoint),
             turn_secret_arn: None,
+            tls_roots: Default::default(),
         };
         let deployment = Deployment::new(config, store.clone(), connections);
         let mut server = Self::with_store(settings, relay_limits, options, store);

@@ -333,3 +333,32 @@ async fn message_leave_and_iceconfig_refuse_other_methods() {
     .await;
     assert_eq!(res.status(), 204);
 }
+
+#[test]
+fn aws_clients_trust_amazon_roots_unless_an_endpoint_is_overridden_or_told_otherwise() {
+    use room::adapters::dynamo::TrustRoots;
+    let roots = |vars: &[(&str, &str)]| {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .chain(&[("TABLE_NAME", "t")])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        DeployConfig::from_lookup(|k| vars.get(k).cloned()).map(|c| c.tls_roots)
+    };
+    assert_eq!(roots(&[]).unwrap(), TrustRoots::Aws);
+    assert_eq!(
+        roots(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://ddb.internal:8000")]).unwrap(),
+        TrustRoots::Native
+    );
+    assert_eq!(
+        roots(&[("TLS_ROOTS", "native")]).unwrap(),
+        TrustRoots::Native
+    );
+    assert_eq!(
+        roots(&[("TLS_ROOTS", "aws"), ("AWS_ENDPOINT_URL", "https://x")]).unwrap(),
+        TrustRoots::Aws
+    );
+    let e = roots(&[("TLS_ROOTS", "mozilla")]).unwrap_err();
+    assert_eq!(e.name, "TLS_ROOTS");
+    assert!(e.reason.contains("mozilla"), "{e}");
+}

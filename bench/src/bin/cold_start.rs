@@ -2,6 +2,11 @@
 //! API, hands it one invocation (an API Gateway HTTP event) and measures the time from process
 //! start to the answer. Reports the median and spread of N runs. The function reads its settings
 //! from the environment as deployed (TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+//!
+//! The time is split: process start to the function's first poll for work (loading, settings,
+//! SDK clients built: what the function controls before any request), then the first invocation
+//! (connections to DynamoDB opened, its round trips), and a second, warm invocation in the same
+//! process (the round trips alone), which shows what the store's answers cost.
 
 use anyhow::{Context, Result, bail};
 use apprtc_bench::{ms, summarize};
@@ -40,29 +45,41 @@ fn event(path: &str, n: usize) -> String {
     .to_string()
 }
 
-/// Serves the runtime API: one invocation, then records the response.
+/// What the runtime API saw: a poll for work, or an answer.
+#[derive(Debug)]
+enum Seen {
+    Poll(Instant),
+    Answer(Instant, String),
+}
+
+/// Serves the runtime API: the given invocations in order, recording polls and answers.
 async fn runtime_api(
     listener: tokio::net::TcpListener,
-    event: String,
-    done: mpsc::Sender<(Instant, String)>,
+    events: Vec<String>,
+    seen: mpsc::UnboundedSender<Seen>,
 ) {
-    let served = Arc::new(Mutex::new(false));
+    let served = Arc::new(Mutex::new(0usize));
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             return;
         };
-        let (event, done, served) = (event.clone(), done.clone(), served.clone());
+        let (events, seen, served) = (events.clone(), seen.clone(), served.clone());
         tokio::spawn(async move {
             let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let (event, done, served) = (event.clone(), done.clone(), served.clone());
+                let (events, seen, served) = (events.clone(), seen.clone(), served.clone());
                 async move {
                     let path = req.uri().path().to_owned();
                     if path.ends_with("/invocation/next") {
-                        let already = std::mem::replace(&mut *served.lock().await, true);
-                        if already {
-                            // One invocation per process: park the next poll.
-                            std::future::pending::<()>().await;
-                        }
+                        let _ = seen.send(Seen::Poll(Instant::now()));
+                        let event = {
+                            let mut n = served.lock().await;
+                            *n += 1;
+                            events.get(*n - 1).cloned()
+                        };
+                        let Some(event) = event else {
+                            // Every invocation handed out: park the poll.
+                            return std::future::pending().await;
+                        };
                         let res = hyper::Response::builder()
                             .header("lambda-runtime-aws-request-id", "req-1")
                             .header("lambda-runtime-deadline-ms", "9999999999999")
@@ -75,9 +92,10 @@ async fn runtime_api(
                     }
                     let at = Instant::now();
                     let body = req.into_body().collect().await?.to_bytes();
-                    let _ = done
-                        .send((at, String::from_utf8_lossy(&body).into_owned()))
-                        .await;
+                    let _ = seen.send(Seen::Answer(
+                        at,
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
                     Ok(hyper::Response::builder()
                         .status(202)
                         .body(Full::new(Bytes::new()))?)
@@ -93,12 +111,13 @@ async fn runtime_api(
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let mut samples = Vec::new();
+    let (mut cold, mut ready, mut first, mut warm) = (vec![], vec![], vec![], vec![]);
     for n in 0..args.runs {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (tx, mut rx) = mpsc::channel(1);
-        let server = tokio::spawn(runtime_api(listener, event(&args.path, n), tx));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let events = vec![event(&args.path, 2 * n), event(&args.path, 2 * n + 1)];
+        let server = tokio::spawn(runtime_api(listener, events, tx));
         let start = Instant::now();
         let mut child = tokio::process::Command::new(&args.binary)
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -106,34 +125,63 @@ async fn main() -> Result<()> {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("RUST_LOG", "warn")
+            // As deployed: the endpoint override only points the function at DynamoDB Local, so
+            // it keeps the built-in Amazon roots instead of loading the machine's.
+            .env("TLS_ROOTS", "aws")
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("start {}", args.binary))?;
-        let (at, body) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .context("no answer within 30 s")?
-            .context("runtime API closed")?;
-        if !body.contains("statusCode") {
-            bail!("unexpected answer: {body}");
+        // Poll, answer, poll, answer.
+        let mut times = Vec::new();
+        while times.len() < 4 {
+            let seen = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .context("no answer within 30 s")?
+                .context("runtime API closed")?;
+            match seen {
+                Seen::Poll(at) => times.push(at),
+                Seen::Answer(at, body) => {
+                    if !body.contains("statusCode") {
+                        bail!("unexpected answer: {body}");
+                    }
+                    if n == 0 && times.len() == 1 {
+                        println!(
+                            "first answer: {}",
+                            body.chars().take(160).collect::<String>()
+                        );
+                    }
+                    times.push(at);
+                }
+            }
         }
-        samples.push(at - start);
+        cold.push(times[1] - start);
+        ready.push(times[0] - start);
+        first.push(times[1] - times[0]);
+        warm.push(times[3] - times[2]);
         let _ = child.kill().await;
         server.abort();
-        if n == 0 {
-            println!(
-                "first answer: {}",
-                body.chars().take(160).collect::<String>()
-            );
-        }
     }
-    let s = summarize(&mut samples);
-    println!(
-        "binary={} runs={} cold_start_to_first_answer p50={} p99={} max={}",
-        args.binary,
-        s.count,
-        ms(s.p50),
-        ms(s.p99),
-        ms(s.max)
+    let line = |name: &str, samples: &mut Vec<Duration>| {
+        let s = summarize(samples);
+        println!(
+            "{name} p50={} p99={} max={}",
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.max)
+        );
+        s.count
+    };
+    let count = cold.len();
+    println!("binary={} runs={count}", args.binary);
+    line("cold_start_to_first_answer", &mut cold);
+    line(
+        "  start_to_first_poll (process, settings, SDK clients)",
+        &mut ready,
     );
+    line(
+        "  first_invocation (connections opened, store round trips)",
+        &mut first,
+    );
+    line("warm_invocation (store round trips alone)", &mut warm);
     Ok(())
 }

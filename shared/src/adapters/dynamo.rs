@@ -57,18 +57,48 @@ impl Default for DynamoTimeouts {
     }
 }
 
+/// Root certificates the AWS SDK clients trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustRoots {
+    /// The machine's root store: any endpoint, at the price of reading and parsing every root
+    /// certificate on the machine when the clients are built (8 ms of a cold start on Debian).
+    #[default]
+    Native,
+    /// The roots every AWS service endpoint chains to (Amazon Root CA 1–4 and Starfield Services
+    /// Root G2, Amazon Trust Services), built in: nothing read from disk, and no other CA can
+    /// stand in for AWS.
+    Aws,
+}
+
+/// Amazon Trust Services' root certificates (public; from the Mozilla root program).
+const AWS_ROOTS_PEM: &str = include_str!("aws_roots.pem");
+
+fn trust_store(roots: TrustRoots) -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    match roots {
+        TrustRoots::Native => TrustStore::default(),
+        TrustRoots::Aws => TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM),
+    }
+}
+
 /// Loads the AWS configuration once per process: standard credential and region chain, rustls
-/// with the `ring` provider, explicit timeouts and retries.
-pub async fn sdk_config(timeouts: &DynamoTimeouts) -> aws_config::SdkConfig {
+/// with the `ring` provider trusting `roots`, explicit timeouts and retries.
+pub async fn sdk_config(timeouts: &DynamoTimeouts, roots: TrustRoots) -> aws_config::SdkConfig {
     use aws_config::BehaviorVersion;
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    let http = match tls::TlsContext::builder()
+        .with_trust_store(trust_store(roots))
+        .build()
+    {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Not reachable with the stores above; the SDK's defaults are the safe fallback.
+        Err(_) => builder.build_https(),
+    };
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .timeout_config(
@@ -95,7 +125,7 @@ pub fn client_from(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> Cl
 
 /// Shorthand: [`sdk_config`] then [`client_from`].
 pub async fn client(timeouts: &DynamoTimeouts, endpoint: Option<&str>) -> Client {
-    client_from(&sdk_config(timeouts).await, endpoint)
+    client_from(&sdk_config(timeouts, TrustRoots::Native).await, endpoint)
 }
 
 /// The DynamoDB implementation of [`RoomStore`].
@@ -314,5 +344,44 @@ impl RoomStore for DynamoRoomStore {
             .await
             .map(|_| ())
             .map_err(|e| unavailable("DeleteItem", e))
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_roots_are_the_five_amazon_trust_services_certificates() {
+        assert_eq!(
+            AWS_ROOTS_PEM.matches("-----BEGIN CERTIFICATE-----").count(),
+            5
+        );
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(AWS_ROOTS_PEM.contains(&format!("# {name}\n")), "{name}");
+        }
+        // Each one is a DER certificate (a SEQUENCE whose length covers the whole block).
+        use base64::Engine as _;
+        for block in AWS_ROOTS_PEM.split("-----BEGIN CERTIFICATE-----").skip(1) {
+            let b64: String = block
+                .split("-----END CERTIFICATE-----")
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(der[..2], [0x30, 0x82]);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([der[2], der[3]])) + 4,
+                der.len()
+            );
+        }
+        let _ = trust_store(TrustRoots::Aws);
     }
 }

@@ -8,7 +8,9 @@
 //! `/lambda-url/<function>/...`, the handler sees the path without that prefix).
 
 use crate::adapters::apigw::ApiGatewayConnections;
-use crate::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client_from, sdk_config};
+use crate::adapters::dynamo::{
+    DynamoRoomStore, DynamoTimeouts, TrustRoots, client_from, sdk_config,
+};
 use crate::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth, parse_duration};
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::RoomLimits;
@@ -79,6 +81,16 @@ pub mod env {
     pub const MAX_QUEUED_MESSAGES: &str = "MAX_QUEUED_MESSAGES";
     /// Relay bytes queued per sender.
     pub const MAX_QUEUED_BYTES: &str = "MAX_QUEUED_BYTES";
+    /// Root certificates the AWS clients trust: `aws` (Amazon Trust Services' roots, built in;
+    /// the default) or `native` (the machine's store; the default when an endpoint is overridden).
+    pub const TLS_ROOTS: &str = "TLS_ROOTS";
+    /// Endpoint overrides read by the AWS SDK; any of them makes `native` the default roots.
+    pub const ENDPOINT_OVERRIDES: [&str; 4] = [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
+    ];
 }
 
 /// A setting that cannot be used.
@@ -104,6 +116,8 @@ pub struct DeployConfig {
     pub relay_endpoint: Option<String>,
     /// Secrets Manager secret with the TURN shared secrets, if configured.
     pub turn_secret_arn: Option<String>,
+    /// Root certificates of the AWS clients.
+    pub tls_roots: TrustRoots,
 }
 
 fn list(v: Option<String>) -> Vec<String> {
@@ -185,12 +199,25 @@ impl DeployConfig {
             name: env::TABLE_NAME,
             reason: "not set: the functions keep rooms in this DynamoDB table".to_owned(),
         })?;
+        let tls_roots = match get(env::TLS_ROOTS).as_deref().map(str::trim) {
+            Some("aws") => TrustRoots::Aws,
+            Some("native") => TrustRoots::Native,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: env::TLS_ROOTS,
+                    reason: format!("`{other}` is neither `aws` nor `native`"),
+                });
+            }
+            None if env::ENDPOINT_OVERRIDES.iter().any(|n| get(n).is_some()) => TrustRoots::Native,
+            None => TrustRoots::Aws,
+        };
         Ok(Self {
             settings,
             relay,
             table,
             relay_endpoint: get(env::RELAY_ENDPOINT),
             turn_secret_arn: get(env::TURN_SECRET_ARN),
+            tls_roots,
         })
     }
 
@@ -259,7 +286,7 @@ impl Deployment {
     /// Reads the environment and builds the SDK clients (once per process).
     pub async fn from_env() -> Result<Self, Error> {
         let mut config = DeployConfig::from_env()?;
-        let aws = sdk_config(&DynamoTimeouts::default()).await;
+        let aws = sdk_config(&DynamoTimeouts::default(), config.tls_roots).await;
         if let Some(arn) = config.turn_secret_arn.clone() {
             let secrets = aws_sdk_secretsmanager::Client::new(&aws)
                 .get_secret_value()
