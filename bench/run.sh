@@ -21,7 +21,10 @@ cores=$(nproc)
 pin_server=""; pin_load=""
 if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0"; pin_load="taskset -c 1"; fi
 
-port=$((20000 + RANDOM % 20000))
+# Listening ports below the ephemeral range: the generator's thousands of client sockets take
+# ports from that range, and a listener cannot bind one of them.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port=$((10000 + RANDOM % (ephemeral_low - 10000 - 100)))
 start_server() {
     # Benchmarks measure the relay, not the abuse limits: per-socket rate limits off.
     TOKIO_WORKER_THREADS=1 $pin_server "$bin/apprtc-local" --no-tls --no-relay-port \

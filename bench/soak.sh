@@ -17,7 +17,10 @@ bin="$root/target/release"
 ulimit -n "$(ulimit -Hn)"
 pin_server=""; pin_load=""
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0"; pin_load="taskset -c 1"; fi
-port=$((20000 + RANDOM % 20000))
+# Listening ports below the ephemeral range: the generator's thousands of client sockets take
+# ports from that range, and a listener cannot bind one of them.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port=$((10000 + RANDOM % (ephemeral_low - 10000 - 100)))
 log=$(mktemp)
 TOKIO_WORKER_THREADS=1 $pin_server "$bin/apprtc-local" --no-tls --no-relay-port \
     --listen "127.0.0.1:$port" --max-messages-per-second 1000000 --message-burst 1000000 \

@@ -71,6 +71,45 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Round trips of the current timeline window, in 1 ms buckets (the last one: 1 s and more).
+struct Window([std::sync::atomic::AtomicU64; 1001]);
+
+impl Default for Window {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)))
+    }
+}
+
+impl Window {
+    fn record(&self, rtt: Duration) {
+        let ms = usize::try_from(rtt.as_millis()).unwrap_or(usize::MAX).min(1000);
+        self.0[ms].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Upper bounds (ms) of the window's p50, p99 and maximum; empties the window.
+    fn take(&self) -> (usize, usize, usize) {
+        let counts: Vec<u64> = self
+            .0
+            .iter()
+            .map(|c| c.swap(0, std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let bound = |q: f64| {
+            let want = (total as f64 * q).ceil() as u64;
+            let mut seen = 0;
+            counts
+                .iter()
+                .position(|c| {
+                    seen += c;
+                    seen >= want.max(1)
+                })
+                .map_or(0, |i| i + 1)
+        };
+        let max = counts.iter().rposition(|c| *c > 0).map_or(0, |i| i + 1);
+        (bound(0.5), bound(0.99), max)
+    }
+}
+
 /// One relay socket of the generator.
 struct Socket {
     tcp: TcpStream,
@@ -250,10 +289,12 @@ async fn main() -> Result<()> {
     let rooms = sockets.len().max(1);
     let period = (args.rate > 0.0).then(|| Duration::from_secs_f64(2.0 * rooms as f64 / args.rate));
     let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let window = std::sync::Arc::new(Window::default());
     let mut tasks = Vec::new();
     for (i, (mut a, mut b)) in sockets.into_iter().enumerate() {
         let frame = frame.clone();
         let done = done.clone();
+        let window = window.clone();
         let mut pace = period.map(|p| {
             let first = tokio::time::Instant::now() + p.mul_f64(i as f64 / rooms as f64);
             let mut t = tokio::time::interval_at(first, p);
@@ -271,7 +312,9 @@ async fn main() -> Result<()> {
                 b.recv_text().await?;
                 b.send(&frame).await?;
                 a.recv_text().await?;
-                rtts.push(t.elapsed());
+                let rtt = t.elapsed();
+                window.record(rtt);
+                rtts.push(rtt);
                 done.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
             }
             Ok::<_, anyhow::Error>((rtts, a, b))
@@ -279,7 +322,7 @@ async fn main() -> Result<()> {
     }
     let timeline = (args.sample_every > 0.0).then(|| {
         let every = Duration::from_secs_f64(args.sample_every);
-        let (pid, done) = (args.pid, done.clone());
+        let (pid, done, window) = (args.pid, done.clone(), window.clone());
         tokio::spawn(async move {
             let mut last = (Instant::now(), 0u64, sample(pid).map(|s| s.cpu).unwrap_or_default());
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -289,8 +332,9 @@ async fn main() -> Result<()> {
                 let n = done.load(std::sync::atomic::Ordering::Relaxed);
                 let secs = at.duration_since(last.0).as_secs_f64();
                 let msgs = n - last.1;
+                let (p50, p99, max) = window.take();
                 println!(
-                    "timeline t={:.0}s rss={:.1}MB messages_per_sec={:.0} server_cpu_per_message_us={:.2}",
+                    "timeline t={:.0}s rss={:.1}MB messages_per_sec={:.0} server_cpu_per_message_us={:.2} round_trip_ms p50<={p50} p99<={p99} max<={max}",
                     at.duration_since(start).as_secs_f64(),
                     now.rss as f64 / 1e6,
                     msgs as f64 / secs,
