@@ -76,13 +76,17 @@ struct Window([std::sync::atomic::AtomicU64; 1001]);
 
 impl Default for Window {
     fn default() -> Self {
-        Self(std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)))
+        Self(std::array::from_fn(|_| {
+            std::sync::atomic::AtomicU64::new(0)
+        }))
     }
 }
 
 impl Window {
     fn record(&self, rtt: Duration) {
-        let ms = usize::try_from(rtt.as_millis()).unwrap_or(usize::MAX).min(1000);
+        let ms = usize::try_from(rtt.as_millis())
+            .unwrap_or(usize::MAX)
+            .min(1000);
         self.0[ms].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
