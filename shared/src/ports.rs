@@ -50,25 +50,62 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
         new: Option<&Room>,
     ) -> Result<Swap, StoreError>;
 
-    /// Records which room and client a relay connection registered as (deployed relay: every
-    /// frame arrives in a separate invocation that only knows its connection id). `expires_at`
-    /// bounds how long the record is kept.
-    async fn put_connection(
+    /// What the record of relay connection `connection` says (deployed relay: every frame
+    /// arrives in a separate invocation that only knows its connection id).
+    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError>;
+
+    /// Replaces the frames kept for unregistered `connection` (frames whose invocation ran
+    /// before their socket's `register`) with `parked`, only if its record is still the one read
+    /// (version `expected`; `None`: no record): a frame is never parked after a registration took
+    /// the parked ones.
+    async fn park_frames(
         &self,
         connection: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        expires_at: Millis,
+    ) -> Result<Swap, StoreError>;
+
+    /// Registers `connection` as `client` of `room` and writes the room (`new`, which holds the
+    /// connection and the frames that were parked) in one atomic write, only if the room's version
+    /// is still `expected` and the connection record is still `read` (same version; its `closed`
+    /// flag is kept). [`Swap::Conflict`] otherwise: the caller reloads both.
+    #[allow(clippy::too_many_arguments)]
+    async fn register_connection(
+        &self,
+        connection: &str,
+        read: &ConnectionRecord,
         room: &RoomId,
         client: &ClientId,
         expires_at: Millis,
-    ) -> Result<(), StoreError>;
+        expected: Option<u64>,
+        new: &Room,
+    ) -> Result<Swap, StoreError>;
 
-    /// The room and client a connection registered as, if any.
-    async fn get_connection(
+    /// Marks `connection` closed (its `$disconnect`, or the relay closed it), so that a
+    /// registration handled later leaves at once; returns what it had registered as.
+    async fn close_connection(
         &self,
         connection: &str,
+        expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError>;
 
-    /// Forgets a connection (after it closed).
-    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError>;
+    /// Every registered, unclosed connection (for the keep-alive sweep).
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError>;
+}
+
+/// The record of one relay connection (absent: [`ConnectionRecord::default`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// The room and client it registered as.
+    pub registration: Option<(RoomId, ClientId)>,
+    /// Its `$disconnect` was handled (frames and a registration handled later still count: the
+    /// socket had sent them).
+    pub closed: bool,
+    /// Frames that arrived before its registration, in order.
+    pub parked: Vec<String>,
+    /// Version for the conditional writes; `None` while no record exists.
+    pub version: Option<u64>,
 }
 
 /// Why a frame could not be posted to a relay connection.

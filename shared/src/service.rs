@@ -200,9 +200,10 @@ impl RoomService {
         };
         if msg.kind() == MessageKind::Bye {
             // Leave first, then tell the peer (spec §3.9): the web client relies on that order.
+            let limits = &self.settings.limits;
             let (outcome, peer_left_behind) = self
                 .update(room, |slot, now| {
-                    let outcome = room::leave(slot, client, now);
+                    let outcome = room::leave(slot, client, now, limits);
                     (outcome, slot.is_some())
                 })
                 .await?;
@@ -249,8 +250,9 @@ impl RoomService {
         room: &RoomId,
         client: &ClientId,
     ) -> Result<LeaveOutcome, ServiceError> {
+        let limits = &self.settings.limits;
         let outcome = self
-            .update(room, |slot, now| room::leave(slot, client, now))
+            .update(room, |slot, now| room::leave(slot, client, now, limits))
             .await?;
         if outcome == LeaveOutcome::Left {
             tracing::info!(%room, %client, "left");

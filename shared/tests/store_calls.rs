@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::room::{Millis, Room};
-use room::ports::{RoomStore, StoreError, Swap, Versioned};
+use room::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
 use room::testing::RecordingNotifier;
 use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;
@@ -43,20 +43,44 @@ impl RoomStore for Counting {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.swap(room, expected, new).await
     }
-    async fn put_connection(
+    async fn connection(&self, c: &str) -> Result<ConnectionRecord, StoreError> {
+        self.inner.connection(c).await
+    }
+    async fn park_frames(
         &self,
         c: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        until: Millis,
+    ) -> Result<Swap, StoreError> {
+        self.inner.park_frames(c, expected, parked, until).await
+    }
+    async fn register_connection(
+        &self,
+        c: &str,
+        read: &ConnectionRecord,
         r: &RoomId,
         id: &ClientId,
         until: Millis,
-    ) -> Result<(), StoreError> {
-        self.inner.put_connection(c, r, id, until).await
+        expected: Option<u64>,
+        new: &Room,
+    ) -> Result<Swap, StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .register_connection(c, read, r, id, until, expected, new)
+            .await
     }
-    async fn get_connection(&self, c: &str) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        self.inner.get_connection(c).await
+    async fn close_connection(
+        &self,
+        c: &str,
+        until: Millis,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        self.inner.close_connection(c, until).await
     }
-    async fn delete_connection(&self, c: &str) -> Result<(), StoreError> {
-        self.inner.delete_connection(c).await
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        self.inner.registered_connections().await
     }
 }
 

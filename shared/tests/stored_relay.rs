@@ -114,9 +114,12 @@ async fn unissued_ids_and_protocol_errors_get_error_frames() {
         "Unknown client id for this room: join the room first"
     );
     assert_eq!(w.conns.closed(), vec!["cx".to_owned()]);
+    // A send before any register may be a frame whose invocation overtook its socket's register:
+    // it waits for the registration instead of closing the socket.
     w.conns.open("cy");
     w.relay.on_frame("cy", &send(OFFER)).await;
-    assert_eq!(frames(&w, "cy")[0]["error"], "Client not registered");
+    assert!(frames(&w, "cy").is_empty());
+    assert!(!w.conns.closed().contains(&"cy".to_owned()));
     w.conns.open("cz");
     w.relay.on_frame("cz", r#"{"cmd":"ping"}"#).await;
     assert_eq!(
@@ -144,6 +147,66 @@ async fn second_register_and_live_duplicate_are_refused_dead_duplicate_replaced(
     w.conns.open("d3");
     w.relay.on_frame("d3", &register("s5", &a2)).await;
     assert!(frames(&w, "d3").is_empty(), "dead registration replaced");
+}
+
+#[tokio::test]
+async fn a_send_that_overtakes_its_register_is_delivered_after_it() {
+    let w = world();
+    let (a, b) = (joined(&w, "s8").await, joined(&w, "s8").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s8", &a)).await;
+    w.relay.on_frame("cb", &send(OFFER)).await;
+    w.relay.on_frame("cb", &send(ANSWER)).await;
+    assert!(frames(&w, "ca").is_empty(), "parked until the register");
+    w.relay.on_frame("cb", &register("s8", &b)).await;
+    assert_eq!(
+        frames(&w, "ca"),
+        vec![
+            json!({"msg": OFFER, "error": ""}),
+            json!({"msg": ANSWER, "error": ""})
+        ]
+    );
+    assert!(w.conns.closed().is_empty());
+}
+
+#[tokio::test]
+async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot() {
+    let w = world();
+    let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
+    w.conns.open("ca");
+    w.relay.on_frame("ca", &register("s9", &a)).await;
+    let room = RoomId::parse("s9").unwrap();
+    w.service.leave(&room, &b.parse().unwrap()).await.unwrap();
+    let bye = r#"{"type":"bye"}"#;
+    let res = w.relay.http_post(&format!("/s9/{b}"), bye.as_bytes()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(frames(&w, "ca"), vec![json!({"msg": bye, "error": ""})]);
+    let res = w.relay.http_post("/s9/12345678", bye.as_bytes()).await;
+    assert_eq!(res.status(), 403);
+    assert!(frames(&w, "ca").is_empty());
+}
+
+#[tokio::test]
+async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
+    let w = world();
+    let (a, b) = (joined(&w, "s10").await, joined(&w, "s10").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s10", &a)).await;
+    w.relay.on_frame("cb", &register("s10", &b)).await;
+    w.conns.vanish("cb");
+    let sweep = w.relay.sweep().await.unwrap();
+    assert_eq!((sweep.kept_alive, sweep.gone), (1, 1));
+    assert_eq!(
+        w.conns.take("ca"),
+        vec![room::relay::stored::KEEPALIVE_FRAME.to_owned()]
+    );
+    // b is away now: a's next frame waits for b's return instead of going to a dead socket.
+    w.relay.on_frame("ca", &send(OFFER)).await;
+    w.conns.open("cb2");
+    w.relay.on_frame("cb2", &register("s10", &b)).await;
+    assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
 #[tokio::test]

@@ -7,8 +7,10 @@
 //! | `room` | S | the room record as JSON: members (id, initiator, saved messages, presence), `expires_at` |
 //! | `ttl` | N | epoch seconds after which DynamoDB may delete the item (TTL attribute) |
 //!
-//! Relay connections of the deployed relay are items `CONN#<connection id>` with `room`,
-//! `client` and `ttl`.
+//! Relay connections of the deployed relay are items `CONN#<connection id>`: `v` (version),
+//! `parked` (the frames that arrived before the connection's `register`), `room` and `client` once
+//! it registered, `closed` once its `$disconnect` was handled, `ttl`. A registration writes the room
+//! and the connection item in one `TransactWriteItems`, each conditioned on the version read.
 //!
 //! `load` is one consistent `GetItem`; `swap` is one `PutItem` (or `DeleteItem`) conditioned on the
 //! version read (`attribute_not_exists(pk)` for a new room). A failed condition is
@@ -18,12 +20,16 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{RoomStore, StoreError, Swap, Versioned};
+use crate::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -286,33 +292,7 @@ impl RoomStore for DynamoRoomStore {
         }
     }
 
-    async fn put_connection(
-        &self,
-        connection: &str,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-    ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(KEY, conn_key(connection))
-            .item("room", AttributeValue::S(room.to_string()))
-            .item("client", AttributeValue::S(client.to_string()))
-            .item(
-                TTL_ATTRIBUTE,
-                AttributeValue::N((expires_at / 1000 + 1).to_string()),
-            )
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| unavailable("PutItem", e))
-    }
-
-    async fn get_connection(
-        &self,
-        connection: &str,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
         let out = self
             .client
             .get_item()
@@ -322,29 +302,221 @@ impl RoomStore for DynamoRoomStore {
             .send()
             .await
             .map_err(|e| unavailable("GetItem", e))?;
-        let Some(item) = out.item() else {
-            return Ok(None);
-        };
-        let text = |k: &str| match item.get(k) {
-            Some(AttributeValue::S(s)) => Ok(s.clone()),
-            _ => Err(corrupt(format!("connection item without {k}"))),
-        };
-        let room = RoomId::parse(&text("room")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
-        let client =
-            ClientId::parse(&text("client")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
-        Ok(Some((room, client)))
+        out.item()
+            .map_or(Ok(ConnectionRecord::default()), decode_connection)
     }
 
-    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
+    async fn park_frames(
+        &self,
+        connection: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        expires_at: Millis,
+    ) -> Result<Swap, StoreError> {
+        let version = new_version()?;
+        let update = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key(KEY, conn_key(connection))
+            .update_expression("SET v = :new, parked = :parked, #ttl = :ttl")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":new", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(
+                ":parked",
+                AttributeValue::L(parked.iter().cloned().map(AttributeValue::S).collect()),
+            )
+            .expression_attribute_values(":ttl", ttl_value(expires_at))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = match expected {
+            None => update.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => update
+                .condition_expression("v = :v AND attribute_not_exists(room)")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match update.send().await {
+            Ok(_) => Ok(Swap::Done),
+            Err(e) => match e.as_service_error() {
+                // A retry of a write that landed finds its own version.
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let ours = c.item().and_then(|item| item.get("v"))
+                        == Some(&AttributeValue::N(version.to_string()));
+                    Ok(if ours { Swap::Done } else { Swap::Conflict })
+                }
+                _ => Err(unavailable("UpdateItem", e)),
+            },
+        }
+    }
+
+    async fn register_connection(
+        &self,
+        connection: &str,
+        read: &ConnectionRecord,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+        expected: Option<u64>,
+        new: &Room,
+    ) -> Result<Swap, StoreError> {
+        let body = serde_json::to_string(new).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let room_put = Put::builder()
+            .table_name(&self.table)
+            .item(KEY, key(room))
+            .item("v", AttributeValue::N(new_version()?.to_string()))
+            .item("room", AttributeValue::S(body))
+            .item(TTL_ATTRIBUTE, ttl_value(new.expires_at));
+        let room_put = match expected {
+            None => room_put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => room_put
+                .condition_expression("v = :v")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        let conn_put = Put::builder()
+            .table_name(&self.table)
+            .item(KEY, conn_key(connection))
+            .item("v", AttributeValue::N(new_version()?.to_string()))
+            .item("room", AttributeValue::S(room.to_string()))
+            .item("client", AttributeValue::S(client.to_string()))
+            .item(TTL_ATTRIBUTE, ttl_value(expires_at));
+        let conn_put = if read.closed {
+            conn_put.item("closed", AttributeValue::Bool(true))
+        } else {
+            conn_put
+        };
+        let conn_put = match read.version {
+            None => conn_put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => conn_put
+                .condition_expression("v = :v")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            p.build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Corrupt(Box::new(e)))
+        };
+        // The SDK fills in the idempotency token and keeps it across its retries, so a retried
+        // transaction that had landed is not applied twice.
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(build(room_put)?)
+            .transact_items(build(conn_put)?)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Swap::Done),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().iter().any(|r| {
+                        matches!(
+                            r.code(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    }) =>
+                {
+                    Ok(Swap::Conflict)
+                }
+                _ => Err(unavailable("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    async fn close_connection(
+        &self,
+        connection: &str,
+        expires_at: Millis,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        // Keeps `room` and `client`, so a retry that finds the item already closed still answers
+        // what it was registered as.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, conn_key(connection))
+            .update_expression("SET closed = :t, v = :v, #ttl = :ttl")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":v", AttributeValue::N(new_version()?.to_string()))
+            .expression_attribute_values(":ttl", ttl_value(expires_at))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| unavailable("DeleteItem", e))
+            .map_err(|e| unavailable("UpdateItem", e))?;
+        Ok(out.attributes().and_then(registration))
     }
+
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "begins_with(pk, :conn) AND attribute_exists(room) AND attribute_not_exists(closed)",
+            )
+            .expression_attribute_values(":conn", AttributeValue::S("CONN#".to_owned()))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| unavailable("Scan", e))?;
+            if let (Some(AttributeValue::S(pk)), Some((room, client))) =
+                (item.get(KEY), registration(&item))
+                && let Some(id) = pk.strip_prefix("CONN#")
+            {
+                found.push((id.to_owned(), room, client));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn ttl_value(expires_at: Millis) -> AttributeValue {
+    AttributeValue::N((expires_at / 1000 + 1).to_string())
+}
+
+/// The room and client a connection item registered as, if it holds valid ones.
+fn registration(item: &HashMap<String, AttributeValue>) -> Option<(RoomId, ClientId)> {
+    match (item.get("room"), item.get("client")) {
+        (Some(AttributeValue::S(r)), Some(AttributeValue::S(c))) => {
+            Some((RoomId::parse(r).ok()?, ClientId::parse(c).ok()?))
+        }
+        _ => None,
+    }
+}
+
+fn decode_connection(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<ConnectionRecord, StoreError> {
+    let registration = if item.contains_key("room") {
+        Some(registration(item).ok_or_else(|| corrupt("connection item with invalid ids"))?)
+    } else {
+        None
+    };
+    let version = match item.get("v") {
+        Some(AttributeValue::N(n)) => Some(
+            n.parse::<u64>()
+                .map_err(|_| corrupt("version is not a number"))?,
+        ),
+        _ => return Err(corrupt("connection item without version")),
+    };
+    let parked = match item.get("parked") {
+        Some(AttributeValue::L(l)) => l
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(s) => Ok(s.clone()),
+                _ => Err(corrupt("parked frame is not a string")),
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+        Some(_) => return Err(corrupt("parked frames are not a list")),
+    };
+    Ok(ConnectionRecord {
+        registration,
+        closed: item.contains_key("closed"),
+        parked,
+        version,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{RoomStore, StoreError, Swap, Versioned};
+use crate::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +17,43 @@ pub struct MemoryRoomStore {
 struct Inner {
     rooms: HashMap<RoomId, Versioned>,
     next_version: u64,
-    connections: HashMap<String, (RoomId, ClientId, Millis)>,
+    connections: HashMap<String, Conn>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    record: ConnectionRecord,
+    expires_at: Millis,
+}
+
+impl Inner {
+    fn version(&mut self) -> u64 {
+        self.next_version += 1;
+        self.next_version
+    }
+
+    /// Writes `new` if the stored version is `expected`.
+    fn swap(&mut self, room: &RoomId, expected: Option<u64>, new: Option<&Room>) -> Swap {
+        if self.rooms.get(room).map(|v| v.version) != expected {
+            return Swap::Conflict;
+        }
+        match new {
+            Some(r) => {
+                let version = self.version();
+                self.rooms.insert(
+                    room.clone(),
+                    Versioned {
+                        room: r.clone(),
+                        version,
+                    },
+                );
+            }
+            None => {
+                self.rooms.remove(room);
+            }
+        }
+        Swap::Done
+    }
 }
 
 impl MemoryRoomStore {
@@ -42,7 +78,7 @@ impl MemoryRoomStore {
             crate::domain::room::prune(&mut slot, now);
             slot.is_some()
         });
-        inner.connections.retain(|_, (_, _, until)| now < *until);
+        inner.connections.retain(|_, c| now < c.expires_at);
         before - inner.rooms.len()
     }
 
@@ -69,56 +105,114 @@ impl RoomStore for MemoryRoomStore {
         expected: Option<u64>,
         new: Option<&Room>,
     ) -> Result<Swap, StoreError> {
-        let mut inner = self.inner();
-        if inner.rooms.get(room).map(|v| v.version) != expected {
-            return Ok(Swap::Conflict);
-        }
-        match new {
-            Some(r) => {
-                inner.next_version += 1;
-                let version = inner.next_version;
-                inner.rooms.insert(
-                    room.clone(),
-                    Versioned {
-                        room: r.clone(),
-                        version,
-                    },
-                );
-            }
-            None => {
-                inner.rooms.remove(room);
-            }
-        }
-        Ok(Swap::Done)
+        Ok(self.inner().swap(room, expected, new))
     }
 
-    async fn put_connection(
-        &self,
-        connection: &str,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-    ) -> Result<(), StoreError> {
-        self.inner().connections.insert(
-            connection.to_owned(),
-            (room.clone(), client.clone(), expires_at),
-        );
-        Ok(())
-    }
-
-    async fn get_connection(
-        &self,
-        connection: &str,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
         Ok(self
             .inner()
             .connections
             .get(connection)
-            .map(|(r, c, _)| (r.clone(), c.clone())))
+            .map(|c| c.record.clone())
+            .unwrap_or_default())
     }
 
-    async fn delete_connection(&self, connection: &str) -> Result<(), StoreError> {
-        self.inner().connections.remove(connection);
-        Ok(())
+    async fn park_frames(
+        &self,
+        connection: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        expires_at: Millis,
+    ) -> Result<Swap, StoreError> {
+        let mut inner = self.inner();
+        let current = inner.connections.get(connection).map(|c| &c.record);
+        if current.and_then(|r| r.version) != expected
+            || current.is_some_and(|r| r.registration.is_some())
+        {
+            return Ok(Swap::Conflict);
+        }
+        let closed = current.is_some_and(|r| r.closed);
+        let version = inner.version();
+        inner.connections.insert(
+            connection.to_owned(),
+            Conn {
+                record: ConnectionRecord {
+                    registration: None,
+                    closed,
+                    parked: parked.to_vec(),
+                    version: Some(version),
+                },
+                expires_at,
+            },
+        );
+        Ok(Swap::Done)
+    }
+
+    async fn register_connection(
+        &self,
+        connection: &str,
+        read: &ConnectionRecord,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+        expected: Option<u64>,
+        new: &Room,
+    ) -> Result<Swap, StoreError> {
+        let mut inner = self.inner();
+        let current = inner
+            .connections
+            .get(connection)
+            .and_then(|c| c.record.version);
+        if current != read.version || inner.rooms.get(room).map(|v| v.version) != expected {
+            return Ok(Swap::Conflict);
+        }
+        inner.swap(room, expected, Some(new));
+        let version = inner.version();
+        inner.connections.insert(
+            connection.to_owned(),
+            Conn {
+                record: ConnectionRecord {
+                    registration: Some((room.clone(), client.clone())),
+                    closed: read.closed,
+                    parked: Vec::new(),
+                    version: Some(version),
+                },
+                expires_at,
+            },
+        );
+        Ok(Swap::Done)
+    }
+
+    async fn close_connection(
+        &self,
+        connection: &str,
+        expires_at: Millis,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        let mut inner = self.inner();
+        let version = inner.version();
+        let conn = inner
+            .connections
+            .entry(connection.to_owned())
+            .or_insert_with(|| Conn {
+                record: ConnectionRecord::default(),
+                expires_at,
+            });
+        conn.record.closed = true;
+        conn.record.version = Some(version);
+        conn.expires_at = expires_at;
+        Ok(conn.record.registration.clone())
+    }
+
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        Ok(self
+            .inner()
+            .connections
+            .iter()
+            .filter(|(_, c)| !c.record.closed)
+            .filter_map(|(id, c)| {
+                let (r, cl) = c.record.registration.clone()?;
+                Some((id.clone(), r, cl))
+            })
+            .collect())
     }
 }

@@ -96,6 +96,29 @@ pub struct Member {
     /// ghost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub received: Vec<String>,
+    /// Who is delivering `queued` to the peer now, and until when (deployed relay only): frames
+    /// are appended behind a delivery in progress instead of overtaking it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// A claim on delivering one member's queue, held by one invocation until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The holder's token.
+    pub owner: u64,
+    /// Epoch milliseconds after which another invocation may take it over.
+    pub until: Millis,
+}
+
+/// A member that left (`/leave`, `bye`, collider `DELETE`) a moment ago: it may still deliver
+/// its own `bye` to the peer until `until`, but holds no place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departed {
+    /// The id it had.
+    pub id: ClientId,
+    /// Epoch milliseconds.
+    pub until: Millis,
 }
 
 impl Member {
@@ -111,6 +134,9 @@ pub struct Room {
     pub members: Vec<Member>,
     /// After this instant the record counts as absent.
     pub expires_at: Millis,
+    /// Members that left within the reconnect grace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departed: Vec<Departed>,
 }
 
 /// Members per room.
@@ -174,6 +200,7 @@ pub fn prune(slot: &mut RoomSlot, now: Millis) {
         *slot = None;
         return;
     }
+    room.departed.retain(|d| now < d.until);
     let before = room.members.len();
     let mut returned = Vec::new();
     room.members.retain_mut(|m| {
@@ -232,6 +259,7 @@ pub fn join(
         connection: None,
         queued: Vec::new(),
         received: Vec::new(),
+        lease: None,
     };
     let Some(room) = slot else {
         let mut members = vec![newcomer(true)];
@@ -244,11 +272,13 @@ pub fn join(
                 connection: None,
                 queued: Vec::new(),
                 received: Vec::new(),
+                lease: None,
             });
         }
         let mut room = Room {
             members,
             expires_at: 0,
+            departed: Vec::new(),
         };
         touch(&mut room, now, limits);
         *slot = Some(room);
@@ -310,7 +340,13 @@ pub fn post_message(
 }
 
 /// Removes `client` (spec §2.5): the loopback member goes with it, a survivor becomes initiator.
-pub fn leave(slot: &mut RoomSlot, client: &ClientId, now: Millis) -> LeaveOutcome {
+/// The id is remembered for the reconnect grace, so that its own `bye` may still reach the peer.
+pub fn leave(
+    slot: &mut RoomSlot,
+    client: &ClientId,
+    now: Millis,
+    limits: &RoomLimits,
+) -> LeaveOutcome {
     prune(slot, now);
     let Some(room) = slot else {
         return LeaveOutcome::UnknownRoom;
@@ -320,8 +356,21 @@ pub fn leave(slot: &mut RoomSlot, client: &ClientId, now: Millis) -> LeaveOutcom
     if room.members.len() == before {
         return LeaveOutcome::UnknownClient;
     }
+    if !client.is_loopback() {
+        room.departed.retain(|d| &d.id != client);
+        room.departed.push(Departed {
+            id: client.clone(),
+            until: deadline(now, limits.reconnect_grace),
+        });
+    }
     settle(slot);
     LeaveOutcome::Left
+}
+
+/// Whether `client` left `slot` within the reconnect grace.
+pub fn departed(slot: &RoomSlot, client: &ClientId, now: Millis) -> bool {
+    slot.as_ref()
+        .is_some_and(|r| r.departed.iter().any(|d| &d.id == client && now < d.until))
 }
 
 /// Whether `client` is a live member (either loopback spelling counts for the loopback member).
@@ -415,12 +464,18 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, NOW, &l);
         join(&mut slot, &id("b"), false, NOW, &l);
-        assert_eq!(leave(&mut slot, &id("a"), NOW), LeaveOutcome::Left);
+        assert_eq!(leave(&mut slot, &id("a"), NOW, &l), LeaveOutcome::Left);
         assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
-        assert_eq!(leave(&mut slot, &id("x"), NOW), LeaveOutcome::UnknownClient);
-        assert_eq!(leave(&mut slot, &id("b"), NOW), LeaveOutcome::Left);
+        assert_eq!(
+            leave(&mut slot, &id("x"), NOW, &l),
+            LeaveOutcome::UnknownClient
+        );
+        assert_eq!(leave(&mut slot, &id("b"), NOW, &l), LeaveOutcome::Left);
         assert_eq!(slot, None);
-        assert_eq!(leave(&mut slot, &id("b"), NOW), LeaveOutcome::UnknownRoom);
+        assert_eq!(
+            leave(&mut slot, &id("b"), NOW, &l),
+            LeaveOutcome::UnknownRoom
+        );
     }
 
     #[test]
@@ -434,7 +489,7 @@ mod tests {
             NOW
         ));
         assert_eq!(join(&mut slot, &id("b"), false, NOW, &l), JoinOutcome::Full);
-        assert_eq!(leave(&mut slot, &id("a"), NOW), LeaveOutcome::Left);
+        assert_eq!(leave(&mut slot, &id("a"), NOW, &l), LeaveOutcome::Left);
         assert_eq!(slot, None);
     }
 

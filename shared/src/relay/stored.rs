@@ -1,26 +1,64 @@
 //! The relay for deployments whose sockets live outside the process (API Gateway WebSockets):
 //! the same collider protocol as [`super::Relay`], with connection ids, queues and the
 //! connection index kept in the room store, and frames sent through the [`Connections`] port
-//! (`PostToConnection`). Every frame arrives in its own invocation, so nothing is kept in memory.
+//! (`PostToConnection`). Every frame arrives in its own invocation, invocations run in parallel
+//! and in no particular order, so nothing is kept in memory and every decision that depends on
+//! another invocation's work is taken inside the conditional write that acts on it
+//! ([`crate::domain::relay`]):
+//!
+//! - a frame handled before its own socket's `register` is parked on the connection's record and
+//!   joins the sender's queue in the same transaction that registers the connection;
+//! - a frame goes straight to the peer only while nothing of its sender's waits; otherwise it is
+//!   queued, and the one invocation holding the queue's lease delivers it in order, removing frames
+//!   only once they were posted (a failed post keeps the rest);
+//! - a `$disconnect` marks the connection record closed, so a registration handled after it fails.
 
 use super::frame::{self, Command, RelayError};
 use super::hub::RelayLimits;
 use super::{collider_error, collider_ok, http_target, post_reply, validate, with_collider_cors};
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
-use crate::domain::message::MessageKind;
-use crate::domain::relay::{self as rules, Attach, Route};
+use crate::domain::message::{MessageKind, SignalingMessage};
+use crate::domain::relay::{self as rules, Attach, Batch, QueueLimits, Send};
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
-use crate::ports::{Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore};
+use crate::ports::{Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore, Swap};
 use crate::service::{ServiceError, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long the connection index keeps an entry (API Gateway closes connections after 2 h).
 const CONNECTION_RECORD_TTL: Duration = Duration::from_secs(3 * 3600);
+
+/// How long a queue's delivery lease lasts without renewal: far longer than posting a batch takes,
+/// short enough that a queue whose deliverer died waits only this long.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(5);
+
+/// Attempts of one operation against concurrent writers.
+const ATTEMPTS: usize = 16;
+
+/// What the keep-alive sweep sends to every registered connection: traffic that resets API
+/// Gateway's idle timeout and that every AppRTC client drops without a word. The web client and
+/// iOS check `error` first and only log it; Android checks `msg` first and hands the candidate to
+/// WebRTC, which cannot parse it, and only logs the failure. An empty `msg`, an unknown `type`, a
+/// binary frame or text that is not JSON would each end the call on Android or crash iOS
+/// (`docs/aws.md`, "Keep-alive").
+pub const KEEPALIVE_FRAME: &str = r#"{"msg":"{\"type\":\"candidate\",\"label\":0,\"id\":\"keepalive\",\"candidate\":\"keepalive\"}","error":"keepalive"}"#;
+
+/// What one keep-alive sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Connections that got the keep-alive frame.
+    pub kept_alive: usize,
+    /// Connections found gone (their missed `$disconnect` handled now).
+    pub gone: usize,
+    /// Queues found waiting with nobody delivering them, delivered now.
+    pub flushed: usize,
+}
 
 /// The stored relay.
 #[derive(Debug, Clone)]
@@ -35,6 +73,20 @@ pub struct StoredRelay {
 fn unavailable(e: ServiceError) -> RelayError {
     tracing::warn!(error = %e, "relay store call failed");
     RelayError::Unavailable
+}
+
+fn store_unavailable(e: crate::ports::StoreError) -> RelayError {
+    unavailable(e.into())
+}
+
+/// A token naming one invocation's leases: random, or (without randomness) a process counter.
+fn token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut b = [0u8; 8];
+    match getrandom::fill(&mut b) {
+        Ok(()) => u64::from_le_bytes(b),
+        Err(_) => NEXT.fetch_add(1, Ordering::Relaxed) ^ (u64::from(std::process::id()) << 40),
+    }
 }
 
 impl StoredRelay {
@@ -59,6 +111,18 @@ impl StoredRelay {
         self.clock.now()
     }
 
+    fn record_until(&self) -> Millis {
+        self.now() + millis(CONNECTION_RECORD_TTL)
+    }
+
+    fn queue_limits(&self) -> QueueLimits {
+        QueueLimits {
+            max_frames: self.limits.max_queued_messages,
+            max_bytes: self.limits.max_queued_bytes,
+            lease: millis(DELIVERY_LEASE),
+        }
+    }
+
     /// A text frame arrived on `connection` (routes `register`, `send` and `$default`). Errors are
     /// answered with an error frame, and the connection is closed where the collider closes it.
     pub async fn on_frame(&self, connection: &str, text: &str) {
@@ -78,64 +142,122 @@ impl StoredRelay {
         match frame::decode(text)? {
             Command::Register { room, client } => self.register(connection, &room, &client).await,
             Command::Send { msg } => {
-                let registered = self
-                    .store
-                    .get_connection(connection)
-                    .await
-                    .map_err(|e| unavailable(e.into()))?;
-                let Some((room, client)) = registered else {
-                    return Err(RelayError::NotRegistered);
-                };
-                self.relay_message(&room, &client, msg).await
+                let msg = validate(msg, self.settings.limits.max_message_bytes)?;
+                self.send_from(connection, msg).await
             }
             Command::Unknown => Err(RelayError::UnexpectedCmd),
         }
     }
 
-    async fn register(&self, connection: &str, room: &str, client: &str) -> Result<(), RelayError> {
-        if self
-            .store
-            .get_connection(connection)
-            .await
-            .map_err(|e| unavailable(e.into()))?
-            .is_some()
-        {
-            return Err(RelayError::DuplicateRegisterRequest);
+    /// A `send` on `connection`: relayed as its registration says, or parked until the
+    /// registration when its invocation ran first.
+    async fn send_from(&self, connection: &str, msg: SignalingMessage) -> Result<(), RelayError> {
+        for _ in 0..ATTEMPTS {
+            let record = self
+                .store
+                .connection(connection)
+                .await
+                .map_err(store_unavailable)?;
+            // A socket that closed meanwhile had still sent the frame: it counts.
+            if let Some((room, client)) = &record.registration {
+                return self.relay_valid(room, client, msg).await;
+            }
+            let (mut parked, version) = (record.parked, record.version);
+            let f = frame::encode(msg.as_str(), "");
+            let bytes: usize = parked.iter().map(String::len).sum();
+            if parked.len() >= self.limits.max_queued_messages
+                || bytes + f.len() > self.limits.max_queued_bytes
+            {
+                return Err(RelayError::QueueFull);
+            }
+            parked.push(f);
+            match self
+                .store
+                .park_frames(connection, version, &parked, self.record_until())
+                .await
+                .map_err(store_unavailable)?
+            {
+                Swap::Done => return Ok(()),
+                Swap::Conflict => continue,
+            }
         }
+        Err(RelayError::Unavailable)
+    }
+
+    async fn register(&self, connection: &str, room: &str, client: &str) -> Result<(), RelayError> {
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
-        let mut stale = None;
-        let flush = loop {
-            let outcome = update_room(&*self.store, &*self.clock, &room, |slot, now| {
-                rules::attach(slot, &client, connection, stale.as_deref(), now)
-            })
-            .await
-            .map_err(unavailable)?;
-            match outcome {
-                Attach::Attached { flush } => break flush,
+        let token = token();
+        let q = self.queue_limits();
+        let mut stale: Option<String> = None;
+        for _ in 0..ATTEMPTS {
+            let record = self
+                .store
+                .connection(connection)
+                .await
+                .map_err(store_unavailable)?;
+            if record.registration.is_some() {
+                return Err(RelayError::DuplicateRegisterRequest);
+            }
+            let loaded = self.store.load(&room).await.map_err(store_unavailable)?;
+            let expected = loaded.as_ref().map(|v| v.version);
+            let mut slot = loaded.map(|v| v.room);
+            let registering = rules::Registering {
+                client: &client,
+                conn: connection,
+                stale: stale.as_deref(),
+                parked: &record.parked,
+                closed: record.closed,
+            };
+            let limits = &self.settings.limits;
+            let outcome = rules::attach(&mut slot, &registering, token, self.now(), &q, limits);
+            let (flush_own, flush_peer) = match outcome {
+                Attach::Attached {
+                    flush_own,
+                    flush_peer,
+                } => (flush_own, flush_peer),
                 Attach::NotMember => return Err(RelayError::NotIssued),
                 Attach::Taken(old) if stale.is_none() => {
                     // Replace a registration whose socket died without a disconnect event.
                     match self.connections.is_open(&old).await {
-                        Ok(false) => stale = Some(old),
+                        Ok(false) => {
+                            stale = Some(old);
+                            continue;
+                        }
                         _ => return Err(RelayError::DuplicateRegistration),
                     }
                 }
                 Attach::Taken(_) => return Err(RelayError::DuplicateRegistration),
+            };
+            let Some(new) = slot else {
+                return Err(RelayError::NotIssued);
+            };
+            let written = self
+                .store
+                .register_connection(
+                    connection,
+                    &record,
+                    &room,
+                    &client,
+                    self.record_until(),
+                    expected,
+                    &new,
+                )
+                .await
+                .map_err(store_unavailable)?;
+            if written == Swap::Conflict {
+                continue;
             }
-        };
-        let until = self.now() + millis(CONNECTION_RECORD_TTL);
-        self.store
-            .put_connection(connection, &room, &client, until)
-            .await
-            .map_err(|e| unavailable(e.into()))?;
-        for f in flush {
-            if self.connections.post(connection, &f).await.is_err() {
-                break;
+            tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
+            if flush_own {
+                self.flush(&room, &client, token).await;
             }
+            if let Some(peer) = flush_peer {
+                self.flush(&room, &peer, token).await;
+            }
+            return Ok(());
         }
-        tracing::debug!(%room, %client, "registered");
-        Ok(())
+        Err(RelayError::Unavailable)
     }
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
@@ -147,10 +269,20 @@ impl StoredRelay {
         msg: String,
     ) -> Result<(), RelayError> {
         let msg = validate(msg, self.settings.limits.max_message_bytes)?;
+        self.relay_valid(room, client, msg).await
+    }
+
+    async fn relay_valid(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+        msg: SignalingMessage,
+    ) -> Result<(), RelayError> {
         let bye = msg.kind() == MessageKind::Bye;
         if bye && !client.is_loopback() {
+            let limits = &self.settings.limits;
             update_room(&*self.store, &*self.clock, room, |slot, now| {
-                room::leave(slot, client, now)
+                room::leave(slot, client, now, limits)
             })
             .await
             .map_err(unavailable)?;
@@ -172,41 +304,27 @@ impl StoredRelay {
         queue: bool,
     ) -> Result<(), DeliveryError> {
         let fail = |e: ServiceError| DeliveryError::Unavailable(e.to_string());
+        let token = token();
+        let q = self.queue_limits();
         // A dead peer connection is detached and the frame queued instead: at most two rounds.
         for _ in 0..2 {
-            let loaded = self.store.load(room).await.map_err(|e| fail(e.into()))?;
-            let slot = loaded.map(|v| v.room);
-            match rules::route(&slot, from, self.now()) {
-                Route::Drop => return Ok(()),
-                Route::Connection(c) => match self.connections.post(&c, &frame).await {
+            let decision = update_room(&*self.store, &*self.clock, room, |slot, now| {
+                rules::send(slot, from, &frame, queue, token, now, &q)
+            })
+            .await
+            .map_err(fail)?;
+            match decision {
+                Send::Drop | Send::Queued => return Ok(()),
+                Send::QueueFull => return Err(DeliveryError::QueueFull),
+                Send::Flush => {
+                    self.flush(room, from, token).await;
+                    return Ok(());
+                }
+                Send::Direct(c) => match self.connections.post(&c, &frame).await {
                     Ok(()) => return Ok(()),
-                    Err(PostError::Gone) => {
-                        let limits = &self.settings.limits;
-                        update_room(&*self.store, &*self.clock, room, |slot, now| {
-                            rules::detach(slot, &c, now, limits)
-                        })
-                        .await
-                        .map_err(fail)?;
-                    }
+                    Err(PostError::Gone) => self.peer_gone(room, &c).await.map_err(fail)?,
                     Err(PostError::Failed(e)) => return Err(DeliveryError::Unavailable(e)),
                 },
-                Route::Queue if !queue => return Ok(()),
-                Route::Queue => {
-                    let (count, bytes) = (
-                        self.limits.max_queued_messages,
-                        self.limits.max_queued_bytes,
-                    );
-                    let queued = update_room(&*self.store, &*self.clock, room, |slot, _| {
-                        rules::enqueue(slot, from, &frame, count, bytes)
-                    })
-                    .await
-                    .map_err(fail)?;
-                    return if queued {
-                        Ok(())
-                    } else {
-                        Err(DeliveryError::QueueFull)
-                    };
-                }
             }
         }
         Err(DeliveryError::Unavailable(
@@ -214,22 +332,129 @@ impl StoredRelay {
         ))
     }
 
-    /// The connection closed (`$disconnect`): its member keeps its place for the reconnect grace.
-    pub async fn on_disconnect(&self, connection: &str) {
-        let Ok(Some((room, client))) = self.store.get_connection(connection).await else {
-            return;
-        };
+    async fn peer_gone(&self, room: &RoomId, connection: &str) -> Result<(), ServiceError> {
         let limits = &self.settings.limits;
-        let result = update_room(&*self.store, &*self.clock, &room, |slot, now| {
+        update_room(&*self.store, &*self.clock, room, |slot, now| {
             rules::detach(slot, connection, now, limits)
         })
-        .await;
-        if let Err(e) = result {
+        .await
+        .map(|_| ())
+    }
+
+    /// Delivers `sender`'s queue under the lease `token` holds, batch by batch, until it is
+    /// empty, its peer is gone or a post fails. Whatever was not posted stays queued.
+    async fn flush(&self, room: &RoomId, sender: &ClientId, token: u64) {
+        let q = self.queue_limits();
+        let mut delivered = 0;
+        loop {
+            let step = update_room(&*self.store, &*self.clock, room, |slot, now| {
+                rules::next_batch(slot, sender, token, delivered, now, &q)
+            })
+            .await;
+            let (connection, frames) = match step {
+                Ok(Batch::Post { connection, frames }) => (connection, frames),
+                Ok(Batch::Done) => return,
+                Err(e) => {
+                    // The lease expires and the next sender or the sweep delivers the queue.
+                    tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
+                    return;
+                }
+            };
+            delivered = 0;
+            let mut failure = None;
+            for f in &frames {
+                match self.connections.post(&connection, f).await {
+                    Ok(()) => delivered += 1,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failure {
+                None => {}
+                // The peer's socket is gone: it keeps its place for the grace, and the next round
+                // delivers the rest to a newer socket of the peer, or releases the lease.
+                Some(PostError::Gone) => {
+                    if let Err(e) = self.peer_gone(room, &connection).await {
+                        tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
+                        return;
+                    }
+                }
+                Some(PostError::Failed(e)) => {
+                    let done = delivered;
+                    let result = update_room(&*self.store, &*self.clock, room, |slot, now| {
+                        let _ = rules::next_batch(slot, sender, token, done, now, &q);
+                        rules::release(slot, sender, token);
+                    })
+                    .await;
+                    if let Err(e) = result {
+                        tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
+                    }
+                    tracing::warn!(%room, client = %sender, error = %e, "queue delivery failed; frames kept");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The connection closed (`$disconnect`): its member keeps its place for the reconnect grace,
+    /// and a registration of it handled later fails.
+    pub async fn on_disconnect(&self, connection: &str) {
+        let closed = self
+            .store
+            .close_connection(connection, self.record_until())
+            .await;
+        let (room, client) = match closed {
+            Ok(Some(registration)) => registration,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record disconnect");
+                return;
+            }
+        };
+        if let Err(e) = self.peer_gone(&room, connection).await {
             tracing::warn!(%room, %client, error = %e, "could not record disconnect");
         }
-        if let Err(e) = self.store.delete_connection(connection).await {
-            tracing::warn!(error = %e, "could not delete connection record");
+    }
+
+    /// Keep-alive sweep (a scheduled invocation): posts [`KEEPALIVE_FRAME`] to every registered
+    /// connection, which resets API Gateway's idle timeout; handles the missed `$disconnect` of
+    /// every connection found gone; delivers queues left waiting by a deliverer that died.
+    pub async fn sweep(&self) -> Result<Sweep, ServiceError> {
+        let mut report = Sweep::default();
+        let mut rooms = BTreeSet::new();
+        for (connection, room, _) in self.store.registered_connections().await? {
+            match self.connections.post(&connection, KEEPALIVE_FRAME).await {
+                Ok(()) => report.kept_alive += 1,
+                Err(PostError::Gone) => {
+                    self.on_disconnect(&connection).await;
+                    report.gone += 1;
+                }
+                Err(PostError::Failed(e)) => {
+                    tracing::warn!(%room, error = %e, "keep-alive post failed");
+                }
+            }
+            rooms.insert(room.to_string());
         }
+        let q = self.queue_limits();
+        for room in rooms.iter().filter_map(|r| RoomId::parse(r).ok()) {
+            let Some(loaded) = self.store.load(&room).await? else {
+                continue;
+            };
+            for sender in rules::stuck(&Some(loaded.room), self.now()) {
+                let token = token();
+                let claimed = update_room(&*self.store, &*self.clock, &room, |slot, now| {
+                    rules::claim_queue(slot, &sender, token, now, &q)
+                })
+                .await?;
+                if claimed {
+                    self.flush(&room, &sender, token).await;
+                    report.flushed += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Removes members of `room` whose registered connection is gone (a missed disconnect), so a
@@ -281,7 +506,8 @@ impl StoredRelay {
             }
         };
         let slot = loaded.map(|v| v.room);
-        if !room::is_member(&slot, client, self.now()) {
+        let now = self.now();
+        if !room::is_member(&slot, client, now) && !room::departed(&slot, client, now) {
             return collider_error(StatusCode::FORBIDDEN, &RelayError::NotIssued.to_string());
         }
         let Ok(text) = std::str::from_utf8(body) else {
@@ -312,8 +538,9 @@ impl StoredRelay {
                     self.on_disconnect(&c).await;
                 }
                 if !client.is_loopback() {
+                    let limits = &self.settings.limits;
                     let left = update_room(&*self.store, &*self.clock, &room, |slot, now| {
-                        room::leave(slot, &client, now)
+                        room::leave(slot, &client, now, limits)
                     })
                     .await;
                     if let Err(e) = left {
