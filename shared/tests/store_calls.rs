@@ -77,9 +77,7 @@ impl RoomStore for Counting {
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         self.inner.close_connection(c, until).await
     }
-    async fn registered_connections(
-        &self,
-    ) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
         self.inner.registered_connections().await
     }
 }
