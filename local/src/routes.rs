@@ -238,7 +238,8 @@ async fn relay_http_root(State(app): State<App>, req: Request) -> Response {
 /// `path` is what follows the collider prefix (`/relay` here, nothing on the relay port).
 async fn collider(app: App, path: &str, req: Request) -> Response {
     match *req.method() {
-        // `<wss_post_url>/status` (spec §7.3 #64): clients only know the announced prefix.
+        // `<wss_post_url>/status` (docs/protocol.md §7.3 case 64): clients only know the
+        // announced prefix.
         Method::GET if path == "/status" => reply(app.relay.status()),
         Method::POST => {
             let max = app.settings.limits.max_message_bytes;

@@ -1,7 +1,8 @@
 //! Whole calls through a running `apprtc-local` over real sockets, in the order the web client
-//! makes its requests (spec §5.1, §5.2): join, register, signaling through saved messages and the
-//! relay, hang-up, rejoin, vanished tabs and sockets, and shutdown. Nothing sleeps and then
-//! asserts: every wait is for an event, bounded by a deadline.
+//! makes its requests (docs/protocol.md §5.1, §5.2; the § numbers below are that document's):
+//! join, register, signaling through saved messages and the relay, hang-up, rejoin, vanished tabs
+//! and sockets, and shutdown. Nothing sleeps and then asserts: every wait is for an event,
+//! bounded by a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

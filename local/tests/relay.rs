@@ -1,7 +1,8 @@
-//! The collider-compatible relay as clients see it (spec §7.2 cases 33–54 and §7.3 cases 55–64),
-//! against a running `apprtc-local` over real sockets. Every (room, client) pair comes from
-//! `POST /join/<room>` (spec §8 #2) and every relayed message is valid signaling JSON (spec §6);
-//! where the spec marks an improvement over the original, the improved behaviour is expected.
+//! The collider-compatible relay as clients see it (docs/protocol.md §7.2 cases 33–54 and §7.3
+//! cases 55–64), against a running `apprtc-local` over real sockets. Every (room, client) pair
+//! comes from `POST /join/<room>` (§8 item 2) and every relayed message is valid signaling JSON
+//! (§6); where the protocol document marks an improvement over the original, the improved
+//! behaviour is expected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -77,7 +78,7 @@ fn client_id(join: &Value) -> String {
         .to_owned()
 }
 
-// ---- §7.2 collider WebSocket --------------------------------------------------------------------
+// ---- docs/protocol.md §7.2 relay WebSocket ------------------------------------------------------
 
 #[tokio::test]
 async fn join_announces_the_relay_urls_this_server_serves() {
@@ -95,7 +96,7 @@ async fn join_announces_the_relay_urls_this_server_serves() {
     );
 }
 
-/// Spec §7.2 #33.
+/// docs/protocol.md §7.2 case 33.
 #[tokio::test]
 async fn handshake_with_origin_is_101_without_subprotocol() {
     let s = TestServer::start().await;
@@ -110,7 +111,7 @@ async fn handshake_with_origin_is_101_without_subprotocol() {
     ws.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #34 (improved).
+/// docs/protocol.md §7.2 case 34 (improved).
 #[tokio::test]
 async fn handshake_without_origin_is_accepted_and_relays() {
     let s = TestServer::start().await;
@@ -129,7 +130,7 @@ async fn handshake_without_origin_is_accepted_and_relays() {
     assert_eq!(wa.recv_msg().await, m(1));
 }
 
-/// Spec §7.2 #35.
+/// docs/protocol.md §7.2 case 35.
 #[tokio::test]
 async fn send_reaches_the_peer_once_and_is_not_echoed() {
     let s = TestServer::start().await;
@@ -140,7 +141,7 @@ async fn send_reaches_the_peer_once_and_is_not_echoed() {
     x.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #36.
+/// docs/protocol.md §7.2 case 36.
 #[tokio::test]
 async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
     let s = TestServer::start().await;
@@ -159,7 +160,7 @@ async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #37.
+/// docs/protocol.md §7.2 case 37.
 #[tokio::test]
 async fn queue_is_flushed_once_not_again_on_reregister() {
     let s = TestServer::start().await;
@@ -183,7 +184,7 @@ async fn queue_is_flushed_once_not_again_on_reregister() {
     assert_eq!(y2.recv_msg().await, m(4));
 }
 
-/// Spec §7.2 #38.
+/// docs/protocol.md §7.2 case 38.
 #[tokio::test]
 async fn second_register_on_one_socket_is_an_error_and_closes_it() {
     let s = TestServer::start().await;
@@ -201,7 +202,7 @@ async fn second_register_on_one_socket_is_an_error_and_closes_it() {
     x2.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #39.
+/// docs/protocol.md §7.2 case 39.
 #[tokio::test]
 async fn same_id_on_a_second_socket_is_refused_and_the_first_keeps_working() {
     let s = TestServer::start().await;
@@ -216,7 +217,7 @@ async fn same_id_on_a_second_socket_is_refused_and_the_first_keeps_working() {
     assert_eq!(x.recv_msg().await, answer());
 }
 
-/// Spec §7.2 #40.
+/// docs/protocol.md §7.2 case 40.
 #[tokio::test]
 async fn third_client_cannot_register_into_a_full_room() {
     let s = TestServer::start().await;
@@ -239,7 +240,7 @@ async fn third_client_cannot_register_into_a_full_room() {
     x.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #41.
+/// docs/protocol.md §7.2 case 41.
 #[tokio::test]
 async fn send_before_register_is_an_error_and_closes() {
     let s = TestServer::start().await;
@@ -249,7 +250,7 @@ async fn send_before_register_is_an_error_and_closes() {
     ws.expect_closed().await;
 }
 
-/// Spec §7.2 #42.
+/// docs/protocol.md §7.2 case 42.
 #[tokio::test]
 async fn register_without_clientid_is_an_error_and_closes() {
     let s = TestServer::start().await;
@@ -263,7 +264,7 @@ async fn register_without_clientid_is_an_error_and_closes() {
     ws.expect_closed().await;
 }
 
-/// Spec §7.2 #43.
+/// docs/protocol.md §7.2 case 43.
 #[tokio::test]
 async fn empty_msg_is_an_error_and_closes() {
     let s = TestServer::start().await;
@@ -274,7 +275,7 @@ async fn empty_msg_is_an_error_and_closes() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #44.
+/// docs/protocol.md §7.2 case 44.
 #[tokio::test]
 async fn unknown_cmd_is_an_error_that_keeps_the_socket_open() {
     let s = TestServer::start().await;
@@ -285,7 +286,7 @@ async fn unknown_cmd_is_an_error_that_keeps_the_socket_open() {
     assert_eq!(y.recv_msg().await, m(1));
 }
 
-/// Spec §7.2 #45.
+/// docs/protocol.md §7.2 case 45.
 #[tokio::test]
 async fn invalid_json_frame_is_an_error_and_closes() {
     let s = TestServer::start().await;
@@ -297,7 +298,7 @@ async fn invalid_json_frame_is_an_error_and_closes() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #46.
+/// docs/protocol.md §7.2 case 46.
 #[tokio::test]
 async fn msg_that_is_not_a_string_is_an_error_and_closes() {
     let s = TestServer::start().await;
@@ -309,7 +310,7 @@ async fn msg_that_is_not_a_string_is_an_error_and_closes() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §6 validation.
+/// docs/protocol.md §6 validation.
 #[tokio::test]
 async fn invalid_signaling_msg_is_an_error_that_keeps_the_socket_open() {
     let s = TestServer::start().await;
@@ -330,7 +331,7 @@ async fn invalid_signaling_msg_is_an_error_that_keeps_the_socket_open() {
     assert_eq!(y.recv_msg().await, offer());
 }
 
-/// Spec §7.2 #47 (improved).
+/// docs/protocol.md §7.2 case 47 (improved).
 #[tokio::test]
 async fn send_without_msg_does_not_resend_the_previous_one() {
     let s = TestServer::start().await;
@@ -343,7 +344,7 @@ async fn send_without_msg_does_not_resend_the_previous_one() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #47 (improved).
+/// docs/protocol.md §7.2 case 47 (improved).
 #[tokio::test]
 async fn send_with_null_msg_does_not_resend_the_previous_one() {
     let s = TestServer::start().await;
@@ -356,7 +357,7 @@ async fn send_with_null_msg_does_not_resend_the_previous_one() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §3.3 rule 5 (improved).
+/// docs/protocol.md §3.3 rule 5 (improved).
 #[tokio::test]
 async fn frame_without_cmd_does_not_inherit_the_previous_cmd() {
     let s = TestServer::start().await;
@@ -373,7 +374,7 @@ async fn frame_without_cmd_does_not_inherit_the_previous_cmd() {
     assert_eq!(y.recv_msg().await, m(3));
 }
 
-/// Spec §7.2 #48.
+/// docs/protocol.md §7.2 case 48.
 #[tokio::test]
 async fn pretty_printed_frames_are_accepted_like_compact_ones() {
     let s = TestServer::start().await;
@@ -393,7 +394,7 @@ async fn pretty_printed_frames_are_accepted_like_compact_ones() {
     assert_eq!(y.recv_msg().await, answer());
 }
 
-/// Spec §7.2 #49.
+/// docs/protocol.md §7.2 case 49.
 #[tokio::test]
 async fn client_reconnecting_within_grace_gets_what_the_peer_sent_meanwhile() {
     // The default 10 s grace: this test never waits for it, it only has to finish within it.
@@ -408,7 +409,7 @@ async fn client_reconnecting_within_grace_gets_what_the_peer_sent_meanwhile() {
     x2.expect_nothing_pending().await;
 }
 
-/// Spec §7.2 #50.
+/// docs/protocol.md §7.2 case 50.
 #[tokio::test]
 async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent() {
     let s = TestServer::start_with(SHORT_GRACE).await;
@@ -432,7 +433,7 @@ async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent(
     x2.expect_closed().await;
 }
 
-/// Spec §7.2 #51.
+/// docs/protocol.md §7.2 case 51.
 #[tokio::test]
 async fn unregistered_post_entry_expires_with_its_queue() {
     let s = TestServer::start_with(&["--reconnect-grace", "300ms", "--register-deadline", "300ms"])
@@ -469,7 +470,7 @@ async fn raw_frame(ws: &mut Ws) -> Message {
         .expect("socket error")
 }
 
-/// Spec §7.2 #52.
+/// docs/protocol.md §7.2 case 52.
 #[tokio::test]
 async fn every_server_frame_is_text_with_exactly_string_msg_and_error() {
     let s = TestServer::start().await;
@@ -493,7 +494,7 @@ async fn every_server_frame_is_text_with_exactly_string_msg_and_error() {
     }
 }
 
-/// Spec §7.2 #53.
+/// docs/protocol.md §7.2 case 53.
 #[tokio::test]
 async fn rooms_differing_in_case_are_isolated() {
     let s = TestServer::start().await;
@@ -524,7 +525,7 @@ async fn next_ping(ws: &mut Ws) {
     }
 }
 
-/// Spec §7.2 #54 (improved).
+/// docs/protocol.md §7.2 case 54 (improved).
 #[tokio::test]
 async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
     let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
@@ -541,7 +542,7 @@ async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
     assert_eq!(x.recv_msg().await, m(1));
 }
 
-/// Spec §7.2 #54, §8 #6.
+/// docs/protocol.md §7.2 case 54, §8 item 6.
 #[tokio::test]
 async fn socket_that_never_answers_pings_is_closed() {
     let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
@@ -562,9 +563,9 @@ async fn socket_that_never_answers_pings_is_closed() {
     }
 }
 
-// ---- §7.3 collider HTTP -------------------------------------------------------------------------
+// ---- docs/protocol.md §7.3 relay HTTP -----------------------------------------------------------
 
-/// Spec §7.3 #55.
+/// docs/protocol.md §7.3 case 55.
 #[tokio::test]
 async fn post_relays_the_body_to_the_registered_peer() {
     let s = TestServer::start().await;
@@ -577,7 +578,7 @@ async fn post_relays_the_body_to_the_registered_peer() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.3 #56.
+/// docs/protocol.md §7.3 case 56.
 #[tokio::test]
 async fn post_before_the_peer_registers_is_queued_for_it() {
     let s = TestServer::start().await;
@@ -590,7 +591,7 @@ async fn post_before_the_peer_registers_is_queued_for_it() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.3 #57.
+/// docs/protocol.md §7.3 case 57.
 #[tokio::test]
 async fn post_with_empty_body_is_500() {
     let s = TestServer::start().await;
@@ -599,7 +600,7 @@ async fn post_with_empty_body_is_500() {
     assert_eq!((r.status, r.body.as_str()), (500, "Empty request body\n"));
 }
 
-/// Spec §6 validation.
+/// docs/protocol.md §6 validation.
 #[tokio::test]
 async fn post_with_a_body_that_is_not_a_signaling_message_is_400_and_not_relayed() {
     let s = TestServer::start().await;
@@ -613,7 +614,7 @@ async fn post_with_a_body_that_is_not_a_signaling_message_is_400_and_not_relayed
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.3 #58.
+/// docs/protocol.md §7.3 case 58.
 #[tokio::test]
 async fn malformed_relay_paths_are_500_invalid_path() {
     let s = TestServer::start().await;
@@ -630,7 +631,7 @@ async fn malformed_relay_paths_are_500_invalid_path() {
     }
 }
 
-/// Spec §7.3 #58 (improved), §8 #18.
+/// docs/protocol.md §7.3 case 58 (improved), §8 item 18.
 #[tokio::test]
 async fn post_with_empty_room_or_client_is_an_error() {
     let s = TestServer::start().await;
@@ -640,7 +641,7 @@ async fn post_with_empty_room_or_client_is_an_error() {
     }
 }
 
-/// Spec §7.3 #59.
+/// docs/protocol.md §7.3 case 59.
 #[tokio::test]
 async fn post_from_a_third_client_is_refused() {
     let s = TestServer::start().await;
@@ -659,7 +660,7 @@ async fn post_from_a_third_client_is_refused() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.3 #60.
+/// docs/protocol.md §7.3 case 60.
 #[tokio::test]
 async fn queue_holds_1024_messages_and_refuses_the_next() {
     let s = TestServer::start().await;
@@ -679,7 +680,7 @@ async fn queue_holds_1024_messages_and_refuses_the_next() {
     );
 }
 
-/// Spec §7.3 #60, --max-queued-messages.
+/// docs/protocol.md §7.3 case 60, --max-queued-messages.
 #[tokio::test]
 async fn queue_cap_follows_the_setting_and_the_queue_flushes_in_order() {
     let s = TestServer::start_with(&["--max-queued-messages", "3"]).await;
@@ -696,7 +697,7 @@ async fn queue_cap_follows_the_setting_and_the_queue_flushes_in_order() {
     y.expect_nothing_pending().await;
 }
 
-/// Spec §7.3 #61.
+/// docs/protocol.md §7.3 case 61.
 #[tokio::test]
 async fn delete_closes_the_socket_frees_the_place_and_spares_the_peer() {
     let s = TestServer::start().await;
@@ -715,7 +716,7 @@ async fn delete_closes_the_socket_frees_the_place_and_spares_the_peer() {
     assert_eq!(y.recv_msg().await, answer());
 }
 
-/// Spec §7.3 #62.
+/// docs/protocol.md §7.3 case 62.
 #[tokio::test]
 async fn delete_of_unknown_room_and_client_is_200_ok() {
     let s = TestServer::start().await;
@@ -725,7 +726,7 @@ async fn delete_of_unknown_room_and_client_is_200_ok() {
     assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
 }
 
-/// Spec §7.3 #63.
+/// docs/protocol.md §7.3 case 63.
 #[tokio::test]
 async fn cors_preflight_and_responses_allow_cross_origin_post_and_delete() {
     let s = TestServer::start().await;
@@ -764,7 +765,7 @@ async fn cors_preflight_and_responses_allow_cross_origin_post_and_delete() {
     }
 }
 
-/// Spec §7.3 #64.
+/// docs/protocol.md §7.3 case 64.
 #[tokio::test]
 async fn status_counts_registered_sockets_and_errors() {
     let s = TestServer::start().await;
@@ -811,7 +812,7 @@ async fn status_counts_registered_sockets_and_errors() {
 
 // ---- bye and the room server --------------------------------------------------------------------
 
-/// Spec §3.9 improvement 1.
+/// docs/protocol.md §3.9 point 1.
 #[tokio::test]
 async fn bye_over_the_socket_counts_as_leave() {
     let s = TestServer::start().await;
@@ -829,7 +830,7 @@ async fn bye_over_the_socket_counts_as_leave() {
     y.expect_closed().await;
 }
 
-/// Spec §3.9, web client hangup order.
+/// docs/protocol.md §3.9, web client hangup order.
 #[tokio::test]
 async fn bye_after_leave_still_reaches_the_peer_every_time() {
     let s = TestServer::start().await;

@@ -1,6 +1,6 @@
-//! The room server API as a client sees it (spec §7.1 cases 1–32) and the ICE endpoint (§7.5
-//! cases 73–78), against a running `apprtc-local` over real sockets. Where the spec marks an
-//! improvement over the original, the improved behaviour is expected.
+//! The room server API as a client sees it (docs/protocol.md §7.1 cases 1–32) and the ICE
+//! endpoint (§7.4 cases 73–78), against a running `apprtc-local` over real sockets. Where the
+//! protocol document marks an improvement over the original, the improved behaviour is expected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -62,7 +62,7 @@ fn full() -> Value {
     json!({"result": "FULL", "params": {"messages": []}})
 }
 
-// ---- §7.1 room server ---------------------------------------------------------------------------
+// ---- docs/protocol.md §7.1 room server ----------------------------------------------------------
 
 #[tokio::test]
 async fn fresh_join_makes_the_initiator_with_no_messages() {
@@ -487,7 +487,7 @@ async fn client_ids_are_long_random_and_distinct() {
     }
 }
 
-// ---- §7.5 ICE endpoint --------------------------------------------------------------------------
+// ---- docs/protocol.md §7.4 ICE endpoint ---------------------------------------------------------
 
 const SECRET: &str = "ice-test-secret";
 const TTL_SECS: u64 = 3600;
@@ -522,7 +522,7 @@ fn is_turn(url: &str) -> bool {
     url.starts_with("turn:") || url.starts_with("turns:")
 }
 
-/// Asserts the §4.3 shape and returns the `iceServers` entries.
+/// Asserts the shape of docs/protocol.md §4.2 and returns the `iceServers` entries.
 fn ice_servers(r: &Reply) -> Vec<Value> {
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();

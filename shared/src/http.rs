@@ -133,7 +133,7 @@ fn result_with_error(status: StatusCode, code: &str, error: &str) -> HttpRespons
     json_response(status, &json!({ "result": code, "error": error }))
 }
 
-/// `POST /join/<room>` answer (spec §2.3).
+/// `POST /join/<room>` answer (docs/protocol.md §2.3).
 pub fn join_response(
     ctx: &RequestContext,
     settings: &Settings,
@@ -174,7 +174,7 @@ pub fn join_response(
     )
 }
 
-/// `POST /message/<room>/<client>` answer (spec §2.4).
+/// `POST /message/<room>/<client>` answer (docs/protocol.md §2.4).
 pub fn message_response(reply: Result<MessageReply, ServiceError>) -> HttpResponse {
     match reply {
         Ok(MessageReply::Success) => result_only("SUCCESS"),
@@ -195,7 +195,7 @@ pub fn message_response(reply: Result<MessageReply, ServiceError>) -> HttpRespon
     }
 }
 
-/// `POST /leave/<room>/<client>` answer (spec §2.5): always 200.
+/// `POST /leave/<room>/<client>` answer (docs/protocol.md §2.5): always 200.
 pub fn leave_response(reply: Result<LeaveOutcome, ServiceError>) -> HttpResponse {
     match reply {
         Ok(LeaveOutcome::Left) => result_only("SUCCESS"),
@@ -205,7 +205,7 @@ pub fn leave_response(reply: Result<LeaveOutcome, ServiceError>) -> HttpResponse
     }
 }
 
-/// `GET /params` answer (spec §2.7).
+/// `GET /params` answer (docs/protocol.md §2.7).
 pub fn params_response(ctx: &RequestContext, settings: &Settings) -> HttpResponse {
     json_response(StatusCode::OK, &room_params(ctx, settings))
 }
@@ -249,7 +249,8 @@ fn with_cors(mut res: HttpResponse, allow: Option<HeaderValue>) -> HttpResponse 
     res
 }
 
-/// `GET|POST|OPTIONS /v1alpha/iceconfig` answer (spec §4), with CORS for allowed origins.
+/// `GET|POST|OPTIONS /v1alpha/iceconfig` answer (docs/protocol.md §4), with CORS for allowed
+/// origins.
 pub fn ice_response(
     ctx: &RequestContext,
     settings: &Settings,

@@ -1,5 +1,6 @@
-//! The ICE configuration use case (`/v1alpha/iceconfig`, spec §4): STUN and TURN servers with
-//! static or expiring (TURN REST API) credentials, filtered by the `it`/`tt` parameters.
+//! The ICE configuration use case (`/v1alpha/iceconfig`, docs/protocol.md §4): STUN and TURN
+//! servers with static or expiring (TURN REST API) credentials, filtered by the `it`/`tt`
+//! parameters.
 
 use crate::config::{IceSettings, TurnAuth};
 use crate::domain::room::Millis;

@@ -1,5 +1,6 @@
-//! The `params` use case: the room parameters of spec §2.3/§2.7 (URLs, peer-connection and media
-//! constraints as JSON strings), built from the request that asked and the settings.
+//! The `params` use case: the room parameters of docs/protocol.md §2.3 and §2.7 (URLs,
+//! peer-connection and media constraints as JSON strings), built from the request that asked and
+//! the settings.
 
 use crate::config::{RELAY_HTTP_PREFIX, Settings, WS_PATH};
 use crate::domain::ids::RoomId;
@@ -15,7 +16,7 @@ pub struct RequestContext {
     pub host: String,
     /// Decoded query parameters, in order.
     pub query: Vec<(String, String)>,
-    /// `User-Agent`, if any (a missing one is fine: spec §2.1).
+    /// `User-Agent`, if any (a missing one is fine: docs/protocol.md §2.1).
     pub user_agent: Option<String>,
 }
 
@@ -83,7 +84,7 @@ fn is_plausible_host(h: &str) -> bool {
         })
 }
 
-/// The parameters every room page and `/params` answer share (spec §2.7).
+/// The parameters every room page and `/params` answer share (docs/protocol.md §2.7).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomParams {
     /// Error texts (always empty).
@@ -118,7 +119,7 @@ pub struct RoomParams {
     pub wss_post_url: String,
 }
 
-/// The `params` of a successful join (spec §2.3).
+/// The `params` of a successful join (docs/protocol.md §2.3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JoinParams {
     /// Shared parameters.

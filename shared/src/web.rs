@@ -1,5 +1,6 @@
 //! HTML pages: the room page carries the parameters the web client reads (`loadingParams`,
-//! spec §2.6), JSON-encoded so no query parameter can inject script (spec §8 #16).
+//! docs/protocol.md §2.6), JSON-encoded so no query parameter can inject script
+//! (docs/protocol.md §8 item 16).
 
 use crate::config::Settings;
 use crate::domain::ids::RoomId;
