@@ -199,7 +199,8 @@ impl RoomService {
             Err(e) => return Ok(MessageReply::Invalid(e)),
         };
         if msg.kind() == MessageKind::Bye {
-            // Leave first, then tell the peer (spec §3.9): the web client relies on that order.
+            // Leave first, then tell the peer (docs/protocol.md §3.9): the web client relies on
+            // that order.
             let limits = &self.settings.limits;
             let (outcome, peer_left_behind) = self
                 .update(room, |slot, now| {

@@ -1,5 +1,6 @@
-//! The room rules of the original room server (spec §2.11) plus the ghost rules that replace its
-//! missing departure detection. Pure functions over a [`Room`] value: no I/O, no clock reads.
+//! The room rules of the original room server (docs/protocol.md §2.9) plus the ghost rules that
+//! replace its missing departure detection. Pure functions over a [`Room`] value: no I/O, no clock
+//! reads.
 
 use super::ids::ClientId;
 use super::message::SignalingMessage;
@@ -240,7 +241,8 @@ pub(crate) fn touch(room: &mut Room, now: Millis, limits: &RoomLimits) {
     room.expires_at = deadline(now, limits.room_ttl);
 }
 
-/// Admits `client` if there is room (spec §2.3), handing over the other member's saved messages.
+/// Admits `client` if there is room (docs/protocol.md §2.3), handing over the other member's saved
+/// messages.
 pub fn join(
     slot: &mut RoomSlot,
     client: &ClientId,
@@ -308,7 +310,7 @@ pub fn join(
     }
 }
 
-/// Saves or routes a message from `client` (spec §2.4).
+/// Saves or routes a message from `client` (docs/protocol.md §2.4).
 pub fn post_message(
     slot: &mut RoomSlot,
     client: &ClientId,
@@ -339,7 +341,8 @@ pub fn post_message(
     MessageOutcome::Saved
 }
 
-/// Removes `client` (spec §2.5): the loopback member goes with it, a survivor becomes initiator.
+/// Removes `client` (docs/protocol.md §2.5): the loopback member goes with it, a survivor becomes
+/// initiator.
 /// The id is remembered for the reconnect grace, so that its own `bye` may still reach the peer.
 pub fn leave(
     slot: &mut RoomSlot,
