@@ -213,14 +213,16 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     }
     eprintln!("[{:>5.1}s] rejoined", started.elapsed().as_secs_f64());
 
-    // A third browser, with two cameras: first a loopback call on its own (debug=loopback: the
+    // A third browser, with three cameras: first a loopback call on its own (debug=loopback: the
     // page answers itself), on a phone held sideways; it switches cameras during the call.
+    // Chromium's fake cameras include a 16-bit depth camera whose frames the preview shows but
+    // the encoder never sends, like the infrared cameras of laptops.
     let c = driver
         .browser(
             "c",
             (915, 412),
             &tmp.0,
-            &["--use-fake-device-for-media-stream=device-count=2"],
+            &["--use-fake-device-for-media-stream=device-count=3"],
         )
         .await;
     c.goto(&format!(
@@ -243,22 +245,17 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
         "{size}"
     );
     c.screenshot(&artifacts.join("c-loopback.png")).await;
-    let camera = "const t = document.getElementById('local-video').srcObject.getVideoTracks()[0]; \
-                  return [t.getSettings().deviceId, t.readyState, \
-                          document.getElementById('switch').disabled];";
     c.wait_for(
         "the switch camera button",
         "return !document.getElementById('switch').hidden",
         |v| *v == true,
     )
     .await;
-    let first = c.js(camera).await;
-    c.click("switch").await;
-    c.wait_for("the other camera", camera, |v| {
-        v[0] != first[0] && v[1] == "live" && v[2] == false
-    })
-    .await;
-    c.wait_remote_video_playing().await;
+    // Twice, so that both a camera after the one in use and one before it in the list are met.
+    for round in 1..=2 {
+        switch_camera_and_see_the_call_go_on(&c, round).await;
+    }
+    c.screenshot(&artifacts.join("c-switched.png")).await;
     c.click("hangup").await;
     c.wait_state(&["idle"]).await;
     c.resize(412, 915).await;
@@ -358,6 +355,47 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
         started.elapsed().as_secs_f64(),
         artifacts.display()
     );
+}
+
+/// Presses "Switch camera" and waits for the switch to end (the button is enabled again). What the
+/// user sees, whatever the cameras are: the preview shows another live camera, or the previous
+/// one with a status line saying that no other camera works; either way the other side's video
+/// of us keeps moving.
+async fn switch_camera_and_see_the_call_go_on(c: &Browser, round: u32) {
+    let camera = "const t = document.getElementById('local-video').srcObject.getVideoTracks()[0]; \
+                  return [t.getSettings().deviceId, t.readyState, \
+                          document.getElementById('switch').disabled, \
+                          document.getElementById('status').textContent];";
+    let before = c.js(camera).await;
+    let started = Instant::now();
+    c.click("switch").await;
+    let after = c
+        .wait_for("the end of the camera switch", camera, |v| {
+            v[1] == "live" && v[2] == false
+        })
+        .await;
+    let changed = after[0] != before[0];
+    let told = after[3]
+        .as_str()
+        .is_some_and(|s| s.contains("No other camera"));
+    let steps = c
+        .js("return window.__apprtc.log.filter(l => / camera |frames sent/.test(l)).slice(-8)")
+        .await;
+    eprintln!(
+        "switch {round}: {} in {:.1}s; {steps}",
+        if changed {
+            "another camera"
+        } else {
+            "back to the same camera"
+        },
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        changed || told,
+        "switch {round}: same camera and nothing said: {before} -> {after}\n{}",
+        c.diagnostics().await
+    );
+    c.wait_remote_video_playing().await;
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -934,19 +972,24 @@ impl Browser {
         .await;
     }
 
-    /// The remote video has frames and its clock moves.
+    /// The remote video has frames, its clock moves and new pictures keep coming. The clock alone
+    /// is not enough: with an audio track in the stream it moves on while the picture is frozen.
     async fn wait_remote_video_playing(&self) {
         let script = "const v = document.getElementById('remote-video'); \
                       return {ready: v.readyState, time: v.currentTime, width: v.videoWidth, \
-                              paused: v.paused};";
+                              paused: v.paused, \
+                              frames: v.getVideoPlaybackQuality().totalVideoFrames};";
         let first = self
             .wait_for("remote video frames", script, |v| {
                 v["ready"].as_u64().unwrap_or(0) >= 2 && v["width"].as_u64().unwrap_or(0) > 0
             })
             .await;
         let t0 = first["time"].as_f64().unwrap_or(0.0);
-        self.wait_for("remote video time to advance", script, |v| {
-            v["paused"] == false && v["time"].as_f64().unwrap_or(0.0) > t0 + 0.5
+        let frames0 = first["frames"].as_u64().unwrap_or(0);
+        self.wait_for("remote video time and pictures to advance", script, |v| {
+            v["paused"] == false
+                && v["time"].as_f64().unwrap_or(0.0) > t0 + 0.5
+                && v["frames"].as_u64().unwrap_or(0) >= frames0 + 5
         })
         .await;
     }

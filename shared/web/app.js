@@ -768,51 +768,158 @@
   };
 
   // Front/back camera on phones (facingMode); on other devices the next camera in the list.
+  // Some cameras (infrared and depth cameras listed as video inputs, Chromium's 16-bit fake
+  // device) give frames that the preview shows but the encoder never sends. In a call each
+  // camera tried must get frames through the encoder (checkFramesSent); one that does not is
+  // left for the next, and when none works the previous camera comes back and the status line
+  // says so. Outside a call (or with the camera off, when only black frames are sent) a switch
+  // just changes the preview.
   Call.prototype.switchCamera = function () {
     var self = this;
     var stream = this.localStream;
     var old = stream && stream.getVideoTracks()[0];
     if (!old) return Promise.resolve();
     var oldDevice = old.getSettings ? old.getSettings().deviceId : undefined;
+    var oldFacing = this.facing;
     var next = this.facing === 'environment' ? 'user' : 'environment';
     var base = mediaConstraints().video;
     base = typeof base === 'object' ? Object.assign({}, base) : {};
     delete base.facingMode;
     delete base.deviceId;
-    // Phones often cannot open two cameras at once: release the current one first.
-    old.stop();
+    var current = old;
+    var tried = {};
+    if (oldDevice) tried[oldDevice] = true;
+    var gone = new Error('the call ended during the switch');
+    gone.quiet = true;
+
     function open(extra) {
-      return navigator.mediaDevices.getUserMedia({video: Object.assign({}, base, extra)});
+      // Phones often cannot open two cameras at once: release the current one first.
+      current.stop();
+      return navigator.mediaDevices.getUserMedia({video: Object.assign({}, base, extra)})
+        .then(function (fresh) { return fresh.getVideoTracks()[0]; });
     }
-    return open({facingMode: {exact: next}}).catch(function () {
+    // Puts `track` where the current one is (preview and senders); resolves to the senders
+    // whose frames are worth checking: those of connected calls, with the camera on.
+    function use(track) {
+      if (self.localStream !== stream) { track.stop(); throw gone; }
+      track.enabled = !self.cameraOff;
+      var senders = self.sendersOf(current);
+      stream.removeTrack(current);
+      stream.addTrack(track);
+      current = track;
+      var settings = track.getSettings ? track.getSettings() : {};
+      self.facing = settings.facingMode || (settings.deviceId !== oldDevice ? next : oldFacing);
+      self.ui.showLocal(stream, self.facing !== 'environment');
+      return Promise.all(senders.map(function (s) {
+        // A connection closed meanwhile (the peer left) has nothing to switch.
+        return s.sender.replaceTrack(track).catch(function (e) { trace('replaceTrack', e); });
+      })).then(function () {
+        if (self.cameraOff) return [];
+        return senders.filter(function (s) { return isConnected(s.pc); })
+          .map(function (s) { return s.sender; });
+      });
+    }
+    // Opens and uses one camera; resolves to whether it is kept.
+    function attempt(what, extra) {
+      return open(extra).then(function (track) {
+        var id = track.getSettings ? track.getSettings().deviceId : undefined;
+        if (id && tried[id]) { track.stop(); return false; }
+        if (id) tried[id] = true;
+        return use(track).then(function (senders) {
+          if (!senders.length) return true;
+          return self.checkFramesSent(senders).then(function (sent) {
+            if (!sent) trace('camera', what, 'gives no frames the call can send');
+            return sent;
+          });
+        });
+      }, function (e) {
+        trace('camera', what, 'not opened', e);
+        return false;
+      });
+    }
+    function others() {
       return navigator.mediaDevices.enumerateDevices().then(function (devices) {
         var cams = devices.filter(function (d) { return d.kind === 'videoinput'; });
         var i = cams.findIndex(function (d) { return d.deviceId === oldDevice; });
-        var cam = cams[(i + 1) % cams.length];
-        if (!cam) throw new Error('no other camera');
-        return open({deviceId: {exact: cam.deviceId}});
+        // The cameras after the current one in the list, then those before it.
+        return cams.slice(i + 1).concat(cams.slice(0, Math.max(i, 0)))
+          .map(function (d) { return d.deviceId; });
+      });
+    }
+    function tryEach(ids) {
+      if (!ids.length) return Promise.resolve(false);
+      var id = ids.shift();
+      if (tried[id]) return tryEach(ids);
+      return attempt(id.slice(0, 8), {deviceId: {exact: id}}).then(function (kept) {
+        return kept || tryEach(ids);
+      });
+    }
+
+    return attempt('facing ' + next, {facingMode: {exact: next}}).then(function (kept) {
+      return kept || others().then(tryEach);
+    }).then(function (kept) {
+      if (kept) return;
+      trace('no other camera works; back to the previous one');
+      return open(oldDevice ? {deviceId: {exact: oldDevice}} : {}).then(use).then(function () {
+        self.ui.status('No other camera gives a picture the call can send; ' +
+          'back to the previous camera.', self.state);
       });
     }).catch(function (e) {
-      trace('switch failed', e);
-      self.ui.notice('Could not switch the camera.', 'warning');
-      return open(oldDevice ? {deviceId: {exact: oldDevice}} : {});
-    }).then(function (fresh) {
-      var track = fresh.getVideoTracks()[0];
-      track.enabled = !self.cameraOff;
-      stream.removeTrack(old);
-      stream.addTrack(track);
-      var settings = track.getSettings ? track.getSettings() : {};
-      self.facing = settings.facingMode || (settings.deviceId !== oldDevice ? next : self.facing);
-      self.ui.showLocal(stream, self.facing !== 'environment');
-      var pcs = [self.pc, self.loopback && self.loopback.pc];
-      return Promise.all(pcs.map(function (pc) {
-        if (!pc) return null;
-        var sender = pc.getSenders().find(function (s) { return s.track === old; });
-        return sender ? sender.replaceTrack(track) : null;
-      }));
-    }).catch(function (e) {
+      if (e === gone) return;
       trace('camera lost', e);
       self.ui.notice('The camera stopped: ' + e.message, 'warning');
+    });
+  };
+
+  // The senders of `track` in the call and in the loopback peer, with their connections.
+  Call.prototype.sendersOf = function (track) {
+    var out = [];
+    [this.pc, this.loopback && this.loopback.pc].forEach(function (pc) {
+      if (!pc) return;
+      pc.getSenders().forEach(function (sender) {
+        if (sender.track === track) out.push({pc: pc, sender: sender});
+      });
+    });
+    return out;
+  };
+
+  function isConnected(pc) {
+    var s = pc.iceConnectionState;
+    return s === 'connected' || s === 'completed';
+  }
+
+  // Whether every sender gets CAMERA_CHECK_FRAMES more frames through its encoder
+  // (outbound-rtp framesEncoded, or framesSent) within CAMERA_CHECK_MS.
+  var CAMERA_CHECK_MS = 4000;
+  var CAMERA_CHECK_POLL_MS = 250;
+  var CAMERA_CHECK_FRAMES = 3;
+  Call.prototype.checkFramesSent = function (senders) {
+    function frames(sender) {
+      return sender.getStats().then(function (report) {
+        var n = 0;
+        report.forEach(function (r) {
+          if (r.type !== 'outbound-rtp') return;
+          n += typeof r.framesEncoded === 'number' ? r.framesEncoded : (r.framesSent || 0);
+        });
+        return n;
+      }).catch(function () { return 0; });
+    }
+    function count() { return Promise.all(senders.map(frames)); }
+    var deadline = Date.now() + CAMERA_CHECK_MS;
+    return count().then(function (first) {
+      function poll() {
+        return new Promise(function (done) { setTimeout(done, CAMERA_CHECK_POLL_MS); })
+          .then(count)
+          .then(function (now) {
+            var sent = now.every(function (n, i) { return n >= first[i] + CAMERA_CHECK_FRAMES; });
+            if (sent || Date.now() >= deadline) {
+              trace(sent ? 'frames sent' : 'too few frames sent', first, '->', now);
+              return sent;
+            }
+            return poll();
+          });
+      }
+      return poll();
     });
   };
 
