@@ -1,41 +1,129 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (Debian packages, Python packages,
-# DynamoDB Local), then runs format, lint and every test suite. Servers started by tests bind to
-# 127.0.0.1 only; DynamoDB Local (which cannot bind to loopback only) runs in a network namespace
-# that has nothing but a loopback interface.
+# The README's test command: installs what the tests need (Debian packages, Python tools in
+# target/venv, DynamoDB Local), then runs format, lint and every test suite. Servers started by
+# tests bind to 127.0.0.1 only; DynamoDB Local (which cannot bind to loopback only) runs in a
+# network namespace that has nothing but a loopback interface. Runs as root, or as a user with
+# sudo rights (only the Debian packages need them).
+#
+#   bash .ci/test.sh             # install, then every check and test
+#   bash .ci/test.sh --install   # only install what the tests need
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 log() { printf '\n== %s\n' "$*"; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# One line for each thing the script installs, so a run says what it changed on the machine.
+installing() { printf '+ installing %s\n' "$*"; }
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        echo "installing needs root: run as root, or install sudo and give $(id -un) sudo rights" >&2
+        exit 1
+    fi
+}
+
+install_only=false
+[ "${1:-}" = "--install" ] && install_only=true
 
 log "system packages"
 need=()
-command -v chromium >/dev/null || need+=(chromium)
-command -v chromedriver >/dev/null || need+=(chromium-driver)
-command -v turnserver >/dev/null || need+=(coturn)
-command -v unshare >/dev/null || need+=(util-linux)
-command -v ip >/dev/null || need+=(iproute2)
-command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+# want COMMAND PACKAGE WHAT-FOR: the Debian package that brings COMMAND, when it is missing.
+want() {
+    if ! command -v "$1" >/dev/null; then
+        need+=("$2")
+        installing "$2 (Debian): $3"
+    fi
+}
+want chromium chromium "the browser tests"
+want chromedriver chromium-driver "the browser tests"
+want turnserver coturn "the TURN tests"
+want unshare util-linux "the loopback-only network namespace (infra/dynamodb/isolated.sh)"
+want ip iproute2 "the loopback-only network namespace (infra/dynamodb/isolated.sh)"
+want java openjdk-17-jre-headless "DynamoDB Local"
+want node nodejs "npm, which installs DynamoDB Local"
+want npm npm "installs DynamoDB Local"
+want python3 python3 "the Python tools (SAM checks, table creation)"
+# Debian ships venv and ensurepip apart from python3.
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    need+=(python3-venv)
+    installing "python3-venv (Debian): the Python tools' virtual environment"
+fi
 if [ ${#need[@]} -gt 0 ]; then
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+for tool in chromium chromedriver turnserver unshare ip java node npm python3; do
+    command -v "$tool" >/dev/null || { echo "$tool is still missing after the install" >&2; exit 1; }
+done
+python3 -c 'import venv, ensurepip' 2>/dev/null \
+    || { echo "python3 $(command -v python3) has no venv/ensurepip module" >&2; exit 1; }
+echo "node $(node --version), npm $(npm --version), $(python3 --version)"
 
-log "python packages"
+log "python tools (target/venv)"
 # Pinned together: aws-sam-cli requires a matching cfn-lint, and an unpinned pair stops resolving
-# when either is released. A failed install stops the run here, not at the first missing command.
-python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-    boto3 cargo-lambda "cfn-lint==1.58.0" "aws-sam-cli==1.170.0"
-if command -v pyenv >/dev/null; then pyenv rehash; fi
+# when either is released. They go into a virtual environment of the project's own (current
+# Debian and Ubuntu refuse pip installs into the system interpreter, PEP 668); a failed install
+# stops the run here, not at the first missing command.
+venv="$PWD/target/venv"
+python_tools=(boto3 cargo-lambda "cfn-lint==1.58.0" "aws-sam-cli==1.170.0")
+# Exits 0 when the venv's interpreter runs and has every tool at its pinned version.
+has_python_tools() {
+    "$venv/bin/python3" - "${python_tools[@]}" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for req in sys.argv[1:]:
+    name, _, pinned = req.partition("==")
+    try:
+        found = version(name)
+    except PackageNotFoundError:
+        sys.exit(1)
+    if pinned and found != pinned:
+        sys.exit(1)
+PY
+}
+if has_python_tools; then
+    echo "target/venv already has ${python_tools[*]}"
+else
+    if ! "$venv/bin/python3" -c '' 2>/dev/null; then
+        installing "a Python virtual environment in target/venv ($(python3 --version))"
+        python3 -m venv --clear "$venv"
+    fi
+    installing "${python_tools[*]} (PyPI) into target/venv"
+    "$venv/bin/python3" -m pip install -q --disable-pip-version-check "${python_tools[@]}"
+    has_python_tools || { echo "target/venv lacks one of ${python_tools[*]} after the install" >&2; exit 1; }
+fi
+export VIRTUAL_ENV="$venv"
+export PATH="$venv/bin:$PATH"
 
 log "DynamoDB Local"
 infra/dynamodb/local.sh --install
 
 log "toolchain components"
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
-rustup target add aarch64-unknown-linux-gnu >/dev/null
+components=$(rustup component list --installed 2>/dev/null || true)
+for component in rustfmt clippy; do
+    if ! grep -q "^$component-" <<<"$components"; then
+        installing "$component (rustup)"
+        rustup component add "$component" >/dev/null 2>&1 || true
+    fi
+done
+targets=$(rustup target list --installed)
+if ! grep -qx aarch64-unknown-linux-gnu <<<"$targets"; then
+    installing "the Rust target aarch64-unknown-linux-gnu (rustup): the arm64 Lambda build"
+    rustup target add aarch64-unknown-linux-gnu >/dev/null
+fi
+if ! command -v cargo-deny >/dev/null; then
+    installing "cargo-deny 0.20.2 (crates.io)"
+    cargo install --locked --quiet cargo-deny@0.20.2
+fi
+
+if $install_only; then
+    log "installed what the tests need (--install: no checks or tests run)"
+    exit 0
+fi
 
 log "SAM template: cfn-lint, sam validate, functions = packages"
 cfn-lint template.yaml
@@ -49,7 +137,6 @@ log "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 log "cargo deny: licenses, bans, sources (deny.toml); advisories where the RustSec database is reachable"
-command -v cargo-deny >/dev/null || cargo install --locked --quiet cargo-deny@0.20.2
 cargo deny --log-level error check licenses bans sources
 if timeout 15 git ls-remote https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
     cargo deny --log-level error check advisories

