@@ -3,9 +3,35 @@
 //! Gateway WebSocket API (connection ids, route selection on `cmd`, `$disconnect` events for the
 //! deployed `handle_websocket`); a loopback-only listener serves the `@connections` management API
 //! that the real `aws-sdk-apigatewaymanagement` client posts to.
+//!
+//! It behaves as API Gateway and Lambda are documented to, so the relay is exercised under the
+//! same concurrency, ordering and limits as when deployed ([`crate::GatewayOptions`]):
+//!
+//! - Every frame is its own invocation, run on one of `instances` function instances after a
+//!   random delay up to `jitter`: frames of one connection run in parallel and in no particular
+//!   order. Lambda: "Lambda handles requests in parallel... each instance processes one request
+//!   at a time" (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html>);
+//!   API Gateway integrates each WebSocket message with its route's backend separately
+//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-routes-integrations.html>).
+//! - `$disconnect` "is a best-effort event... API Gateway will try its best to deliver the
+//!   `$disconnect` event to your integration, but it cannot guarantee delivery"
+//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html>):
+//!   it can be delayed (`disconnect_delay`) or lost (`disconnect_loss`).
+//! - Quotas (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html>):
+//!   "WebSocket frame size: 32 KB", "Message payload size: 128 KB" ("If a larger message (or
+//!   larger frame size) is received, the connection is closed with code 1009"), "Idle Connection
+//!   Timeout: 10 minutes", "Connection duration for WebSocket API: 2 hours" (both settable here,
+//!   so tests take seconds). PostToConnection data is at most 128 KB.
+//! - Binary frames: "API Gateway WebSocket APIs don't currently support binary frames in incoming
+//!   message payloads" and the client is disconnected with code 1003
+//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-develop-binary-media-types.html>).
+//! - PostToConnection, GetConnection and DeleteConnection on a connection that no longer exists
+//!   answer `410 GoneException` (the `apigatewaymanagementapi` service model).
+//! - The keep-alive function runs on a schedule (`keepalive_interval`), as the template's
+//!   EventBridge schedule runs it.
 
-use crate::App;
 use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
+use crate::{App, GatewayOptions};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
@@ -19,10 +45,17 @@ use lambda_http::aws_lambda_events::apigw::{
 use room::adapters::lambda::{Deployment, Route, handle, handle_websocket};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
 
 /// Frames waiting for one stand-in connection before it counts as a slow reader.
 const OUTBOUND_QUEUE: usize = 1088;
+
+/// API Gateway's WebSocket frame size quota (not adjustable).
+pub const MAX_FRAME: usize = 32 * 1024;
+/// API Gateway's WebSocket message payload quota, also PostToConnection's data limit.
+pub const MAX_MESSAGE: usize = 128 * 1024;
 
 /// Frames and closes for one stand-in WebSocket connection.
 #[derive(Debug)]
@@ -31,20 +64,44 @@ enum Outgoing {
     Close,
 }
 
-/// The stand-in's state: the deployment and its open connections.
+/// The stand-in's state: the deployment, its open connections and its function instances.
 #[derive(Debug)]
 pub struct AwsLocal {
     deployment: Deployment,
     connections: Mutex<HashMap<String, mpsc::Sender<Outgoing>>>,
+    gateway: GatewayOptions,
+    /// One permit per function instance.
+    instances: Semaphore,
 }
 
 impl AwsLocal {
     /// Serves `deployment` (whose relay endpoint must point at [`management_router`]).
-    pub fn new(deployment: Deployment) -> Arc<Self> {
+    pub fn new(deployment: Deployment, gateway: GatewayOptions) -> Arc<Self> {
         Arc::new(Self {
             deployment,
             connections: Mutex::new(HashMap::new()),
+            instances: Semaphore::new(gateway.instances.max(1)),
+            gateway,
         })
+    }
+
+    /// Runs one WebSocket event as Lambda would: after the delay API Gateway and a cold or busy
+    /// instance add, on a free instance, independently of every other event.
+    fn invoke(self: &Arc<Self>, event: ApiGatewayWebsocketProxyRequest, delay: Duration) {
+        let aws = self.clone();
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let Ok(_instance) = aws.instances.acquire().await else {
+                return;
+            };
+            handle_websocket(&aws.deployment, event).await;
+        });
+    }
+
+    fn jitter(&self) -> Duration {
+        random_below(self.gateway.jitter)
     }
 
     fn sender(&self, id: &str) -> Option<mpsc::Sender<Outgoing>> {
@@ -123,7 +180,12 @@ async fn lambda(State(app): State<App>, req: Request) -> Response {
 }
 
 async fn upgrade(State(app): State<App>, ws: Upgrade) -> Response {
-    ws.on_upgrade(app.websocket_limits(), move |socket| {
+    let limits = crate::websocket::Limits {
+        max_message: MAX_MESSAGE,
+        max_frame: MAX_FRAME,
+        ..app.websocket_limits()
+    };
+    ws.on_upgrade(limits, move |socket| {
         let tracker = app.sockets.clone();
         tracker.track_future(serve_socket(app, socket))
     })
@@ -169,6 +231,45 @@ fn route_key(text: &str) -> &'static str {
     }
 }
 
+/// A random duration in `[0, max]`.
+fn random_below(max: Duration) -> Duration {
+    let mut b = [0u8; 8];
+    if max.is_zero() || getrandom::fill(&mut b).is_err() {
+        return Duration::ZERO;
+    }
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(u64::from_le_bytes(b) % nanos.saturating_add(1))
+}
+
+fn percent_chance(percent: u8) -> bool {
+    let mut b = [0u8; 1];
+    percent > 0
+        && getrandom::fill(&mut b).is_ok()
+        && u32::from(b[0]) * 100 < u32::from(percent) * 256
+}
+
+/// The keep-alive function on its schedule (the template's EventBridge rule).
+pub async fn keepalive_schedule(aws: Arc<AwsLocal>, mut shutdown: watch::Receiver<bool>) {
+    let every = aws.gateway.keepalive_interval;
+    if every.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let Ok(_instance) = aws.instances.acquire().await else { return };
+                match aws.deployment.relay.sweep().await {
+                    Ok(s) => tracing::debug!(kept_alive = s.kept_alive, gone = s.gone, flushed = s.flushed, "keep-alive sweep"),
+                    Err(e) => tracing::warn!(error = %e, "keep-alive sweep failed"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 async fn serve_socket(app: App, mut socket: WebSocket) {
     let Some(aws) = app.aws.clone() else { return };
     let id = new_connection_id();
@@ -176,33 +277,43 @@ async fn serve_socket(app: App, mut socket: WebSocket) {
     if let Ok(mut c) = aws.connections.lock() {
         c.insert(id.clone(), tx);
     }
+    let gw = aws.gateway.clone();
+    let ends = tokio::time::sleep(gw.max_connection);
+    tokio::pin!(ends);
+    let idle = tokio::time::sleep(gw.idle_timeout);
+    tokio::pin!(idle);
     let mut shutdown = app.shutdown.clone();
     loop {
         tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Ok(Message::Text(text)) => {
-                    handle_websocket(&aws.deployment, event(&id, "MESSAGE", route_key(&text), Some(text))).await;
+            incoming = socket.recv() => {
+                idle.as_mut().reset(Instant::now() + gw.idle_timeout);
+                match incoming {
+                    Ok(Message::Text(text)) => {
+                        let ev = event(&id, "MESSAGE", route_key(&text), Some(text));
+                        aws.invoke(ev, aws.jitter());
+                    }
+                    Ok(Message::Binary(_)) => {
+                        let _ = socket.close(close_code::UNSUPPORTED, "binary frames are not supported").await;
+                        break;
+                    }
+                    Ok(Message::Ping(payload)) => {
+                        if socket.pong(&payload).await.is_err() { break; }
+                    }
+                    Ok(Message::Pong) => {}
+                    Ok(Message::Close(_)) => {
+                        let _ = socket.close(close_code::NORMAL, "").await;
+                        break;
+                    }
+                    Err(ReadError::Protocol(code, reason)) => {
+                        let _ = socket.close(code, reason).await;
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                Ok(Message::Binary(_)) => {
-                    // API Gateway hands binary frames to $default as base64; the relay rejects them.
-                    handle_websocket(&aws.deployment, event(&id, "MESSAGE", "$default", Some(String::new()))).await;
-                }
-                Ok(Message::Ping(payload)) => {
-                    if socket.pong(&payload).await.is_err() { break; }
-                }
-                Ok(Message::Pong) => {}
-                Ok(Message::Close(_)) => {
-                    let _ = socket.close(close_code::NORMAL, "").await;
-                    break;
-                }
-                Err(ReadError::Protocol(code, reason)) => {
-                    let _ = socket.close(code, reason).await;
-                    break;
-                }
-                Err(_) => break,
-            },
+            }
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
+                    idle.as_mut().reset(Instant::now() + gw.idle_timeout);
                     if socket.send_text(f.as_bytes()).await.is_err() { break; }
                 }
                 Some(Outgoing::Close) | None => {
@@ -210,6 +321,14 @@ async fn serve_socket(app: App, mut socket: WebSocket) {
                     break;
                 }
             },
+            () = &mut idle => {
+                let _ = socket.close(close_code::AWAY, "Going away").await;
+                break;
+            }
+            () = &mut ends => {
+                let _ = socket.close(close_code::AWAY, "Going away").await;
+                break;
+            }
             _ = shutdown.changed() => {
                 let _ = socket.close(close_code::AWAY, "server shutting down").await;
                 break;
@@ -219,11 +338,12 @@ async fn serve_socket(app: App, mut socket: WebSocket) {
     if let Ok(mut c) = aws.connections.lock() {
         c.remove(&id);
     }
-    handle_websocket(
-        &aws.deployment,
-        event(&id, "DISCONNECT", "$disconnect", None),
-    )
-    .await;
+    if percent_chance(gw.disconnect_loss) {
+        tracing::debug!(connection = %id, "$disconnect lost (--apigw-disconnect-loss)");
+        return;
+    }
+    let delay = gw.disconnect_delay + aws.jitter();
+    aws.invoke(event(&id, "DISCONNECT", "$disconnect", None), delay);
 }
 
 /// The `@connections` management API (PostToConnection, GetConnection, DeleteConnection), for a
@@ -245,7 +365,7 @@ async fn manage(
     };
     match *req.method() {
         axum::http::Method::POST => {
-            let Ok(body) = to_bytes(req.into_body(), 256 * 1024).await else {
+            let Ok(body) = to_bytes(req.into_body(), MAX_MESSAGE).await else {
                 return (
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "{\"message\":\"PayloadTooLargeException\"}",

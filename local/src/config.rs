@@ -159,6 +159,29 @@ pub struct Config {
     /// How long shutdown waits for sockets to close.
     #[arg(long, env = "APPRTC_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = room::config::parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// aws-local: each WebSocket frame's invocation starts after a random delay up to this long.
+    #[arg(long, env = "APPRTC_APIGW_JITTER", default_value = "10ms", value_parser = room::config::parse_duration)]
+    pub apigw_jitter: Duration,
+    /// aws-local: function instances (invocations running at once).
+    #[arg(long, env = "APPRTC_APIGW_INSTANCES", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub apigw_instances: u16,
+    /// aws-local: delay of each `$disconnect` event after its socket closed.
+    #[arg(long, env = "APPRTC_APIGW_DISCONNECT_DELAY", default_value = "0s", value_parser = room::config::parse_duration)]
+    pub apigw_disconnect_delay: Duration,
+    /// aws-local: percentage of `$disconnect` events lost (0-100).
+    #[arg(long, env = "APPRTC_APIGW_DISCONNECT_LOSS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub apigw_disconnect_loss: u8,
+    /// aws-local: a connection with no frame either way for this long is closed (API Gateway: 10
+    /// minutes).
+    #[arg(long, env = "APPRTC_APIGW_IDLE_TIMEOUT", default_value = "10m", value_parser = room::config::parse_duration)]
+    pub apigw_idle_timeout: Duration,
+    /// aws-local: every connection is closed this long after it opened (API Gateway: 2 hours).
+    #[arg(long, env = "APPRTC_APIGW_MAX_CONNECTION", default_value = "2h", value_parser = room::config::parse_duration)]
+    pub apigw_max_connection: Duration,
+    /// aws-local: interval of the keep-alive function (`0s`: not run).
+    #[arg(long, env = "APPRTC_KEEPALIVE_INTERVAL", default_value = "5m", value_parser = room::config::parse_duration)]
+    pub keepalive_interval: Duration,
 }
 
 /// Request paths.
@@ -211,6 +234,15 @@ impl Config {
                 max_sockets: self.max_sockets,
                 messages_per_second: self.max_messages_per_second,
                 message_burst: self.message_burst,
+            },
+            gateway: crate::GatewayOptions {
+                jitter: self.apigw_jitter,
+                instances: usize::from(self.apigw_instances),
+                disconnect_delay: self.apigw_disconnect_delay,
+                disconnect_loss: self.apigw_disconnect_loss,
+                idle_timeout: self.apigw_idle_timeout,
+                max_connection: self.apigw_max_connection,
+                keepalive_interval: self.keepalive_interval,
             },
         }
     }

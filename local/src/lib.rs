@@ -39,6 +39,43 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     /// Abuse limits (per address, totals, per socket).
     pub abuse: limits::AbuseLimits,
+    /// How the aws-local stand-in behaves like API Gateway and Lambda.
+    pub gateway: GatewayOptions,
+}
+
+/// The aws-local stand-in's API Gateway and Lambda behaviour (`local/src/aws_local.rs` cites the
+/// AWS documentation of each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayOptions {
+    /// Each WebSocket frame's invocation starts after a random delay up to this long, so frames
+    /// of one connection run in parallel and in no particular order.
+    pub jitter: Duration,
+    /// Function instances: invocations that run at once (more wait for a free one).
+    pub instances: usize,
+    /// `$disconnect` arrives this long after the socket closed.
+    pub disconnect_delay: Duration,
+    /// Percentage of `$disconnect` events that never arrive.
+    pub disconnect_loss: u8,
+    /// A connection with no frame either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Every connection is closed this long after it opened.
+    pub max_connection: Duration,
+    /// The keep-alive function's schedule (zero: not run).
+    pub keepalive_interval: Duration,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            jitter: Duration::from_millis(10),
+            instances: 3,
+            disconnect_delay: Duration::ZERO,
+            disconnect_loss: 0,
+            idle_timeout: Duration::from_secs(600),
+            max_connection: Duration::from_secs(2 * 3600),
+            keepalive_interval: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -49,6 +86,7 @@ impl Default for ServerOptions {
             shutdown_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
             abuse: limits::AbuseLimits::default(),
+            gateway: GatewayOptions::default(),
         }
     }
 }
@@ -95,8 +133,10 @@ impl App {
     /// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus
     /// its envelope.
     fn websocket_limits(&self) -> websocket::Limits {
+        let max_message = self.settings.limits.max_message_bytes * 2 + 1024;
         websocket::Limits {
-            max_message: self.settings.limits.max_message_bytes * 2 + 1024,
+            max_message,
+            max_frame: max_message,
             read_chunk: self.options.ws_read_buffer,
         }
     }
@@ -196,8 +236,9 @@ impl Server {
             tls_roots: Default::default(),
         };
         let deployment = Deployment::new(config, store.clone(), connections);
+        let gateway = options.gateway.clone();
         let mut server = Self::with_store(settings, relay_limits, options, store);
-        server.app.aws = Some(aws_local::AwsLocal::new(deployment));
+        server.app.aws = Some(aws_local::AwsLocal::new(deployment, gateway));
         server.management = Some(management);
         Ok(server)
     }
@@ -235,6 +276,13 @@ impl Server {
                 app.shutdown.clone(),
                 opts.shutdown_timeout,
                 app.sockets.clone(),
+            )));
+        }
+        #[cfg(feature = "aws-local")]
+        if let Some(aws) = app.aws.clone() {
+            loops.push(tokio::spawn(aws_local::keepalive_schedule(
+                aws,
+                app.shutdown.clone(),
             )));
         }
         #[cfg(feature = "aws-local")]

@@ -29,6 +29,8 @@ pub mod close_code {
     pub const AWAY: u16 = 1001;
     /// The peer broke the protocol.
     pub const PROTOCOL: u16 = 1002;
+    /// A data type the endpoint does not accept (API Gateway: binary frames).
+    pub const UNSUPPORTED: u16 = 1003;
     /// A text message that is not UTF-8.
     pub const INVALID_DATA: u16 = 1007;
     /// A message against policy (a slow reader).
@@ -188,6 +190,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 pub struct Limits {
     /// Largest message (all its frames together), bytes.
     pub max_message: usize,
+    /// Largest single frame, bytes (API Gateway's is smaller than its message limit).
+    pub max_frame: usize,
     /// Bytes asked of the socket per read (the per-thread buffer's size).
     pub read_chunk: usize,
 }
@@ -251,7 +255,7 @@ struct Header {
 }
 
 /// Parses a client frame header from the start of `buf`; `Ok(None)` if more bytes are needed.
-fn parse_header(buf: &[u8], max_message: usize) -> Result<Option<Header>, ReadError> {
+fn parse_header(buf: &[u8], max_frame: usize) -> Result<Option<Header>, ReadError> {
     let protocol = |reason| Err(ReadError::Protocol(close_code::PROTOCOL, reason));
     let [b0, b1, ..] = *buf else { return Ok(None) };
     if b0 & 0x70 != 0 {
@@ -301,8 +305,8 @@ fn parse_header(buf: &[u8], max_message: usize) -> Result<Option<Header>, ReadEr
         _ => return protocol("unknown opcode"),
     }
     let len = match usize::try_from(len) {
-        Ok(n) if n <= max_message => n,
-        _ => return Err(ReadError::Protocol(close_code::TOO_BIG, "message too big")),
+        Ok(n) if n <= max_frame => n,
+        _ => return Err(ReadError::Protocol(close_code::TOO_BIG, "frame too big")),
     };
     Ok(Some(Header {
         fin,
@@ -414,7 +418,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
     fn take_message(&mut self) -> Result<Option<Message>, ReadError> {
         loop {
             let unread = &self.unread[self.start..];
-            let Some(h) = parse_header(unread, self.limits.max_message)? else {
+            let max_frame = self.limits.max_frame.min(self.limits.max_message);
+            let Some(h) = parse_header(unread, max_frame)? else {
                 return Ok(None);
             };
             let end = h.size + h.len;
@@ -579,6 +584,7 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         max_message: 1024,
+        max_frame: 1024,
         read_chunk: 7,
     };
 

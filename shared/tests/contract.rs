@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::domain::room::{LeaveOutcome, RoomLimits};
-use room::ports::{RoomStore, Swap};
+use room::ports::{ConnectionRecord, RoomStore, Swap};
 use room::service::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
@@ -326,6 +326,123 @@ async fn stale_writes_conflict(f: Fixture) {
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 
+/// A connection id no other test (or earlier run against the same table) uses.
+fn fresh_connection(tag: &str) -> String {
+    format!("{}=", fresh_room(tag))
+}
+
+async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
+    let room = fresh_room("conn");
+    let (a, _, _) = joined(&f, &room).await;
+    let conn = fresh_connection("c");
+    let until = START + 3_600_000;
+    let empty = f.store.connection(&conn).await.unwrap();
+    assert_eq!(empty, ConnectionRecord::default());
+    let parked = vec!["f1".to_owned()];
+    assert_eq!(
+        f.store
+            .park_frames(&conn, None, &parked, until)
+            .await
+            .unwrap(),
+        Swap::Done
+    );
+    assert_eq!(
+        f.store
+            .park_frames(&conn, None, &parked, until)
+            .await
+            .unwrap(),
+        Swap::Conflict,
+        "a stale read cannot park"
+    );
+    let read = f.store.connection(&conn).await.unwrap();
+    assert_eq!((read.parked.clone(), read.closed), (parked.clone(), false));
+    let both = vec!["f1".to_owned(), "f2".to_owned()];
+    assert_eq!(
+        f.store
+            .park_frames(&conn, read.version, &both, until)
+            .await
+            .unwrap(),
+        Swap::Done
+    );
+    // The registration conflicts on a stale connection read or a stale room version.
+    let loaded = f.store.load(&room).await.unwrap().unwrap();
+    let register = |read: ConnectionRecord, expected| {
+        let (store, conn, room, a, new) = (
+            f.store.clone(),
+            conn.clone(),
+            room.clone(),
+            a.clone(),
+            loaded.room.clone(),
+        );
+        async move {
+            store
+                .register_connection(&conn, &read, &room, &a, until, expected, &new)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        register(read.clone(), Some(loaded.version)).await,
+        Swap::Conflict
+    );
+    let current = f.store.connection(&conn).await.unwrap();
+    assert_eq!(current.parked, both);
+    assert_eq!(register(current.clone(), None).await, Swap::Conflict);
+    assert_eq!(
+        register(current.clone(), Some(loaded.version)).await,
+        Swap::Done
+    );
+    let registered = f.store.connection(&conn).await.unwrap();
+    assert_eq!(registered.registration, Some((room.clone(), a.clone())));
+    assert!(registered.parked.is_empty() && !registered.closed);
+    assert_eq!(
+        f.store
+            .park_frames(&conn, registered.version, &parked, until)
+            .await
+            .unwrap(),
+        Swap::Conflict,
+        "nothing is parked once registered"
+    );
+    assert!(f.store.registered_connections().await.unwrap().contains(&(
+        conn.clone(),
+        room.clone(),
+        a.clone()
+    )));
+    assert_eq!(
+        f.store.close_connection(&conn, until).await.unwrap(),
+        Some((room.clone(), a.clone()))
+    );
+    assert_eq!(
+        f.store.close_connection(&conn, until).await.unwrap(),
+        Some((room.clone(), a.clone())),
+        "closing twice answers the same"
+    );
+    let closed = f.store.connection(&conn).await.unwrap();
+    assert!(closed.closed && closed.registration.is_some());
+    assert!(
+        !f.store
+            .registered_connections()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(c, _, _)| c == &conn)
+    );
+    // A socket that closed before registering still parks, and its registration keeps `closed`.
+    let late = fresh_connection("late");
+    assert_eq!(f.store.close_connection(&late, until).await.unwrap(), None);
+    let read = f.store.connection(&late).await.unwrap();
+    assert!(read.closed);
+    assert_eq!(
+        f.store
+            .park_frames(&late, read.version, &parked, until)
+            .await
+            .unwrap(),
+        Swap::Done
+    );
+    let read = f.store.connection(&late).await.unwrap();
+    assert!(read.closed && read.parked == parked);
+}
+
 async fn concurrent_joins_admit_exactly_two(f: Fixture) {
     let room = fresh_room("race");
     let mut tasks = Vec::new();
@@ -375,6 +492,7 @@ macro_rules! all_cases {
             saved_list_and_message_limits_hold,
             stale_writes_conflict,
             concurrent_joins_admit_exactly_two,
+            connection_records_park_register_and_close_conditionally,
         );
     };
 }
