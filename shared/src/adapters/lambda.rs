@@ -120,6 +120,16 @@ pub struct DeployConfig {
     pub tls_roots: TrustRoots,
 }
 
+/// Largest message a deployment can accept: API Gateway closes a socket on a frame over 32 KB
+/// (close 1009), and a client's `send` frame wraps the message in 23 bytes.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 - 23;
+/// The deployed default: a quarter of the frame is left for the escaping the wrapping adds (an
+/// SDP's line breaks and quotes are escaped once more).
+pub const DEFAULT_MESSAGE_BYTES: usize = 24 * 1024;
+/// The deployed default for frames queued per sender: the room record, queues included, is one
+/// DynamoDB item (at most 400 KB).
+pub const DEFAULT_QUEUED_BYTES: usize = 64 * 1024;
+
 fn list(v: Option<String>) -> Vec<String> {
     v.map(|s| {
         s.split(',')
@@ -155,14 +165,23 @@ impl DeployConfig {
             room_ttl: duration(env::ROOM_TTL, d.room_ttl)?,
             register_deadline: duration(env::REGISTER_DEADLINE, d.register_deadline)?,
             reconnect_grace: duration(env::RECONNECT_GRACE, d.reconnect_grace)?,
-            max_message_bytes: number(env::MAX_MESSAGE_BYTES, d.max_message_bytes)?,
+            max_message_bytes: number(env::MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_BYTES)?,
             max_saved_messages: number(env::MAX_SAVED_MESSAGES, d.max_saved_messages)?,
             max_saved_bytes: number(env::MAX_SAVED_BYTES, d.max_saved_bytes)?,
         };
+        if limits.max_message_bytes > MAX_MESSAGE_BYTES {
+            return Err(ConfigError {
+                name: env::MAX_MESSAGE_BYTES,
+                reason: format!(
+                    "{} is over {MAX_MESSAGE_BYTES}: API Gateway closes a socket on a frame over 32 KB, and a `send` frame holds the message and 23 bytes more",
+                    limits.max_message_bytes
+                ),
+            });
+        }
         let r = RelayLimits::default();
         let relay = RelayLimits {
             max_queued_messages: number(env::MAX_QUEUED_MESSAGES, r.max_queued_messages)?,
-            max_queued_bytes: number(env::MAX_QUEUED_BYTES, r.max_queued_bytes)?,
+            max_queued_bytes: number(env::MAX_QUEUED_BYTES, DEFAULT_QUEUED_BYTES)?,
             outbound_queue: r.outbound_queue,
             outbound_bytes: r.outbound_bytes,
             reconnect_grace: limits.reconnect_grace,
@@ -567,6 +586,27 @@ pub async fn run_websocket() -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(handle_websocket(dep, event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// The keep-alive function's whole `main`: every scheduled event runs one sweep
+/// ([`crate::relay::stored::StoredRelay::sweep`]).
+pub async fn run_keepalive() -> Result<(), Error> {
+    init_tracing();
+    let dep = Deployment::from_env().await?;
+    let dep = &dep;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let sweep = dep.relay.sweep().await?;
+            tracing::info!(
+                kept_alive = sweep.kept_alive,
+                gone = sweep.gone,
+                flushed = sweep.flushed,
+                "keep-alive sweep"
+            );
+            Ok::<_, Error>(())
         },
     ))
     .await

@@ -1,6 +1,6 @@
 //! Relay rules for a relay whose sockets live outside this process (API Gateway WebSockets): the
 //! connection id of each member and the frames waiting for its peer are kept in the room record,
-//! with the collider's semantics (spec §3.6). Pure functions, like the room rules.
+//! with the collider's semantics (docs/protocol.md §3.6). Pure functions, like the room rules.
 //!
 //! Every frame is its own invocation, and invocations run in parallel, so each rule decides on the
 //! room as it is inside the conditional write that acts on it. Per sender, frames keep their order:

@@ -1,4 +1,4 @@
-//! The collider WebSocket protocol (spec §3.3–3.5): client frames, server frames, error texts and
+//! The collider WebSocket protocol (docs/protocol.md §3.3–3.5): client frames, server frames, error texts and
 //! which errors close the socket. Each frame is decoded into a fresh value (no stale fields).
 
 use crate::domain::ids::IdError;
@@ -108,7 +108,7 @@ pub fn decode(text: &str) -> Result<Command, RelayError> {
     }
 }
 
-/// Encodes a server frame: always both keys, both strings (spec §3.4).
+/// Encodes a server frame: always both keys, both strings (docs/protocol.md §3.4).
 pub fn encode(msg: &str, error: &str) -> String {
     #[derive(serde::Serialize)]
     struct Out<'a> {

@@ -1,5 +1,5 @@
-//! The in-process delivery adapter: a registry of relay rooms (collider semantics, spec §3.6) with
-//! one bounded outbound queue per connection. The lock guards only the registry; frames are
+//! The in-process delivery adapter: a registry of relay rooms (collider semantics,
+//! docs/protocol.md §3.6) with one bounded outbound queue per connection. The lock guards only the registry; frames are
 //! handed to per-connection queues, never written to a socket under the lock.
 
 use crate::domain::ids::{ClientId, RoomId};
@@ -450,7 +450,7 @@ impl Hub {
                 return Ok(());
             }
             None => {
-                // Created by an HTTP POST (spec §3.6): kept for the grace period unless it
+                // Created by an HTTP POST (docs/protocol.md §3.6): kept for the grace period unless it
                 // registers.
                 let mut e = Entry::new(from.clone());
                 e.epoch = 1;

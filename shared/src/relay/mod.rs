@@ -1,6 +1,6 @@
-//! The collider-compatible relay (spec §3): WebSocket `register`/`send`, HTTP `POST`/`DELETE
+//! The collider-compatible relay (docs/protocol.md §3): WebSocket `register`/`send`, HTTP `POST`/`DELETE
 //! <wss_post_url>/<room>/<client>` and `GET /status`, on top of the room service so that only ids
-//! issued by `join` may use it and departures free the room (spec §8 #2, #3).
+//! issued by `join` may use it and departures free the room (docs/protocol.md §8 items 2, 3).
 //!
 //! The transport (axum, API Gateway) only moves frames; every decision is made here.
 
@@ -143,7 +143,7 @@ impl Relay {
     }
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
-    /// room (spec §3.9 improvement 1).
+    /// room (docs/protocol.md §3.9 point 1).
     async fn relay_message(
         &self,
         room: &RoomId,
@@ -186,7 +186,7 @@ impl Relay {
         }
     }
 
-    /// `POST <wss_post_url>/<room>/<client>` (spec §3.7). `path` is what follows the prefix.
+    /// `POST <wss_post_url>/<room>/<client>` (docs/protocol.md §3.7). `path` is what follows the prefix.
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
         let res = match http_target(path) {
             Err(res) => *res,
@@ -262,7 +262,7 @@ pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), Box<HttpResp
 }
 
 impl Relay {
-    /// `GET /status` (spec §3.8).
+    /// `GET /status` (docs/protocol.md §3.8).
     pub fn status(&self) -> HttpResponse {
         let s = &self.hub.stats;
         let body = serde_json::json!({
@@ -285,7 +285,7 @@ impl Relay {
     }
 }
 
-/// Validates a relayed message (spec §6 improvement).
+/// Validates a relayed message (docs/protocol.md §6).
 pub(crate) fn validate(msg: String, limit: usize) -> Result<SignalingMessage, RelayError> {
     SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)
 }
@@ -305,7 +305,7 @@ async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceive
 }
 
 /// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500
-/// with the reason otherwise (spec §3.7).
+/// with the reason otherwise (docs/protocol.md §3.7).
 pub(crate) fn post_reply(result: Result<(), RelayError>) -> HttpResponse {
     match result {
         Ok(()) => collider_ok(),
