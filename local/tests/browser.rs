@@ -471,7 +471,8 @@ async fn relay_only_call_goes_through_coturn() {
 }
 
 /// The same web client through `--backend aws-local`: the deployed Lambda handlers behind the
-/// API Gateway stand-in (issue: the AWS path tested locally).
+/// API Gateway stand-in, with frames run as parallel invocations after random delays, and an idle
+/// timeout shortened to 3 s that only the keep-alive (every second) holds off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_call_through_the_aws_path() {
     if !browsers_available() {
@@ -481,7 +482,18 @@ async fn browsers_call_through_the_aws_path() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-aws");
-    let mut flags = vec!["--backend", "aws-local"];
+    let mut flags = vec![
+        "--backend",
+        "aws-local",
+        "--apigw-jitter",
+        "30ms",
+        "--apigw-instances",
+        "3",
+        "--apigw-idle-timeout",
+        "3s",
+        "--keepalive-interval",
+        "1s",
+    ];
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
         // DynamoDB Local on a machine busy with two browsers can take seconds to answer; the
         // call is what is tested here, the store's latency bounds in the fault tests.
@@ -516,6 +528,36 @@ async fn browsers_call_through_the_aws_path() {
         p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
             .await;
     }
+    // Keep-alive frames reach both pages for longer than the idle timeout; the pages drop them
+    // (a relay error they log), no socket closes and the call goes on.
+    let keepalives = "return window.__apprtc.log.filter(l => l.endsWith('relay error keepalive'))\
+                      .map(l => parseFloat(l)).concat(window.__apprtc.log\
+                      .filter(l => l.includes('websocket closed')).length ? [-1] : [])";
+    for p in [&a, &b] {
+        let seen = p
+            .wait_for(
+                "keep-alives over more than the idle timeout",
+                keepalives,
+                |v| {
+                    let t: Vec<f64> = v
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                        .unwrap_or_default();
+                    t.contains(&-1.0) || t.last().zip(t.first()).is_some_and(|(l, f)| l - f > 4.0)
+                },
+            )
+            .await;
+        assert!(
+            !seen
+                .as_array()
+                .is_some_and(|a| a.iter().any(|t| t.as_f64() == Some(-1.0))),
+            "{}: a socket closed: {}",
+            p.name,
+            p.diagnostics().await
+        );
+        p.wait_remote_video_playing().await;
+    }
+    assert_eq!(a.state().await, "connected");
     b.click("hangup").await;
     a.wait_state(&["peer-left"]).await;
     a.quit().await;
