@@ -130,6 +130,12 @@ cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 python3 infra/sam/check-functions.py
 
+log "compose file (local/compose.yaml) without a Docker engine, coturn with its configuration"
+APPRTC_REQUIRE_COTURN=1 bash infra/compose/check.sh
+
+log "documentation: every shown command run by CI or checked by a named test; links; settings"
+python3 infra/docs/check.py
+
 log "format"
 cargo fmt --all --check
 
@@ -153,7 +159,7 @@ cargo test --workspace --all-features --no-run
 log "tests (memory store, relay, browsers, coturn)"
 APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-features
 
-log "the relay suite (spec 7.2-7.3) against the compatibility listener (port 8089's paths)"
+log "the relay suite (docs/protocol.md §7.2-7.3) against the compatibility listener (port 8089's paths)"
 APPRTC_TEST_RELAY_PORT=1 cargo test --all-features -p apprtc-local --test relay
 
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
@@ -166,9 +172,11 @@ APPRTC_REQUIRE_BROWSER=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
 log "Lambda functions under cargo lambda watch, against DynamoDB Local"
 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh
 
-log "arm64 Lambda build of every function (cargo lambda build)"
-cargo lambda build --release --arm64 --workspace --exclude apprtc-local --exclude apprtc-bench --exclude room
-ls -l target/lambda/*/bootstrap
+log "sam build: every function for Lambda (arm64), as the deploy steps build it"
+SAM_CLI_TELEMETRY=0 sam build --build-in-source
+for fn in $(sed -n 's/^FUNCTIONS := //p' infra/sam/Makefile); do
+    ls -l ".aws-sam/build/$fn/bootstrap"
+done
 
 log "benchmarks, quick configuration (figures come from full runs: BENCHMARKS.md)"
 bench/run.sh --quick
