@@ -80,6 +80,13 @@ else
     echo "skipped: run through infra/dynamodb/local.sh for the cold start and DynamoDB figures"
 fi
 
+echo "# what a call costs on AWS: one 2-minute call through the aws-local stand-in, metered (BENCHMARKS.md)"
+if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+    echo "skipped in the DynamoDB pass (it meters the memory store: the same call as without it)"
+else
+    "$bin/call_cost"
+fi
+
 echo "# call setup: two headless Chromium pages, joiner's navigation to ICE connected"
 if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
     echo "skipped in the DynamoDB pass (the same call as without it)"
