@@ -39,6 +39,7 @@ want() {
 }
 want chromium chromium "the browser tests"
 want chromedriver chromium-driver "the browser tests"
+want certutil libnss3-tools "the trusted-HTTPS browser test (Chromium's NSS trust store)"
 want turnserver coturn "the TURN tests"
 want unshare util-linux "the loopback-only network namespace (infra/dynamodb/isolated.sh)"
 want ip iproute2 "the loopback-only network namespace (infra/dynamodb/isolated.sh)"
@@ -56,7 +57,7 @@ if [ ${#need[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for tool in chromium chromedriver turnserver unshare ip java node npm python3; do
+for tool in chromium chromedriver certutil turnserver unshare ip java node npm python3; do
     command -v "$tool" >/dev/null || { echo "$tool is still missing after the install" >&2; exit 1; }
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null \

@@ -24,6 +24,10 @@ pub struct Config {
     /// PEM private key for --cert.
     #[arg(long, env = "APPRTC_KEY", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Sign the generated certificate with a local certificate authority, created once in the
+    /// state directory, that phones install from `/ca` (`false`: a self-signed certificate).
+    #[arg(long, env = "APPRTC_TLS_CA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_ca: bool,
     /// Extra names for the generated certificate (comma list), e.g. a LAN DNS name.
     #[arg(long = "hostname", env = "APPRTC_HOSTNAMES", value_delimiter = ',')]
     pub hostnames: Vec<String>,

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "aws-local")]
 pub mod aws_local;
+mod ca_page;
 pub mod config;
 pub mod limits;
 pub mod qr;
@@ -125,6 +126,8 @@ pub struct App {
     shutdown: watch::Receiver<bool>,
     sockets: TaskTracker,
     limiter: Arc<limits::Limiter>,
+    /// The local certificate authority `/ca` offers, when one signs the certificate.
+    ca: Option<Arc<tls::LocalCa>>,
     #[cfg(feature = "aws-local")]
     aws: Option<Arc<aws_local::AwsLocal>>,
 }
@@ -183,6 +186,7 @@ impl Server {
             options: Arc::new(options),
             shutdown,
             sockets: TaskTracker::new(),
+            ca: None,
             #[cfg(feature = "aws-local")]
             aws: None,
         };
@@ -319,6 +323,13 @@ impl Server {
 }
 
 impl Server {
+    /// Offers `ca` at `/ca` (page), `/ca.pem` and `/ca.crt` on every listener.
+    #[must_use]
+    pub fn with_ca_page(mut self, ca: tls::LocalCa) -> Self {
+        self.app.ca = Some(Arc::new(ca));
+        self
+    }
+
     /// Builds the server the flags describe: store (`--store`) and backend (`--backend`).
     pub async fn from_config(config: &config::Config) -> anyhow::Result<Self> {
         use anyhow::Context as _;

@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
                 })?,
         )
     };
+    let mut ca = None;
     let tls = if config.no_tls {
         None
     } else {
@@ -38,12 +39,21 @@ async fn main() -> anyhow::Result<()> {
             .state_dir
             .clone()
             .unwrap_or_else(tls::default_state_dir);
-        let (server_config, info) = tls::server_config(
-            config.cert.as_deref(),
-            config.key.as_deref(),
-            &dir,
-            &config.hostnames,
-        )?;
+        let source = match (config.cert.as_deref(), config.key.as_deref()) {
+            (Some(cert), Some(key)) => tls::CertSource::Given { cert, key },
+            _ if config.tls_ca => tls::CertSource::LocalCa,
+            _ => tls::CertSource::SelfSigned,
+        };
+        let (server_config, info) = tls::tls_config(source, &dir, &config.hostnames)?;
+        if let Some(ca) = &info.ca {
+            println!(
+                "certificate authority {} ({}, {}): SHA-256 {}",
+                ca.name,
+                ca.path.display(),
+                if ca.created { "created now" } else { "reused" },
+                ca.sha256
+            );
+        }
         println!(
             "TLS certificate {} ({}): SHA-256 {}",
             info.path.display(),
@@ -54,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             },
             info.sha256
         );
+        ca = info.ca;
         Some(server_config)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -74,8 +85,17 @@ async fn main() -> anyhow::Result<()> {
             "\nScan with a phone on the same network ({first}):\n{}",
             apprtc_local::qr::terminal(first)
         );
+        if ca.is_some() {
+            println!(
+                "Once per phone, for no certificate warning on any later address: open {first}ca \
+                 and install the certificate authority it offers."
+            );
+        }
     }
-    let server = Server::from_config(&config).await?;
+    let mut server = Server::from_config(&config).await?;
+    if let Some(ca) = ca {
+        server = server.with_ca_page(ca);
+    }
     match (config.store, config.backend) {
         (StoreKind::Memory, _) => println!("rooms are kept in memory"),
         (StoreKind::Dynamodb, _) => println!("rooms are kept in DynamoDB table '{}'", config.table),

@@ -118,7 +118,8 @@ fn static_router(app: App) -> Router {
     Router::new()
         .route("/static/{file}", only_get(get(static_file)))
         .route("/qr.svg", only_get(get(qr_svg)))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(crate::ca_page::router(app))
 }
 
 async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
@@ -223,7 +224,8 @@ pub fn relay_router(app: App) -> Router {
         .route("/status", get(status))
         .route("/{*path}", any(relay_http))
         .route("/", any(relay_http_root))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(crate::ca_page::router(app))
 }
 
 async fn relay_http(State(app): State<App>, Path(path): Path<String>, req: Request) -> Response {

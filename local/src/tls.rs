@@ -1,6 +1,10 @@
-//! TLS for phones on a LAN: a self-signed certificate whose names cover `localhost`, loopback,
-//! every interface address and the configured host names, kept in a state directory so that a
-//! phone only has to accept it once; or a real certificate from `--cert`/`--key`.
+//! TLS for phones on a LAN. By default a local certificate authority (as mkcert makes one): its
+//! key and certificate are created once in the state directory, and it signs a short-lived server
+//! certificate whose names cover `localhost`, loopback, every interface address and the configured
+//! host names. A phone installs the authority once (`/ca`) and then trusts every later server
+//! certificate, whatever address the machine has. Without the authority (`--tls-ca false`), the
+//! server certificate is self-signed and kept so that a phone accepts it once per change; or a
+//! real certificate comes from `--cert`/`--key`.
 
 use anyhow::{Context, Result, bail};
 use rustls::pki_types::pem::PemObject;
@@ -19,6 +23,17 @@ const VALID_DAYS: i64 = 365;
 /// A generated certificate is replaced this long before it expires.
 const RENEW_DAYS: i64 = 30;
 
+const CA_CERT_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca-key.pem";
+const LEAF_CERT_FILE: &str = "leaf.pem";
+const LEAF_KEY_FILE: &str = "leaf-key.pem";
+const LEAF_NAMES_FILE: &str = "leaf-names.txt";
+/// Validity of the local authority: it is installed on phones by hand, so it should outlive them.
+const CA_VALID_DAYS: i64 = 10 * 365;
+/// Validity of a server certificate signed by the local authority: within the 397 days Chrome
+/// and Apple platforms accept for a server certificate.
+const LEAF_VALID_DAYS: i64 = 365;
+
 /// The certificate in use.
 #[derive(Debug, Clone)]
 pub struct CertInfo {
@@ -30,6 +45,41 @@ pub struct CertInfo {
     pub generated: bool,
     /// Where it lives.
     pub path: PathBuf,
+    /// The local authority that signed it, when there is one.
+    pub ca: Option<LocalCa>,
+}
+
+/// The local certificate authority's certificate, as phones download it from `/ca`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCa {
+    /// The certificate, PEM.
+    pub pem: String,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// SHA-256 of the DER certificate, colon-separated hex.
+    pub sha256: String,
+    /// Its common name (what a phone lists among installed certificates).
+    pub name: String,
+    /// Where the certificate lives (its key is beside it, readable by the owner only).
+    pub path: PathBuf,
+    /// Whether it was created during this start.
+    pub created: bool,
+}
+
+/// Where the server certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertSource<'a> {
+    /// `--cert`/`--key` as given.
+    Given {
+        /// PEM certificate chain.
+        cert: &'a Path,
+        /// PEM private key.
+        key: &'a Path,
+    },
+    /// Generated and signed by the local authority in the state directory.
+    LocalCa,
+    /// Generated and self-signed.
+    SelfSigned,
 }
 
 /// Addresses of this machine's interfaces (IPv4, and IPv6 other than link-local).
@@ -71,8 +121,22 @@ pub fn server_config(
     state_dir: &Path,
     hostnames: &[String],
 ) -> Result<(Arc<rustls::ServerConfig>, CertInfo)> {
-    let (certs, key, info) = match (cert, key) {
-        (Some(c), Some(k)) => {
+    let source = match (cert, key) {
+        (Some(cert), Some(key)) => CertSource::Given { cert, key },
+        (None, None) => CertSource::SelfSigned,
+        _ => bail!("--cert and --key go together"),
+    };
+    tls_config(source, state_dir, hostnames)
+}
+
+/// The TLS configuration for `source`; generated certificates are kept in `state_dir`.
+pub fn tls_config(
+    source: CertSource<'_>,
+    state_dir: &Path,
+    hostnames: &[String],
+) -> Result<(Arc<rustls::ServerConfig>, CertInfo)> {
+    let (certs, key, info) = match source {
+        CertSource::Given { cert: c, key: k } => {
             let certs = read_certs(c)?;
             let key = PrivateKeyDer::from_pem_file(k)
                 .with_context(|| format!("cannot read private key {}", k.display()))?;
@@ -81,11 +145,12 @@ pub fn server_config(
                 names: Vec::new(),
                 generated: false,
                 path: c.to_owned(),
+                ca: None,
             };
             (certs, key, info)
         }
-        (None, None) => self_signed(state_dir, hostnames)?,
-        _ => bail!("--cert and --key go together"),
+        CertSource::SelfSigned => self_signed(state_dir, hostnames)?,
+        CertSource::LocalCa => ca_signed(state_dir, hostnames)?,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -160,6 +225,7 @@ fn self_signed(
             names,
             generated: false,
             path: cert_path,
+            ca: None,
         };
         return Ok((certs, key, info));
     }
@@ -190,9 +256,194 @@ fn self_signed(
         names,
         generated: true,
         path: cert_path,
+        ca: None,
     };
     let key = PrivateKeyDer::try_from(key.serialize_der()).map_err(anyhow::Error::msg)?;
     Ok((vec![der], key, info))
+}
+
+/// The local authority's key and certificate: read from `dir`, or created there on the first
+/// start. Never replaced: phones have it installed. Half of it missing is an error, not a new
+/// authority.
+fn local_ca(dir: &Path) -> Result<(rcgen::KeyPair, LocalCa)> {
+    let cert_path = dir.join(CA_CERT_FILE);
+    let key_path = dir.join(CA_KEY_FILE);
+    match (cert_path.exists(), key_path.exists()) {
+        (true, true) => {
+            let pem = std::fs::read_to_string(&cert_path)
+                .with_context(|| format!("cannot read {}", cert_path.display()))?;
+            let key_pem = std::fs::read_to_string(&key_path)
+                .with_context(|| format!("cannot read {}", key_path.display()))?;
+            let key = rcgen::KeyPair::from_pem(&key_pem)
+                .with_context(|| format!("invalid key {}", key_path.display()))?;
+            let der = read_certs(&cert_path)?.remove(0).to_vec();
+            let ca = LocalCa {
+                sha256: fingerprint(&CertificateDer::from(der.as_slice())),
+                name: ca_name(&key),
+                pem,
+                der,
+                path: cert_path,
+                created: false,
+            };
+            Ok((key, ca))
+        }
+        (false, false) => {
+            let key = rcgen::KeyPair::generate().context("key generation")?;
+            let mut params = ca_params(&key);
+            let now = unix_now();
+            params.not_before = at(now - 86_400)?;
+            params.not_after = at(now + CA_VALID_DAYS * 86_400)?;
+            let cert = params
+                .self_signed(&key)
+                .context("certificate authority generation")?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+            write_private(&key_path, key.serialize_pem().as_bytes())?;
+            std::fs::write(&cert_path, cert.pem())
+                .with_context(|| format!("cannot write {}", cert_path.display()))?;
+            let ca = LocalCa {
+                sha256: fingerprint(cert.der()),
+                name: ca_name(&key),
+                pem: cert.pem(),
+                der: cert.der().to_vec(),
+                path: cert_path,
+                created: true,
+            };
+            Ok((key, ca))
+        }
+        _ => bail!(
+            "{} and {} must both exist (phones trust that pair); remove both to create a new \
+             certificate authority, which every phone then installs again",
+            cert_path.display(),
+            key_path.display()
+        ),
+    }
+}
+
+/// The authority's name carries a digest of its key, so that a phone holding authorities of
+/// several machines tells them apart, and so that the name (which every certificate it signs
+/// repeats as issuer) follows from the key alone.
+fn ca_name(key: &rcgen::KeyPair) -> String {
+    use rcgen::PublicKeyData as _;
+    let digest = Sha256::digest(key.subject_public_key_info());
+    let id: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("apprtc-local CA {id}")
+}
+
+/// What the authority's certificate says, apart from its validity; enough to sign with.
+fn ca_params(key: &rcgen::KeyPair) -> rcgen::CertificateParams {
+    use rcgen::{BasicConstraints, DnType, IsCa, KeyUsagePurpose};
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name(key));
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "apprtc-local");
+    // It signs server certificates only, never another authority.
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+/// The server certificate signed by the local authority: reused while it covers every wanted
+/// name, was signed by this authority and is not near expiry; otherwise issued anew (the
+/// authority stays).
+fn ca_signed(
+    dir: &Path,
+    hostnames: &[String],
+) -> Result<(
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+    CertInfo,
+)> {
+    let (ca_key, ca) = local_ca(dir)?;
+    let wanted = wanted_names(hostnames);
+    let cert_path = dir.join(LEAF_CERT_FILE);
+    let key_path = dir.join(LEAF_KEY_FILE);
+    let record = read_leaf_record(dir);
+    let reusable = record.as_ref().is_some_and(|r| {
+        r.ca == ca.sha256
+            && wanted.is_subset(&r.names)
+            && r.not_after - unix_now() > RENEW_DAYS * 86_400
+    });
+    if reusable
+        && let (Ok(certs), Ok(key)) = (
+            read_certs(&cert_path),
+            PrivateKeyDer::from_pem_file(&key_path),
+        )
+    {
+        let info = CertInfo {
+            sha256: fingerprint(&certs[0]),
+            names: record
+                .map(|r| r.names.into_iter().collect())
+                .unwrap_or_default(),
+            generated: false,
+            path: cert_path,
+            ca: Some(ca),
+        };
+        return Ok((certs, key, info));
+    }
+    let names: Vec<String> = wanted.into_iter().collect();
+    let mut params = rcgen::CertificateParams::new(names.clone()).context("certificate names")?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "apprtc-local");
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.use_authority_key_identifier_extension = true;
+    let now = unix_now();
+    params.not_before = at(now - 86_400)?;
+    params.not_after = at(now + LEAF_VALID_DAYS * 86_400)?;
+    let key = rcgen::KeyPair::generate().context("key generation")?;
+    let issuer = rcgen::Issuer::new(ca_params(&ca_key), &ca_key);
+    let cert = params
+        .signed_by(&key, &issuer)
+        .context("certificate generation")?;
+    write_private(&key_path, key.serialize_pem().as_bytes())?;
+    std::fs::write(&cert_path, cert.pem())
+        .with_context(|| format!("cannot write {}", cert_path.display()))?;
+    let record = format!(
+        "not_after {}\nca {}\n{}\n",
+        now + LEAF_VALID_DAYS * 86_400,
+        ca.sha256,
+        names.join("\n")
+    );
+    std::fs::write(dir.join(LEAF_NAMES_FILE), record).context("cannot write certificate record")?;
+    let der = cert.der().clone();
+    let info = CertInfo {
+        sha256: fingerprint(&der),
+        names,
+        generated: true,
+        path: cert_path,
+        ca: Some(ca),
+    };
+    let key = PrivateKeyDer::try_from(key.serialize_der()).map_err(anyhow::Error::msg)?;
+    Ok((vec![der], key, info))
+}
+
+/// What the stored server certificate covers, when it expires and which authority signed it.
+struct LeafRecord {
+    names: BTreeSet<String>,
+    not_after: i64,
+    ca: String,
+}
+
+fn read_leaf_record(dir: &Path) -> Option<LeafRecord> {
+    let text = std::fs::read_to_string(dir.join(LEAF_NAMES_FILE)).ok()?;
+    let mut lines = text.lines();
+    let not_after = lines.next()?.strip_prefix("not_after ")?.parse().ok()?;
+    let ca = lines.next()?.strip_prefix("ca ")?.to_owned();
+    Some(LeafRecord {
+        names: lines.map(str::to_owned).collect(),
+        not_after,
+        ca,
+    })
 }
 
 fn at(unix: i64) -> Result<time::OffsetDateTime> {
