@@ -18,7 +18,7 @@ pub struct Config {
     /// Plain HTTP instead of TLS (browsers allow cameras only on https or localhost).
     #[arg(long, env = "APPRTC_NO_TLS")]
     pub no_tls: bool,
-    /// PEM certificate (chain) to use instead of the generated self-signed one.
+    /// PEM certificate (chain) to use instead of the generated one.
     #[arg(long, env = "APPRTC_CERT", requires = "key")]
     pub cert: Option<PathBuf>,
     /// PEM private key for --cert.
