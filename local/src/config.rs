@@ -41,6 +41,13 @@ pub struct Config {
     /// Do not open the collider-compatible relay listener.
     #[arg(long, env = "APPRTC_NO_RELAY_PORT")]
     pub no_relay_port: bool,
+    /// Log lines as `text` or `json` (one object per line, for container log collectors).
+    #[arg(long, env = "APPRTC_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+    /// Ask the server on the configured listener for `/readyz` and exit 0 when it is ready, 1
+    /// otherwise (the container health check; accepts its self-signed certificate).
+    #[arg(long)]
+    pub healthcheck: bool,
     /// Time allowed for a client to send request headers.
     #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = room::config::parse_duration)]
     pub header_timeout: Duration,

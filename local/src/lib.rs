@@ -7,7 +7,10 @@
 pub mod aws_local;
 mod ca_page;
 pub mod config;
+pub mod healthcheck;
 pub mod limits;
+pub mod logging;
+pub mod metrics;
 pub mod qr;
 mod routes;
 mod serve;
@@ -126,6 +129,7 @@ pub struct App {
     shutdown: watch::Receiver<bool>,
     sockets: TaskTracker,
     limiter: Arc<limits::Limiter>,
+    metrics: Arc<metrics::Metrics>,
     /// The local certificate authority `/ca` offers, when one signs the certificate.
     ca: Option<Arc<tls::LocalCa>>,
     #[cfg(feature = "aws-local")]
@@ -172,6 +176,19 @@ impl Server {
         options: ServerOptions,
         store: Arc<dyn RoomStore>,
     ) -> Self {
+        let metrics = metrics::Metrics::new();
+        let store = Arc::new(metrics::TimedStore::new(store, metrics.clone()));
+        Self::with_timed_store(settings, relay_limits, options, store, metrics)
+    }
+
+    /// [`Server::with_store`] over a store already timed by `metrics`.
+    fn with_timed_store(
+        settings: Settings,
+        relay_limits: RelayLimits,
+        options: ServerOptions,
+        store: Arc<dyn RoomStore>,
+        metrics: Arc<metrics::Metrics>,
+    ) -> Self {
         let settings = Arc::new(settings);
         let (hub, expired) = Hub::new(relay_limits);
         let service = RoomService::new(store, hub.clone(), settings.clone());
@@ -183,6 +200,7 @@ impl Server {
             relay,
             settings,
             limiter,
+            metrics,
             options: Arc::new(options),
             shutdown,
             sockets: TaskTracker::new(),
@@ -239,9 +257,11 @@ impl Server {
             turn_secret_arn: None,
             tls_roots: Default::default(),
         };
+        let metrics = metrics::Metrics::new();
+        let store: Arc<dyn RoomStore> = Arc::new(metrics::TimedStore::new(store, metrics.clone()));
         let deployment = Deployment::new(config, store.clone(), connections);
         let gateway = options.gateway.clone();
-        let mut server = Self::with_store(settings, relay_limits, options, store);
+        let mut server = Self::with_timed_store(settings, relay_limits, options, store, metrics);
         server.app.aws = Some(aws_local::AwsLocal::new(deployment, gateway));
         server.management = Some(management);
         Ok(server)
@@ -260,6 +280,9 @@ impl Server {
             memory,
             management,
         } = self;
+        if let Some(store) = &memory {
+            app.metrics.count_rooms_in(store.clone());
+        }
         let sweeper = memory.map(|store| tokio::spawn(sweep(store, app.service.clone())));
         let opts = app.options.clone();
         let mut loops = vec![tokio::spawn(serve::accept_loop(
@@ -282,6 +305,10 @@ impl Server {
                 app.sockets.clone(),
             )));
         }
+        loops.push(tokio::spawn(metrics_upkeep(
+            app.metrics.clone(),
+            app.shutdown.clone(),
+        )));
         #[cfg(feature = "aws-local")]
         if let Some(aws) = app.aws.clone() {
             loops.push(tokio::spawn(aws_local::keepalive_schedule(
@@ -390,6 +417,18 @@ async fn dynamodb_store(config: &config::Config) -> anyhow::Result<Arc<dyn RoomS
 #[cfg(not(feature = "dynamodb"))]
 async fn dynamodb_store(_: &config::Config) -> anyhow::Result<Arc<dyn RoomStore>> {
     anyhow::bail!("this build has no DynamoDB support: build with the `dynamodb` feature")
+}
+
+/// Folds recorded latencies into the histograms until shutdown, so that they hold no memory
+/// when nobody scrapes `/metrics`.
+async fn metrics_upkeep(metrics: Arc<metrics::Metrics>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => metrics.upkeep(),
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Returns memory of abandoned rooms once a minute (reads ignore them anyway).

@@ -115,6 +115,11 @@ impl Limiter {
         )
     }
 
+    /// Sockets open now.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets.load(Ordering::Relaxed)
+    }
+
     /// Takes a socket slot; `None` when all are in use. The slot is returned on drop.
     pub fn socket(&self) -> Option<SocketSlot<'_>> {
         let mut n = self.sockets.load(Ordering::Relaxed);

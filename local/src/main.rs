@@ -6,12 +6,18 @@ use std::net::{IpAddr, SocketAddr};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let config = Config::parse();
+    apprtc_local::logging::init(config.log_format);
+    if config.healthcheck {
+        let target = apprtc_local::healthcheck::target(config.listen_addr());
+        return match apprtc_local::healthcheck::probe(target, !config.no_tls).await {
+            Ok(body) => {
+                println!("{body}");
+                Ok(())
+            }
+            Err(reason) => anyhow::bail!("not ready: {reason}"),
+        };
+    }
     let addr = config.listen_addr();
     let main = tokio::net::TcpListener::bind(addr)
         .await

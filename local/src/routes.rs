@@ -16,15 +16,18 @@ use room::http::{
     leave_response, message_response, params_response, parse_query, text_response,
 };
 use room::params::RequestContext;
-use room::service::MessageReply;
+use room::service::{JoinReply, MessageReply};
 use room::{ClientId, RoomId, web};
 
 pub fn router(app: App) -> Router {
     #[cfg(feature = "aws-local")]
     if app.aws.is_some() {
-        return crate::aws_local::router(app.clone()).merge(static_router(app));
+        let routes = crate::aws_local::router(app.clone())
+            .merge(static_router(app.clone()))
+            .merge(ops_router(app.clone()));
+        return tracked(routes, &app);
     }
-    Router::new()
+    let routes = Router::new()
         .route("/", only_get(get(index)))
         .route("/r/{room}", only_get(get(room_page)))
         .route("/join/{room}", only_post(post(join)))
@@ -39,7 +42,25 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(app.clone())
-        .merge(static_router(app))
+        .merge(static_router(app.clone()))
+        .merge(ops_router(app.clone()));
+    tracked(routes, &app)
+}
+
+/// Operations routes of both listeners: `/metrics` and `/readyz`.
+fn ops_router(app: App) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz))
+        .with_state(app)
+}
+
+/// Every route, fallback included, timed and logged by [`crate::metrics::track`].
+fn tracked(routes: Router, app: &App) -> Router {
+    routes.layer(axum::middleware::from_fn_with_state(
+        app.metrics.clone(),
+        crate::metrics::track,
+    ))
 }
 
 fn only_get(r: MethodRouter<App>) -> MethodRouter<App> {
@@ -158,12 +179,19 @@ async fn join(
     if let Some(ip) = peer
         && !app.limiter.allow_join(ip)
     {
+        app.metrics.join("TOO_MANY");
         return reply(error_response(&ApiError::TooMany {
             what: "too many joins from this address; retry in a minute",
             retry_after: 60,
         }));
     }
     let result = app.service.join(&room, ctx.loopback()).await;
+    app.metrics.join(match &result {
+        Ok(JoinReply::Joined { .. }) => "SUCCESS",
+        Ok(JoinReply::Full) => "FULL",
+        Ok(JoinReply::Duplicate) => "DUPLICATE_CLIENT",
+        Err(_) => "ERROR",
+    });
     reply(join_response(&ctx, &app.settings, &room, result))
 }
 
@@ -178,13 +206,14 @@ async fn message(
     };
     let max = app.settings.limits.max_message_bytes;
     let Ok(bytes) = to_bytes(body, max).await else {
+        app.metrics.dropped("invalid");
         return reply(message_response(Ok(MessageReply::Invalid(
             MessageError::TooLarge { max },
         ))));
     };
-    reply(message_response(
-        app.service.message(&room, &client, &bytes).await,
-    ))
+    let result = app.service.message(&room, &client, &bytes).await;
+    app.metrics.message_result(&result);
+    reply(message_response(result))
 }
 
 async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
@@ -219,13 +248,16 @@ async fn iceconfig(
 /// The relay where the original collider served it (`--relay-port`, default 8089): `/ws`,
 /// `POST|DELETE /<room>/<client>`, `/status`.
 pub fn relay_router(app: App) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/ws", get(crate::ws::upgrade))
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz))
         .route("/{*path}", any(relay_http))
         .route("/", any(relay_http_root))
         .with_state(app.clone())
-        .merge(crate::ca_page::router(app))
+        .merge(crate::ca_page::router(app.clone()));
+    tracked(routes, &app)
 }
 
 async fn relay_http(State(app): State<App>, Path(path): Path<String>, req: Request) -> Response {
@@ -246,14 +278,24 @@ async fn collider(app: App, path: &str, req: Request) -> Response {
         Method::POST => {
             let max = app.settings.limits.max_message_bytes;
             match to_bytes(req.into_body(), max).await {
-                Ok(body) => reply(app.relay.http_post(path, &body).await),
+                Ok(body) => {
+                    let res = app.relay.http_post(path, &body).await;
+                    app.metrics.collider_post(res.status());
+                    reply(res)
+                }
                 Err(_) => reply(text_response(
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                     format!("Invalid message: body is larger than {max} bytes\n"),
                 )),
             }
         }
-        Method::DELETE => reply(app.relay.http_delete(path).await),
+        Method::DELETE => {
+            let res = app.relay.http_delete(path).await;
+            if !res.status().is_success() {
+                app.metrics.error("relay_http");
+            }
+            reply(res)
+        }
         _ => reply(app.relay.http_other()),
     }
 }
@@ -264,6 +306,45 @@ async fn status(State(app): State<App>) -> Response {
 
 async fn healthz() -> Response {
     reply(text_response(axum::http::StatusCode::OK, "ok\n"))
+}
+
+/// Readiness: one cheap real store call (a read of one room id; nothing is written).
+async fn readyz(State(app): State<App>) -> Response {
+    use axum::http::StatusCode;
+    match app
+        .service
+        .store()
+        .load(&crate::metrics::readyz_room())
+        .await
+    {
+        Ok(_) => reply(text_response(StatusCode::OK, "ready\n")),
+        Err(e) => {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::warn!(error = %reason, "not ready");
+            reply(text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {reason}\n"),
+            ))
+        }
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    use axum::http::header;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(&app),
+    )
+        .into_response()
 }
 
 /// The web client's files. They are embedded in the binary and change only with it, so the

@@ -98,10 +98,16 @@ async fn serve(app: App, mut socket: WebSocket) {
                     }
                     continue;
                 }
-                if let Err(e) = app.relay.on_text(&mut session, &text).await
-                    && let Some(m) = report(&app, &mut socket, &e).await
-                {
-                    break m;
+                // Registered before this frame and still fine: it was a `send`.
+                let sending = session.registration().is_some();
+                match app.relay.on_text(&mut session, &text).await {
+                    Ok(()) if sending => app.metrics.queued(),
+                    Ok(()) => {}
+                    Err(e) => {
+                        if let Some(m) = report(&app, &mut socket, &e).await {
+                            break m;
+                        }
+                    }
                 }
             }
             batch = frames.recv_all() => {
@@ -111,6 +117,7 @@ async fn serve(app: App, mut socket: WebSocket) {
                 for frame in &batch {
                     socket.feed_text(frame);
                 }
+                app.metrics.relayed(batch.len());
                 drop(batch);
                 let write = socket.flush();
                 tokio::select! {
@@ -180,6 +187,7 @@ async fn drain(app: &App, session: &mut room::relay::Session, socket: &mut WebSo
 /// Sends an error frame; returns the close frame when this error ends the socket.
 async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Close>> {
     app.relay.count_ws_error();
+    app.metrics.refused_frame(e);
     let sent = socket.send_text(error_frame(e).as_bytes()).await.is_ok();
     if !sent {
         return Some(None);

@@ -1,0 +1,359 @@
+//! Prometheus metrics of one server (`GET /metrics`), recorded through the `metrics` facade.
+//!
+//! Each [`Server`](crate::Server) owns its recorder: events are recorded with
+//! [`metrics::with_local_recorder`] rather than a process-wide recorder, so several servers in one
+//! process (tests) keep separate counts and the `room` library records nothing itself. Gauges
+//! (rooms, sockets) are read at scrape time; the rest is counted at this crate's boundary:
+//! requests, room-service results, WebSocket frames and every store call (through
+//! [`TimedStore`]).
+
+use crate::App;
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use room::adapters::memory::MemoryRoomStore;
+use room::domain::ids::{ClientId, RoomId};
+use room::domain::room::{Millis, Room};
+use room::ports::{ConnectionRecord, DeliveryError, RoomStore, StoreError, Swap, Versioned};
+use room::relay::frame::RelayError;
+use room::service::{MessageReply, ServiceError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Histogram buckets, in seconds: from a memory-store call to a slow DynamoDB operation.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often recorded latencies are folded into the histograms when nobody scrapes (bounds the
+/// memory they hold).
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One server's recorder and the handle that renders it.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    rooms: OnceLock<Arc<MemoryRoomStore>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A fresh recorder with every series described.
+    pub fn new() -> Arc<Self> {
+        let builder = PrometheusBuilder::new();
+        // Only an empty bucket list is refused.
+        let builder = builder
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let metrics = Self {
+            recorder,
+            handle,
+            rooms: OnceLock::new(),
+        };
+        metrics.record(|| {
+            describe_gauge!("apprtc_rooms_open", "Room records in the memory store (expired ones until the minutely sweep)");
+            describe_gauge!("apprtc_sockets_open", "Open WebSockets");
+            describe_counter!("apprtc_joins_total", "POST /join answers, by result");
+            describe_counter!("apprtc_messages_queued_total", "Messages accepted from clients (WebSocket send, collider POST, /message): handed to the peer's socket queue, the relay's queue or the room's saved list");
+            describe_counter!("apprtc_messages_relayed_total", "Messages written to a recipient's WebSocket");
+            describe_counter!("apprtc_messages_dropped_total", "Client frames and posts refused, by reason");
+            describe_counter!("apprtc_errors_total", "Errors, by kind");
+            describe_histogram!("apprtc_http_request_duration_seconds", metrics::Unit::Seconds, "HTTP request latency (until the response head; a WebSocket until its upgrade)");
+            describe_histogram!("apprtc_store_call_duration_seconds", metrics::Unit::Seconds, "Room store call latency, by operation");
+        });
+        Arc::new(metrics)
+    }
+
+    /// Runs `f` with this server's recorder behind the `metrics` macros.
+    fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
+    }
+
+    /// Folds recorded latencies into the histograms.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// Counts the rooms of `store` at every scrape (the memory store; a DynamoDB table is not
+    /// scanned for this).
+    pub fn count_rooms_in(&self, store: Arc<MemoryRoomStore>) {
+        let _ = self.rooms.set(store);
+    }
+
+    /// The Prometheus text of everything recorded, with the gauges read now.
+    pub fn render(&self, app: &App) -> String {
+        self.record(|| {
+            if let Some(rooms) = self.rooms.get() {
+                gauge!("apprtc_rooms_open").set(rooms.len() as f64);
+            }
+            gauge!("apprtc_sockets_open").set(app.limiter.open_sockets() as f64);
+        });
+        self.handle.render()
+    }
+
+    /// A `POST /join` answer (`SUCCESS`, `FULL`, `DUPLICATE_CLIENT`, `ERROR`, `TOO_MANY`).
+    pub fn join(&self, result: &'static str) {
+        self.record(|| counter!("apprtc_joins_total", "result" => result).increment(1));
+    }
+
+    /// A message accepted from a client.
+    pub fn queued(&self) {
+        self.record(|| counter!("apprtc_messages_queued_total").increment(1));
+    }
+
+    /// `n` messages written to a recipient's socket.
+    pub fn relayed(&self, n: usize) {
+        self.record(|| counter!("apprtc_messages_relayed_total").increment(n as u64));
+    }
+
+    /// A client frame or post refused.
+    pub fn dropped(&self, reason: &'static str) {
+        self.record(|| counter!("apprtc_messages_dropped_total", "reason" => reason).increment(1));
+    }
+
+    /// A `/message` answer: accepted, or refused with its reason.
+    pub fn message_result(&self, result: &Result<MessageReply, ServiceError>) {
+        match result {
+            Ok(MessageReply::Success) => self.queued(),
+            Ok(MessageReply::Invalid(_)) => self.dropped("invalid"),
+            Ok(MessageReply::UnknownRoom | MessageReply::UnknownClient) => {
+                self.dropped("not_issued");
+            }
+            Ok(MessageReply::SavedListFull) => self.dropped("queue_full"),
+            Ok(MessageReply::Undeliverable(e)) => self.dropped(match e {
+                DeliveryError::RoomFull => "room_full",
+                DeliveryError::QueueFull => "queue_full",
+                DeliveryError::Unavailable(_) => "unavailable",
+            }),
+            Err(_) => self.dropped("unavailable"),
+        }
+    }
+
+    /// A collider `POST` answered with `status`.
+    pub fn collider_post(&self, status: axum::http::StatusCode) {
+        if status.is_success() {
+            return self.queued();
+        }
+        self.error("relay_http");
+        self.dropped(match status.as_u16() {
+            400 | 413 => "invalid",
+            403 => "not_issued",
+            503 => "unavailable",
+            _ => "refused",
+        });
+    }
+
+    /// A WebSocket frame the relay refused (answered with an error frame).
+    pub fn refused_frame(&self, e: &RelayError) {
+        self.error("relay_error_frame");
+        self.dropped(relay_error_reason(e));
+    }
+
+    /// An error of `kind`.
+    pub fn error(&self, kind: &'static str) {
+        self.record(|| counter!("apprtc_errors_total", "kind" => kind).increment(1));
+    }
+
+    fn request(&self, route: String, method: &'static str, class: &'static str, took: Duration) {
+        self.record(|| {
+            histogram!(
+                "apprtc_http_request_duration_seconds",
+                "route" => route,
+                "method" => method,
+                "status" => class,
+            )
+            .record(took);
+        });
+    }
+
+    fn store_call(&self, operation: &'static str, took: Duration) {
+        self.record(|| {
+            histogram!("apprtc_store_call_duration_seconds", "operation" => operation).record(took);
+        });
+    }
+}
+
+/// The room `/readyz` reads: any valid id does; nothing is written.
+pub fn readyz_room() -> RoomId {
+    RoomId::parse("readyz").unwrap_or_else(|_| unreachable!("a valid room id"))
+}
+
+/// Why the relay refused a frame, as a metric label.
+pub fn relay_error_reason(e: &RelayError) -> &'static str {
+    match e {
+        RelayError::RoomFull => "room_full",
+        RelayError::QueueFull => "queue_full",
+        RelayError::NotRegistered => "not_registered",
+        RelayError::NotIssued => "not_issued",
+        RelayError::RateLimited => "rate_limited",
+        RelayError::Unavailable => "unavailable",
+        RelayError::DuplicateRegisterRequest | RelayError::DuplicateRegistration => "duplicate",
+        _ => "invalid",
+    }
+}
+
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        _ => "other",
+    }
+}
+
+fn status_class(status: axum::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Middleware on every route: the request histogram (labelled with the route pattern, never the
+/// path, so ids do not become series) and one debug line per request (path without query).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let took = started.elapsed();
+    let status = res.status();
+    if status.is_server_error() {
+        metrics.error("http_5xx");
+    }
+    metrics.request(route, method_label(&method), status_class(status), took);
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        status = status.as_u16(),
+        duration_ms = took.as_secs_f64() * 1000.0,
+        "request"
+    );
+    res
+}
+
+/// A [`RoomStore`] that times every call of the store it wraps and counts its failures.
+#[derive(Debug)]
+pub struct TimedStore {
+    inner: Arc<dyn RoomStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn RoomStore>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let out = call.await;
+        self.metrics.store_call(operation, started.elapsed());
+        if let Err(e) = &out {
+            self.metrics.error(match e {
+                StoreError::Unavailable(_) => "store_unavailable",
+                StoreError::Corrupt(_) => "store_corrupt",
+            });
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl RoomStore for TimedStore {
+    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
+        self.timed("load", self.inner.load(room)).await
+    }
+
+    async fn swap(
+        &self,
+        room: &RoomId,
+        expected: Option<u64>,
+        new: Option<&Room>,
+    ) -> Result<Swap, StoreError> {
+        self.timed("swap", self.inner.swap(room, expected, new))
+            .await
+    }
+
+    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+        self.timed("connection", self.inner.connection(connection))
+            .await
+    }
+
+    async fn park_frames(
+        &self,
+        connection: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        expires_at: Millis,
+    ) -> Result<Swap, StoreError> {
+        self.timed(
+            "park_frames",
+            self.inner
+                .park_frames(connection, expected, parked, expires_at),
+        )
+        .await
+    }
+
+    async fn register_connection(
+        &self,
+        connection: &str,
+        read: &ConnectionRecord,
+        room: &RoomId,
+        client: &ClientId,
+        expires_at: Millis,
+        expected: Option<u64>,
+        new: &Room,
+    ) -> Result<Swap, StoreError> {
+        self.timed(
+            "register_connection",
+            self.inner
+                .register_connection(connection, read, room, client, expires_at, expected, new),
+        )
+        .await
+    }
+
+    async fn close_connection(
+        &self,
+        connection: &str,
+        expires_at: Millis,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        self.timed(
+            "close_connection",
+            self.inner.close_connection(connection, expires_at),
+        )
+        .await
+    }
+
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        self.timed(
+            "registered_connections",
+            self.inner.registered_connections(),
+        )
+        .await
+    }
+}
