@@ -277,6 +277,16 @@ fn local_ca(dir: &Path) -> Result<(rcgen::KeyPair, LocalCa)> {
             let key = rcgen::KeyPair::from_pem(&key_pem)
                 .with_context(|| format!("invalid key {}", key_path.display()))?;
             let der = read_certs(&cert_path)?.remove(0).to_vec();
+            // Certificates signed with another key would fail on every phone: refuse at start.
+            let public = rcgen::PublicKeyData::der_bytes(&key);
+            if !der.windows(public.len()).any(|w| w == public) {
+                bail!(
+                    "{} is not the key of {}; restore the pair phones trust, or remove both to \
+                     create a new certificate authority",
+                    key_path.display(),
+                    cert_path.display()
+                );
+            }
             let ca = LocalCa {
                 sha256: fingerprint(&CertificateDer::from(der.as_slice())),
                 name: ca_name(&key),

@@ -230,6 +230,12 @@ async fn half_an_authority_is_an_error_not_a_new_one() {
     let e = tls::tls_config(CertSource::LocalCa, &dir, &[]).unwrap_err();
     assert!(format!("{e:#}").contains("ca-key.pem"), "{e:#}");
     assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), before);
+    // A key that is not the authority's is refused too (it would sign certificates no phone
+    // accepts); the leaf's key stands in for a stray one.
+    std::fs::copy(dir.join("leaf-key.pem"), dir.join("ca-key.pem")).unwrap();
+    let e = tls::tls_config(CertSource::LocalCa, &dir, &[]).unwrap_err();
+    assert!(format!("{e:#}").contains("is not the key of"), "{e:#}");
+    assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), before);
 }
 
 #[tokio::test]
