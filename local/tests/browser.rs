@@ -398,6 +398,341 @@ async fn switch_camera_and_see_the_call_go_on(c: &Browser, round: u32) {
     c.wait_remote_video_playing().await;
 }
 
+/// The stats panel opens and closes with the `i` key (as in the original web client) and with its
+/// button; in a loopback call it shows a host candidate pair over UDP, the round-trip time, the
+/// bitrate both ways, the video sizes and codecs; on a phone it stays above the picture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_panel_opens_with_i_and_the_button_and_shows_the_call() {
+    if !browsers_available() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let tmp = TempDir::new("apprtc-stats");
+    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let driver = Chromedriver::start(&artifacts.join("chromedriver-stats.log")).await;
+    let s = driver.browser("stats", (1280, 800), &tmp.0, &[]).await;
+    s.goto(&format!(
+        "https://{}/r/stats{}?debug=loopback",
+        server.addr,
+        std::process::id()
+    ))
+    .await;
+    s.wait_connected().await;
+    s.wait_remote_video_playing().await;
+    let open = "return !document.getElementById('stats').hidden";
+    assert_eq!(s.js(open).await, false);
+
+    s.press_key("i").await;
+    assert_eq!(s.js(open).await, true, "the i key opens the panel");
+    let sample = wait_for_stats(&s, |v| {
+        v["pair"]["local"] == "host" && v["rttMs"].is_number() && v["outKbps"].as_f64() > Some(0.0)
+    })
+    .await;
+    eprintln!("stats: {sample}");
+    assert_eq!(sample["pair"]["protocol"], "udp", "{sample}");
+    assert!(
+        sample["pair"]["remote"] == "host" || sample["pair"]["remote"] == "prflx",
+        "{sample}"
+    );
+    assert!(sample["inKbps"].as_f64() > Some(0.0), "{sample}");
+    assert!(sample["videoIn"]["width"].as_u64() > Some(0), "{sample}");
+    assert!(sample["videoOut"]["width"].as_u64() > Some(0), "{sample}");
+    assert!(sample["codecs"]["videoOut"].is_string(), "{sample}");
+    assert!(sample["codecs"]["audioOut"].is_string(), "{sample}");
+    // What the user reads.
+    let text = s
+        .wait_for(
+            "the panel's text",
+            "return ['pair', 'rtt', 'bitrate', 'video-in', 'video-out', 'codecs', 'loss'] \
+             .map(k => document.getElementById('stats-' + k).textContent)",
+            |v| v[2].as_str().is_some_and(|t| t.contains("bit/s")),
+        )
+        .await;
+    eprintln!("panel: {text}");
+    assert!(
+        text[0]
+            .as_str()
+            .is_some_and(|t| t.starts_with("host \u{2192}") && t.ends_with("UDP")),
+        "{text}"
+    );
+    assert!(
+        text[1].as_str().is_some_and(|t| t.ends_with(" ms")),
+        "{text}"
+    );
+    assert!(
+        text[3].as_str().is_some_and(|t| t.contains('\u{d7}')),
+        "{text}"
+    );
+    assert!(text[5].as_str().is_some_and(|t| !t.is_empty()), "{text}");
+    s.screenshot(&artifacts.join("stats-panel.png")).await;
+
+    s.press_key("i").await;
+    assert_eq!(s.js(open).await, false, "the i key closes the panel");
+    s.click("stats-toggle").await;
+    assert_eq!(s.js(open).await, true, "the button opens the panel");
+    wait_for_stats(&s, |v| v["pair"].is_object()).await;
+
+    // Phone-sized, in portrait: the panel stays in the band above the picture.
+    s.resize(412, 915).await;
+    let layout = s
+        .wait_for(
+            "the panel above the picture",
+            "const v = document.getElementById('remote-video'); \
+             const r = v.getBoundingClientRect(); const p = document.getElementById('stats') \
+             .getBoundingClientRect(); const h = r.width * v.videoHeight / v.videoWidth; \
+             return [p.bottom, r.top + (r.height - h) / 2, p.right, window.innerWidth]",
+            |v| v[0].as_f64().is_some() && v[0].as_f64() <= v[1].as_f64(),
+        )
+        .await;
+    assert!(layout[2].as_f64() <= layout[3].as_f64(), "{layout}");
+    s.screenshot(&artifacts.join("stats-panel-phone.png")).await;
+    s.click("stats-toggle").await;
+    assert_eq!(s.js(open).await, false, "the button closes the panel");
+    s.quit().await;
+    drop(driver);
+    server.shutdown().await;
+}
+
+/// Waits until the stats panel's last sample satisfies `done`.
+async fn wait_for_stats(b: &Browser, done: impl Fn(&Value) -> bool) -> Value {
+    b.wait_for("a stats sample", "return window.__apprtc.stats", |v| {
+        v.is_object() && done(v)
+    })
+    .await
+}
+
+/// The camera and microphone pickers in a loopback call, with Chromium's three fake cameras (one
+/// of them a depth camera whose frames are never encoded): each camera picked either is used
+/// (frames encoded, the picture goes on) or is refused with the previous one back and a status
+/// line; at least one other camera works. A microphone picked replaces the one the call sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_pickers_switch_camera_and_microphone_in_a_call() {
+    if !browsers_available() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let tmp = TempDir::new("apprtc-devices");
+    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let driver = Chromedriver::start(&artifacts.join("chromedriver-devices.log")).await;
+    let d = driver
+        .browser(
+            "devices",
+            (800, 600),
+            &tmp.0,
+            &["--use-fake-device-for-media-stream=device-count=3"],
+        )
+        .await;
+    d.goto(&format!(
+        "https://{}/r/devices{}?debug=loopback",
+        server.addr,
+        std::process::id()
+    ))
+    .await;
+    d.wait_connected().await;
+    d.wait_remote_video_playing().await;
+    d.wait_for(
+        "the devices button",
+        "return !document.getElementById('devices-toggle').hidden",
+        |v| *v == true,
+    )
+    .await;
+    d.click("devices-toggle").await;
+    let pickers = "const o = id => Array.from(document.getElementById(id).options) \
+                   .map(x => [x.value, x.textContent]); \
+                   return [o('camera-select'), o('mic-select')]";
+    let lists = d
+        .wait_for("the device lists", pickers, |v| {
+            v[0].as_array().is_some_and(|a| a.len() >= 3)
+        })
+        .await;
+    eprintln!("devices: {lists}");
+    let labelled = |list: &Value| {
+        list.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|o| o[1].as_str().is_some_and(|l| !l.is_empty()))
+        })
+    };
+    assert!(labelled(&lists[0]) && labelled(&lists[1]), "{lists}");
+
+    let camera = "const t = document.getElementById('local-video').srcObject.getVideoTracks()[0]; \
+                  const s = document.getElementById('camera-select'); \
+                  return [t.getSettings().deviceId, t.readyState, s.disabled, s.value, \
+                          document.getElementById('status').textContent];";
+    let cameras: Vec<String> = lists[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o[0].as_str().map(str::to_owned))
+        .collect();
+    let mut worked = 0;
+    for id in &cameras {
+        let before = d.js(camera).await;
+        if before[0] == id.as_str() {
+            continue;
+        }
+        d.select("camera-select", id).await;
+        let after = d
+            .wait_for("the end of the camera change", camera, |v| {
+                v[1] == "live" && v[2] == false
+            })
+            .await;
+        if after[0] == id.as_str() {
+            worked += 1;
+            assert_eq!(after[3], id.as_str(), "the picker shows the camera in use");
+        } else {
+            assert_eq!(after[0], before[0], "{before} -> {after}");
+            assert_eq!(
+                after[3], before[0],
+                "the picker shows the camera back in use"
+            );
+            assert!(
+                after[4]
+                    .as_str()
+                    .is_some_and(|s| s.contains("That camera gives no picture")),
+                "{after}"
+            );
+        }
+        eprintln!(
+            "camera {}: {}",
+            &id[..8.min(id.len())],
+            if after[0] == id.as_str() {
+                "used"
+            } else {
+                "refused"
+            }
+        );
+        d.wait_remote_video_playing().await;
+    }
+    assert!(
+        worked >= 1,
+        "no other camera was used\n{}",
+        d.diagnostics().await
+    );
+
+    let mics: Vec<String> = lists[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o[0].as_str().map(str::to_owned))
+        .collect();
+    let mic = "const t = document.getElementById('local-video').srcObject.getAudioTracks()[0]; \
+               return [t.getSettings().deviceId, t.id, window.__apprtc.sentTrackIds()]";
+    let before = d.js(mic).await;
+    if let Some(other) = mics.iter().find(|m| before[0] != m.as_str()) {
+        d.select("mic-select", other).await;
+        let after = d
+            .wait_for("the new microphone in the call", mic, |v| {
+                v[0] == other.as_str() && v[2].as_array().is_some_and(|ids| ids.contains(&v[1]))
+            })
+            .await;
+        assert_ne!(after[1], before[1], "{after}");
+        assert!(
+            !after[2].as_array().unwrap().contains(&before[1]),
+            "the old microphone is no longer sent: {after}"
+        );
+    } else {
+        eprintln!("one fake microphone only: the microphone picker was not exercised");
+    }
+    assert_eq!(d.state().await, "connected");
+    d.wait_remote_video_playing().await;
+    d.screenshot(&artifacts.join("devices-pickers.png")).await;
+    d.quit().await;
+    drop(driver);
+    server.shutdown().await;
+}
+
+/// An ICE restart (the path a failed or long-disconnected connection takes) renegotiates through
+/// the normal signaling path: the initiator sends a second offer with new ICE credentials, the
+/// joiner answers it, and the call goes on; the same in a loopback call, whose answering side
+/// keeps its connection for a re-offer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_restart_renegotiates_and_the_call_goes_on() {
+    if !browsers_available() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let tmp = TempDir::new("apprtc-restart");
+    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let driver = Chromedriver::start(&artifacts.join("chromedriver-restart.log")).await;
+    let url = format!("https://{}/r/restart{}", server.addr, std::process::id());
+    let a = driver.browser("restart-a", (640, 480), &tmp.0, &[]).await;
+    let b = driver.browser("restart-b", (640, 480), &tmp.0, &[]).await;
+    a.goto(&url).await;
+    a.wait_state(&["waiting"]).await;
+    b.goto(&url).await;
+    wait_all_connected(&[&a, &b]).await;
+    for p in [&a, &b] {
+        p.wait_remote_video_playing().await;
+    }
+    let count = |what: &str| {
+        format!("return window.__apprtc.log.filter(l => l.endsWith(' {what}')).length")
+    };
+    let offers = b.js(&count("received offer")).await;
+    let answers = a.js(&count("received answer")).await;
+    assert_eq!((&offers, &answers), (&json!(1), &json!(1)));
+    let ufrag = "return window.__apprtc.localUfrag()";
+    let ufrags = (a.js(ufrag).await, b.js(ufrag).await);
+
+    assert_eq!(a.js("return window.__apprtc.restartIce()").await, true);
+    b.wait_for("the restart offer", &count("received offer"), |v| *v == 2)
+        .await;
+    a.wait_for("the restart answer", &count("received answer"), |v| *v == 2)
+        .await;
+    a.wait_for(
+        "the end of the restart",
+        &count("ICE restart worked"),
+        |v| *v == 1,
+    )
+    .await;
+    wait_all_connected(&[&a, &b]).await;
+    for p in [&a, &b] {
+        p.wait_remote_video_playing().await;
+    }
+    // New ICE credentials on both sides: a restart, not a plain renegotiation.
+    assert_ne!(a.js(ufrag).await, ufrags.0);
+    assert_ne!(b.js(ufrag).await, ufrags.1);
+    assert_eq!(
+        a.js(&count("sent offer (ICE restart)")).await,
+        1,
+        "{}",
+        a.diagnostics().await
+    );
+
+    // In a loopback call the page's own answering side takes the re-offer on its connection.
+    b.click("hangup").await;
+    a.wait_state(&["peer-left"]).await;
+    a.click("hangup").await;
+    a.wait_state(&["idle"]).await;
+    a.goto(&format!("{url}loop?debug=loopback")).await;
+    a.wait_connected().await;
+    a.wait_remote_video_playing().await;
+    assert_eq!(a.js("return window.__apprtc.restartIce()").await, true);
+    a.wait_for(
+        "the loopback restart answer",
+        &count("received answer"),
+        |v| *v == 2,
+    )
+    .await;
+    a.wait_for(
+        "the end of the restart",
+        &count("ICE restart worked"),
+        |v| *v == 1,
+    )
+    .await;
+    a.wait_connected().await;
+    a.wait_remote_video_playing().await;
+    a.quit().await;
+    b.quit().await;
+    drop(driver);
+    server.shutdown().await;
+}
+
 fn artifacts_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -464,6 +799,25 @@ async fn relay_only_call_goes_through_coturn() {
         p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
             .await;
     }
+    // The stats panel says so too, with the transport to the TURN server.
+    a.press_key("i").await;
+    let sample = wait_for_stats(&a, |v| v["pair"]["local"] == "relay").await;
+    assert!(sample["pair"]["relayProtocol"].is_string(), "{sample}");
+    let shown = a
+        .wait_for(
+            "relay in the stats panel",
+            "return document.getElementById('stats-pair').textContent",
+            |v| v.as_str().is_some_and(|t| t.contains("TURN over")),
+        )
+        .await;
+    eprintln!("relay-a: stats panel: {shown}");
+    assert!(
+        shown
+            .as_str()
+            .is_some_and(|t| t.starts_with("relay \u{2192} relay")),
+        "{shown}"
+    );
+    a.screenshot(&artifacts.join("relay-a-stats.png")).await;
     a.quit().await;
     b.quit().await;
     drop(driver);
@@ -956,6 +1310,31 @@ impl Browser {
             Some(json!({ "width": width, "height": height })),
         )
         .await;
+    }
+
+    /// Presses and releases a key on the page as a user would (WebDriver actions).
+    async fn press_key(&self, key: &str) {
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+            ] }] }),
+            ),
+        )
+        .await;
+    }
+
+    /// Picks the option `value` of the `<select id>` as a user would (a `change` event).
+    async fn select(&self, id: &str, value: &str) {
+        let ok = self
+            .js(&format!(
+                "const s = document.getElementById('{id}');                  if (!s || s.disabled || s.closest('[hidden]')) return false;                  s.value = {value}; s.dispatchEvent(new Event('change')); return s.value === {value};",
+                value = json!(value)
+            ))
+            .await;
+        assert_eq!(ok, true, "{}: cannot pick {value} in #{id}", self.name);
     }
 
     async fn click(&self, id: &str) {

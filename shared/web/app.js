@@ -8,7 +8,7 @@
  *
  * For tests the page exposes its state: body[data-state] (idle, joining, waiting, connecting,
  * connected, peer-left, error), body[data-ice] (the RTCPeerConnection's iceConnectionState) and
- * window.__apprtc ({clientId, isInitiator, selectedCandidateType(), log}).
+ * window.__apprtc ({clientId, isInitiator, selectedCandidateType(), stats, restartIce(), log}).
  */
 (function () {
   'use strict';
@@ -616,6 +616,12 @@
           self.pendingCandidates = [];
           return Promise.all(pending.map(function (c) { return self.addCandidate(pc, c); }));
         }).then(function () {
+          if (m.type === 'answer' && self.restarting && isConnected(pc)) {
+            // A restart while the old path still works: ICE stays connected and moves over.
+            trace('ICE restart worked');
+            self.endRestart();
+            self.setState('connected');
+          }
           if (self.state !== 'connected') self.setState('connecting');
           if (m.type !== 'offer') return;
           return pc.createAnswer().then(function (answer) {
@@ -640,24 +646,95 @@
     return pc.addIceCandidate(init).catch(function (e) { trace('addIceCandidate failed', e); });
   };
 
+  // ICE restart (docs/protocol.md §8.1). A connection that fails, or stays disconnected for
+  // RESTART_AFTER_DISCONNECTED_MS, gets new ICE credentials and candidates: the side that made
+  // the offer sends a new offer with iceRestart through the usual path, the other side answers
+  // it as any offer. Only when that attempt fails too (ICE fails again, or no connection within
+  // RESTART_WAIT_MS) is the user asked to rejoin.
+  var RESTART_AFTER_DISCONNECTED_MS = 4000;
+  var RESTART_WAIT_MS = 30000;
+
   Call.prototype.onIceState = function (pc) {
     if (pc !== this.pc) return;
+    var self = this;
     var s = pc.iceConnectionState;
     setBodyData('ice', s);
     trace('ice', s);
+    if (s !== 'disconnected') {
+      clearTimeout(this.disconnectTimer);
+      this.disconnectTimer = null;
+    }
     if (s === 'checking') {
       if (this.state !== 'connected') this.setState('connecting');
     } else if (s === 'connected' || s === 'completed') {
+      if (this.restarting) {
+        trace('ICE restart worked');
+        this.endRestart();
+      }
       if (this.state !== 'connected') this.setState('connected');
     } else if (s === 'disconnected') {
       this.setState('connecting', 'Connection interrupted; trying to recover\u2026');
+      if (!this.disconnectTimer) {
+        this.disconnectTimer = setTimeout(function () {
+          self.disconnectTimer = null;
+          if (self.pc === pc && pc.iceConnectionState === 'disconnected') self.restartIce('disconnected');
+        }, RESTART_AFTER_DISCONNECTED_MS);
+      }
     } else if (s === 'failed') {
-      this.fail('Could not connect to the other person (the network may block it). ' +
-        'Hang up and rejoin to try again.');
+      if (this.restarting && this.restarting.offered) this.giveUp();
+      else this.restartIce('failed');
     }
   };
 
+  // Starts one ICE restart for the current connection (or waits for the other side's, when it
+  // did not make the offer). Exposed to tests as window.__apprtc.restartIce().
+  Call.prototype.restartIce = function (why) {
+    var self = this;
+    var pc = this.pc;
+    if (!pc || pc.signalingState === 'closed') return false;
+    if (this.restarting) return false;
+    this.restarting = {offered: this.isInitiator, gen: this.gen};
+    this.restartTimer = setTimeout(function () {
+      if (self.pc === pc && self.restarting) self.giveUp();
+    }, RESTART_WAIT_MS);
+    this.setState('connecting', 'Connection lost; reconnecting\u2026');
+    if (!this.isInitiator) {
+      // Unmodified clients never offer as the joiner, and the initiator ignores offers; the
+      // initiator sees the same failure and restarts.
+      trace('ICE', why, '- waiting for the other side to restart ICE');
+      return true;
+    }
+    trace('ICE', why, '- restarting ICE with a new offer');
+    pc.createOffer(Object.assign({}, P.offerOptions || {}, {iceRestart: true})).then(function (offer) {
+      if (self.pc !== pc) return;
+      return pc.setLocalDescription(offer).then(function () {
+        trace('sent offer (ICE restart)');
+        self.sendSignal({sdp: offer.sdp, type: 'offer'});
+      });
+    }).catch(function (e) {
+      trace('ICE restart offer failed', e);
+      if (self.pc === pc) self.giveUp();
+    });
+    return true;
+  };
+
+  Call.prototype.endRestart = function () {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.restarting = null;
+  };
+
+  Call.prototype.giveUp = function () {
+    trace('ICE restart did not reconnect');
+    this.endRestart();
+    this.fail('Could not reconnect to the other person (the network may block it). ' +
+      'Hang up and rejoin to try again.');
+  };
+
   Call.prototype.closePc = function () {
+    clearTimeout(this.disconnectTimer);
+    this.disconnectTimer = null;
+    this.endRestart();
     if (this.pc) {
       this.pc.onicecandidate = this.pc.ontrack = this.pc.oniceconnectionstatechange = null;
       this.pc.close();
@@ -768,20 +845,38 @@
   };
 
   // Front/back camera on phones (facingMode); on other devices the next camera in the list.
-  // Some cameras (infrared and depth cameras listed as video inputs, Chromium's 16-bit fake
-  // device) give frames that the preview shows but the encoder never sends. In a call each
-  // camera tried must get frames through the encoder (checkFramesSent); one that does not is
-  // left for the next, and when none works the previous camera comes back and the status line
-  // says so. Outside a call (or with the camera off, when only black frames are sent) a switch
-  // just changes the preview.
   Call.prototype.switchCamera = function () {
+    var next = this.facing === 'environment' ? 'user' : 'environment';
+    return this.changeCamera(function (c) {
+      return c.attempt('facing ' + next, {facingMode: {exact: next}}).then(function (kept) {
+        return kept || c.others().then(c.tryEach);
+      });
+    }, 'No other camera gives a picture the call can send; back to the previous camera.', next);
+  };
+
+  // The camera picker: that camera, or the previous one back when it gives nothing to send.
+  Call.prototype.selectCamera = function (deviceId) {
+    var old = this.localStream && this.localStream.getVideoTracks()[0];
+    if (old && old.getSettings && old.getSettings().deviceId === deviceId) return Promise.resolve();
+    return this.changeCamera(function (c) {
+      return c.tryEach([deviceId]);
+    }, 'That camera gives no picture the call can send; back to the previous camera.', 'user');
+  };
+
+  // Replaces the camera by the first that `plan` keeps. Some cameras (infrared and depth
+  // cameras listed as video inputs, Chromium's 16-bit fake device) give frames that the preview
+  // shows but the encoder never sends. In a call each camera tried must get frames through the
+  // encoder (checkFramesSent); one that does not is left for the next, and when none works the
+  // previous camera comes back and the status line says `failText`. Outside a call (or with the
+  // camera off, when only black frames are sent) a change just changes the preview. `facing` is
+  // the guess for a new camera that does not say which way it faces.
+  Call.prototype.changeCamera = function (plan, failText, facing) {
     var self = this;
     var stream = this.localStream;
     var old = stream && stream.getVideoTracks()[0];
     if (!old) return Promise.resolve();
     var oldDevice = old.getSettings ? old.getSettings().deviceId : undefined;
     var oldFacing = this.facing;
-    var next = this.facing === 'environment' ? 'user' : 'environment';
     var base = mediaConstraints().video;
     base = typeof base === 'object' ? Object.assign({}, base) : {};
     delete base.facingMode;
@@ -808,7 +903,8 @@
       stream.addTrack(track);
       current = track;
       var settings = track.getSettings ? track.getSettings() : {};
-      self.facing = settings.facingMode || (settings.deviceId !== oldDevice ? next : oldFacing);
+      self.facing = settings.facingMode ||
+        (settings.deviceId !== oldDevice ? facing : oldFacing);
       self.ui.showLocal(stream, self.facing !== 'environment');
       return Promise.all(senders.map(function (s) {
         // A connection closed meanwhile (the peer left) has nothing to switch.
@@ -855,19 +951,49 @@
       });
     }
 
-    return attempt('facing ' + next, {facingMode: {exact: next}}).then(function (kept) {
-      return kept || others().then(tryEach);
-    }).then(function (kept) {
+    return plan({attempt: attempt, others: others, tryEach: tryEach}).then(function (kept) {
       if (kept) return;
       trace('no other camera works; back to the previous one');
       return open(oldDevice ? {deviceId: {exact: oldDevice}} : {}).then(use).then(function () {
-        self.ui.status('No other camera gives a picture the call can send; ' +
-          'back to the previous camera.', self.state);
+        self.ui.status(failText, self.state);
       });
     }).catch(function (e) {
       if (e === gone) return;
       trace('camera lost', e);
       self.ui.notice('The camera stopped: ' + e.message, 'warning');
+    }).then(function () {
+      self.ui.updateDevices();
+    });
+  };
+
+  // The microphone picker: the new microphone replaces the old one in the preview stream and
+  // in every sender (RTCRtpSender.replaceTrack), keeping the mute state.
+  Call.prototype.selectMicrophone = function (deviceId) {
+    var self = this;
+    var stream = this.localStream;
+    var old = stream && stream.getAudioTracks()[0];
+    if (!old) return Promise.resolve();
+    if (old.getSettings && old.getSettings().deviceId === deviceId) return Promise.resolve();
+    var base = mediaConstraints().audio;
+    base = typeof base === 'object' ? Object.assign({}, base) : {};
+    base.deviceId = {exact: deviceId};
+    return navigator.mediaDevices.getUserMedia({audio: base}).then(function (fresh) {
+      var track = fresh.getAudioTracks()[0];
+      if (self.localStream !== stream) { track.stop(); return; }
+      track.enabled = old.enabled;
+      var senders = self.sendersOf(old);
+      stream.removeTrack(old);
+      stream.addTrack(track);
+      old.stop();
+      trace('microphone', deviceId.slice(0, 8));
+      return Promise.all(senders.map(function (s) {
+        return s.sender.replaceTrack(track).catch(function (e) { trace('replaceTrack', e); });
+      }));
+    }).catch(function (e) {
+      trace('microphone not opened', e);
+      self.ui.notice('That microphone cannot be used: ' + (e.message || e.name), 'warning');
+    }).then(function () {
+      self.ui.updateDevices();
     });
   };
 
@@ -944,6 +1070,70 @@
     });
   };
 
+  // One sample for the stats panel, from RTCPeerConnection.getStats(): the candidate pair in
+  // use, its round-trip time, media bitrates from the RTP byte counters since the previous
+  // sample, the video sizes and frame rates both ways, codecs and received packets lost.
+  Call.prototype.sampleStats = function () {
+    var self = this;
+    var pc = this.pc;
+    if (!pc) { this.statsPrev = null; return Promise.resolve(null); }
+    return pc.getStats().then(function (stats) {
+      var out = {pair: null, rttMs: null, inKbps: null, outKbps: null, videoIn: null, videoOut: null,
+        codecs: {}, packetsLost: 0, packetsReceived: 0};
+      var pair = null;
+      stats.forEach(function (r) {
+        if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId) || pair;
+      });
+      if (!pair) {
+        stats.forEach(function (r) {
+          if (!pair && r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded'))) pair = r;
+        });
+      }
+      if (pair) {
+        var local = stats.get(pair.localCandidateId) || {};
+        var remote = stats.get(pair.remoteCandidateId) || {};
+        out.pair = {local: local.candidateType || null, remote: remote.candidateType || null,
+          protocol: local.protocol || remote.protocol || null,
+          relayProtocol: local.candidateType === 'relay' ? (local.relayProtocol || null) : null};
+        if (typeof pair.currentRoundTripTime === 'number') out.rttMs = pair.currentRoundTripTime * 1000;
+      }
+      var bytesIn = 0, bytesOut = 0, at = 0;
+      function codec(r) {
+        var c = r.codecId && stats.get(r.codecId);
+        return c && c.mimeType ? c.mimeType.split('/')[1] : null;
+      }
+      function video(r) {
+        return {width: r.frameWidth || 0, height: r.frameHeight || 0,
+          fps: typeof r.framesPerSecond === 'number' ? r.framesPerSecond : null};
+      }
+      stats.forEach(function (r) {
+        var kind = r.kind || r.mediaType;
+        if (r.type === 'inbound-rtp') {
+          bytesIn += r.bytesReceived || 0;
+          at = Math.max(at, r.timestamp);
+          out.packetsLost += Math.max(r.packetsLost || 0, 0);
+          out.packetsReceived += r.packetsReceived || 0;
+          if (kind === 'video' && (r.frameWidth || !out.videoIn)) out.videoIn = video(r);
+          if (codec(r)) out.codecs[kind + 'In'] = codec(r);
+        } else if (r.type === 'outbound-rtp') {
+          bytesOut += r.bytesSent || 0;
+          at = Math.max(at, r.timestamp);
+          // Simulcast gives one per layer: the largest is the one to show.
+          if (kind === 'video' && (!out.videoOut || (r.frameWidth || 0) > out.videoOut.width)) out.videoOut = video(r);
+          if (codec(r)) out.codecs[kind + 'Out'] = codec(r);
+        }
+      });
+      var prev = self.statsPrev;
+      if (prev && prev.pc === pc && at > prev.at) {
+        var secs = (at - prev.at) / 1000;
+        out.inKbps = Math.max(bytesIn - prev.bytesIn, 0) * 8 / 1000 / secs;
+        out.outKbps = Math.max(bytesOut - prev.bytesOut, 0) * 8 / 1000 / secs;
+      }
+      self.statsPrev = {pc: pc, at: at, bytesIn: bytesIn, bytesOut: bytesOut};
+      return out;
+    });
+  };
+
   // ------------------------------------------------------------ debug=loopback
 
   // The second member of a loopback room, inside this page: its own WebSocket registered as
@@ -970,6 +1160,11 @@
     };
   }
 
+  function sessionId(sdp) {
+    var m = /^o=\S+ (\d+) /m.exec(sdp || '');
+    return m ? m[1] : null;
+  }
+
   Loopback.prototype.send = function (msg) {
     if (this.ws.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify({cmd: 'send', msg: JSON.stringify(msg)}));
@@ -980,6 +1175,20 @@
     var self = this;
     var m = JSON.parse(text);
     if (m.type === 'offer') {
+      // The same session (the o= line's id) offering again is a renegotiation, e.g. an ICE
+      // restart: answered on the same connection. Another session is a new call.
+      var session = sessionId(m.sdp);
+      if (this.pc && session && session === this.session && this.pc.signalingState === 'stable') {
+        var same = this.pc;
+        return same.setRemoteDescription({type: 'offer', sdp: m.sdp}).then(function () {
+          return same.createAnswer();
+        }).then(function (answer) {
+          return same.setLocalDescription(answer).then(function () {
+            self.send({sdp: answer.sdp, type: 'answer'});
+          });
+        });
+      }
+      this.session = session;
       if (this.pc) this.pc.close();
       var pc = this.pc = new RTCPeerConnection(this.call.pcConfig());
       this.remoteSet = false;
@@ -1046,6 +1255,32 @@
     var camera = h('button', {id: 'camera', type: 'button', 'aria-pressed': 'false', text: 'Camera off'});
     var flip = h('button', {id: 'switch', type: 'button', hidden: true, text: 'Switch camera'});
     var inviteBtn = h('button', {id: 'invite-toggle', type: 'button', text: 'Invite'});
+    var devicesBtn = h('button', {id: 'devices-toggle', type: 'button', hidden: true,
+      'aria-expanded': 'false', 'aria-controls': 'devices', text: 'Devices'});
+    var statsBtn = h('button', {id: 'stats-toggle', type: 'button', 'aria-pressed': 'false',
+      'aria-controls': 'stats', title: 'Call statistics (key i)', text: 'Stats'});
+    var cameraSelect = h('select', {id: 'camera-select'});
+    var micSelect = h('select', {id: 'mic-select'});
+    var devices = h('section', {id: 'devices', class: 'card', hidden: true},
+      h('div', {class: 'invite-head'},
+        h('h2', {text: 'Camera and microphone'}),
+        h('button', {id: 'devices-close', type: 'button', class: 'plain', 'aria-label': 'Close', text: '\u00d7'})),
+      h('label', {for: 'camera-select', text: 'Camera'}), cameraSelect,
+      h('label', {for: 'mic-select', text: 'Microphone'}), micSelect);
+    var statRows = {};
+    var statList = h('dl', {});
+    [['pair', 'Connection'], ['rtt', 'Round trip'], ['bitrate', 'Bitrate'],
+      ['video-in', 'Video in'], ['video-out', 'Video out'], ['codecs', 'Codecs'],
+      ['loss', 'Packets lost']].forEach(function (row) {
+      statRows[row[0]] = h('dd', {id: 'stats-' + row[0], text: '\u2013'});
+      statList.appendChild(h('dt', {text: row[1]}));
+      statList.appendChild(statRows[row[0]]);
+    });
+    var statsPanel = h('aside', {id: 'stats', 'aria-label': 'Call statistics', hidden: true},
+      h('div', {class: 'stats-head'},
+        h('h2', {text: 'Call stats'}),
+        h('button', {id: 'stats-close', type: 'button', class: 'plain', 'aria-label': 'Close', text: '\u00d7'})),
+      statList);
     var hangup = h('button', {id: 'hangup', type: 'button', class: 'danger', text: 'Hang up'});
     var rejoin = h('button', {id: 'rejoin', type: 'button', class: 'primary', hidden: true, text: 'Rejoin'});
     var newRoom = h('a', {id: 'new-room', class: 'button secondary', href: ROOT + '/' + location.search,
@@ -1062,10 +1297,12 @@
     app.appendChild(h('header', {id: 'topbar'},
       h('span', {id: 'room-name', text: P.roomId}), status));
     app.appendChild(messages);
+    app.appendChild(statsPanel);
     app.appendChild(invite);
+    app.appendChild(devices);
     app.appendChild(unmute);
     app.appendChild(h('nav', {id: 'controls', 'aria-label': 'Call controls'},
-      mute, camera, flip, inviteBtn, hangup, rejoin, newRoom));
+      mute, camera, flip, devicesBtn, statsBtn, inviteBtn, hangup, rejoin, newRoom));
 
     var inviteOpen = null; // null: follow the state; true/false: the user chose
     var ui = {
@@ -1114,18 +1351,128 @@
           remoteVideo.play().catch(function (e2) { trace('remote play muted', e2); });
         });
       },
+      // The switch button and the pickers, from enumerateDevices() (labels come with the
+      // permission to use the camera).
       updateSwitch: function () {
-        if (!call.localStream || !call.localStream.getVideoTracks().length ||
-            !navigator.mediaDevices.enumerateDevices) {
-          flip.hidden = true;
+        var stream = call.localStream;
+        if (!stream || !navigator.mediaDevices.enumerateDevices) {
+          flip.hidden = devicesBtn.hidden = devices.hidden = true;
           return;
         }
-        navigator.mediaDevices.enumerateDevices().then(function (devices) {
-          var cams = devices.filter(function (d) { return d.kind === 'videoinput'; });
-          flip.hidden = cams.length < 2 || !call.localStream;
-        }).catch(function () { flip.hidden = true; });
-      }
+        navigator.mediaDevices.enumerateDevices().then(function (list) {
+          stream = call.localStream;
+          var cams = list.filter(function (d) { return d.kind === 'videoinput'; });
+          var mics = list.filter(function (d) { return d.kind === 'audioinput'; });
+          var video = stream && stream.getVideoTracks()[0];
+          var audio = stream && stream.getAudioTracks()[0];
+          flip.hidden = cams.length < 2 || !video;
+          fillPicker(cameraSelect, video ? cams : [], video, 'Camera');
+          fillPicker(micSelect, audio ? mics : [], audio, 'Microphone');
+          devicesBtn.hidden = !stream || (!video && !audio);
+          if (devicesBtn.hidden) devices.hidden = true;
+        }).catch(function (e) {
+          trace('enumerateDevices', e);
+          flip.hidden = devicesBtn.hidden = devices.hidden = true;
+        });
+      },
+      updateDevices: function () { ui.updateSwitch(); }
     };
+
+    function fillPicker(select, list, track, noun) {
+      var current = track && track.getSettings ? track.getSettings().deviceId : '';
+      select.textContent = '';
+      list.forEach(function (d, i) {
+        var option = h('option', {value: d.deviceId, text: d.label || (noun + ' ' + (i + 1))});
+        if (d.deviceId === current) option.selected = true;
+        select.appendChild(option);
+      });
+      if (!list.length) select.appendChild(h('option', {value: '', text: 'None'}));
+      select.disabled = list.length < 2;
+    }
+
+    // ------------------------------------------------ stats panel: button and the i key
+    var statsTimer = null;
+    function kbps(v) {
+      if (typeof v !== 'number') return '\u2013';
+      return v >= 1000 ? (v / 1000).toFixed(2) + ' Mbit/s' : Math.round(v) + ' kbit/s';
+    }
+    function videoText(v) {
+      if (!v || !v.width) return '\u2013';
+      return v.width + '\u00d7' + v.height + (v.fps === null ? '' : ', ' + Math.round(v.fps) + ' fps');
+    }
+    function showStats(sample) {
+      if (!sample) {
+        Object.keys(statRows).forEach(function (k) { statRows[k].textContent = '\u2013'; });
+        return;
+      }
+      var pair = sample.pair;
+      statRows.pair.textContent = pair ? pair.local + ' \u2192 ' + pair.remote +
+        (pair.protocol ? ', ' + pair.protocol.toUpperCase() : '') +
+        (pair.relayProtocol ? ' (TURN over ' + pair.relayProtocol.toUpperCase() + ')' : '') : 'not connected';
+      statRows.rtt.textContent = sample.rttMs === null ? '\u2013' : Math.round(sample.rttMs) + ' ms';
+      statRows.bitrate.textContent = '\u2193 ' + kbps(sample.inKbps) + '  \u2191 ' + kbps(sample.outKbps);
+      statRows['video-in'].textContent = videoText(sample.videoIn);
+      statRows['video-out'].textContent = videoText(sample.videoOut);
+      var c = sample.codecs;
+      function both(kind) {
+        var a = c[kind + 'In'], b = c[kind + 'Out'];
+        if (!a && !b) return null;
+        return a === b || !b ? a : !a ? b : '\u2193 ' + a + ' \u2191 ' + b;
+      }
+      statRows.codecs.textContent = [both('audio'), both('video')].filter(Boolean).join(', ') || '\u2013';
+      var total = sample.packetsReceived + sample.packetsLost;
+      statRows.loss.textContent = total ? (100 * sample.packetsLost / total).toFixed(1) + ' % (' +
+        sample.packetsLost + ' of ' + total + ')' : '\u2013';
+    }
+    function refreshStats() {
+      call.sampleStats().then(function (sample) {
+        if (statsPanel.hidden) return;
+        call.lastStats = sample;
+        showStats(sample);
+      }).catch(function (e) { trace('getStats failed', e); });
+    }
+    function toggleStats(open) {
+      if (open === undefined) open = statsPanel.hidden;
+      statsPanel.hidden = !open;
+      statsBtn.setAttribute('aria-pressed', String(open));
+      clearInterval(statsTimer);
+      statsTimer = null;
+      if (open) {
+        refreshStats();
+        statsTimer = setInterval(refreshStats, 1000);
+      }
+    }
+    statsBtn.addEventListener('click', function () { toggleStats(); });
+    statsPanel.querySelector('#stats-close').addEventListener('click', function () { toggleStats(false); });
+    document.addEventListener('keydown', function (ev) {
+      // As the original web client: i shows and hides the stats, except while typing.
+      if (ev.key !== 'i' && ev.key !== 'I') return;
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      var t = ev.target;
+      if (t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName))) return;
+      toggleStats();
+    });
+
+    // ------------------------------------------------ device pickers
+    function toggleDevices(open) {
+      if (open === undefined) open = devices.hidden;
+      devices.hidden = !open;
+      devicesBtn.setAttribute('aria-expanded', String(open));
+      if (open) ui.updateDevices();
+    }
+    devicesBtn.addEventListener('click', function () { toggleDevices(); });
+    devices.querySelector('#devices-close').addEventListener('click', function () { toggleDevices(false); });
+    cameraSelect.addEventListener('change', function () {
+      cameraSelect.disabled = flip.disabled = true;
+      call.selectCamera(cameraSelect.value).then(function () {
+        flip.disabled = false;
+        ui.updateDevices();
+      });
+    });
+    micSelect.addEventListener('change', function () {
+      micSelect.disabled = true;
+      call.selectMicrophone(micSelect.value);
+    });
 
     var call = new Call(ui);
     setBodyData('ice', 'new');
@@ -1148,8 +1495,11 @@
       camera.textContent = off ? 'Camera on' : 'Camera off';
     });
     flip.addEventListener('click', function () {
-      flip.disabled = true;
-      call.switchCamera().then(function () { flip.disabled = false; });
+      flip.disabled = cameraSelect.disabled = true;
+      call.switchCamera().then(function () {
+        flip.disabled = false;
+        ui.updateDevices();
+      });
     });
     inviteBtn.addEventListener('click', function () {
       inviteOpen = invite.hidden;
@@ -1199,6 +1549,19 @@
       get isInitiator() { return call.isInitiator; },
       get state() { return call.state; },
       selectedCandidateType: function () { return call.selectedCandidateType(); },
+      // The last sample the stats panel shows (null while it is closed or before a call).
+      get stats() { return statsPanel.hidden ? null : call.lastStats || null; },
+      restartIce: function () { return call.restartIce('requested'); },
+      // The ICE username fragment of our current description (an ICE restart changes it).
+      localUfrag: function () {
+        var m = call.pc && call.pc.localDescription && /a=ice-ufrag:(\S+)/.exec(call.pc.localDescription.sdp);
+        return m ? m[1] : null;
+      },
+      // Ids of the tracks the call sends (what replaceTrack changed).
+      sentTrackIds: function () {
+        return call.pc ? call.pc.getSenders().map(function (s) { return s.track && s.track.id; })
+          .filter(Boolean) : [];
+      },
       log: logLines
     };
 
