@@ -742,7 +742,8 @@ fn artifacts_dir() -> PathBuf {
 
 /// Two browsers with `?it=relay` connect through a real coturn with credentials minted by the
 /// ICE endpoint: the selected candidate pair is relay/relay on both sides (spec §4, issue: ICE
-/// servers without rebuilding).
+/// servers without rebuilding), and the stats panel says so. When coturn then stops, the call
+/// restarts ICE once and only after that asks to rejoin (docs/protocol.md §8.1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_call_goes_through_coturn() {
     if !browsers_available() || !common::coturn::coturn_available() {
@@ -818,6 +819,41 @@ async fn relay_only_call_goes_through_coturn() {
         "{shown}"
     );
     a.screenshot(&artifacts.join("relay-a-stats.png")).await;
+
+    // The TURN server goes away: the only path is gone. The initiator restarts ICE once (a new
+    // offer through the room server), and only when that does not reconnect are both asked to
+    // rejoin.
+    let restart_count = "return window.__apprtc.log.filter(l => / restarting ICE with a new offer$/\
+                         .test(l)).length";
+    assert_eq!(a.js(restart_count).await, 0);
+    drop(coturn);
+    let asked =
+        "return [document.body.dataset.state, document.getElementById('status').textContent]";
+    for p in [&a, &b] {
+        let v = p
+            .wait_for("the request to rejoin", asked, |v| v[0] == "error")
+            .await;
+        assert!(
+            v[1].as_str()
+                .is_some_and(|t| t.contains("Could not reconnect")),
+            "{}: {v}",
+            p.name
+        );
+    }
+    assert_eq!(
+        a.js(restart_count).await,
+        1,
+        "one restart before giving up\n{}",
+        a.diagnostics().await
+    );
+    assert_eq!(
+        b.js("return window.__apprtc.log.filter(l => l.endsWith(' received offer')).length")
+            .await,
+        2,
+        "the joiner got the restart offer\n{}",
+        b.diagnostics().await
+    );
+    a.screenshot(&artifacts.join("relay-a-gave-up.png")).await;
     a.quit().await;
     b.quit().await;
     drop(driver);

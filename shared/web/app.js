@@ -1294,10 +1294,10 @@
     app.dataset.remote = 'off';
     app.textContent = '';
     app.appendChild(h('div', {id: 'stage'}, remoteVideo, localVideo));
+    // The stats panel flows under the status line, however many lines that takes.
     app.appendChild(h('header', {id: 'topbar'},
-      h('span', {id: 'room-name', text: P.roomId}), status));
+      h('span', {id: 'room-name', text: P.roomId}), status, statsPanel));
     app.appendChild(messages);
-    app.appendChild(statsPanel);
     app.appendChild(invite);
     app.appendChild(devices);
     app.appendChild(unmute);
