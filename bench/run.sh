@@ -3,7 +3,10 @@
 # the test command runs so the commands cannot rot; without it, the full configuration whose
 # figures BENCHMARKS.md quotes.
 #
-#   bench/run.sh [--quick]
+#   bench/run.sh [--quick] [--baseline <apprtc-local binary>]
+#
+# With `--baseline`, every relay run is repeated, right after, against that binary (an earlier
+# build), so that the two builds are compared in one run on the same machine state.
 #
 # The server runs pinned to core 0 with one worker thread, the load generator pinned to core 1,
 # so the generator's own CPU is not what gets measured; both report their CPU time.
@@ -11,7 +14,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 quick=false
-[ "${1:-}" = "--quick" ] && quick=true
+baseline=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=true ;;
+        --baseline) baseline=$(realpath "$2"); shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--baseline <apprtc-local binary>]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 cargo build --release --locked -p apprtc-local -p apprtc-bench -p join 2>/dev/null
 bin="$root/target/release"
@@ -25,9 +36,10 @@ if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset
 # ports from that range, and a listener cannot bind one of them.
 ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 port=$((10000 + RANDOM % (ephemeral_low - 10000 - 100)))
+server_bin="$bin/apprtc-local"
 start_server() {
     # Benchmarks measure the relay, not the abuse limits: per-socket rate limits off.
-    TOKIO_WORKER_THREADS=1 $pin_server "$bin/apprtc-local" --no-tls --no-relay-port \
+    TOKIO_WORKER_THREADS=1 $pin_server "$server_bin" --no-tls --no-relay-port \
         --listen "127.0.0.1:$port" --max-messages-per-second 1000000 --message-burst 1000000 \
         --max-sockets 30000 "$@" >/tmp/apprtc-bench-server.log 2>&1 &
     server_pid=$!
@@ -52,10 +64,14 @@ if $quick; then rooms_list="20"; sizes="200"; seconds=1; api_seconds=1; runs=3; 
 echo "# relay load"
 for size in $sizes; do
     for rooms in $rooms_list; do
-        start_server
-        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
-            --rooms "$rooms" --size "$size" --seconds "$seconds" --prefix "r$size-$rooms"
-        stop_server
+        for build in current ${baseline:+baseline}; do
+            if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
+            start_server
+            $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+                --rooms "$rooms" --size "$size" --seconds "$seconds" --prefix "${tag}r$size-$rooms"
+            stop_server
+        done
+        server_bin="$bin/apprtc-local"
     done
 done
 

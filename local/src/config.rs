@@ -3,7 +3,7 @@
 use clap::Parser;
 use room::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth};
 use room::domain::room::RoomLimits;
-use room::relay::hub::RelayLimits;
+use room::relay::RelayLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,7 +52,7 @@ pub struct Config {
     #[arg(long, env = "APPRTC_HEADER_TIMEOUT", default_value = "10s", value_parser = room::config::parse_duration)]
     pub header_timeout: Duration,
 
-    /// Which code answers: `local` (this process's relay hub) or `aws-local` (the deployed Lambda
+    /// Which code answers: `local` (this process's sockets and routes) or `aws-local` (the deployed Lambda
     /// handlers behind a local API Gateway stand-in).
     #[arg(long, env = "APPRTC_BACKEND", value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
@@ -198,7 +198,7 @@ pub struct Config {
 /// Request paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// The emulator's own relay hub and routes.
+    /// The emulator's own sockets and routes.
     Local,
     /// The Lambda handlers as deployed, with API Gateway stood in locally.
     AwsLocal,

@@ -19,9 +19,8 @@ mod websocket;
 mod ws;
 
 use room::adapters::memory::MemoryRoomStore;
-use room::ports::RoomStore;
-use room::relay::Relay;
-use room::relay::hub::{Hub, RelayLimits};
+use room::ports::{Clock, RoomStore, SystemClock};
+use room::relay::{Relay, RelayLimits};
 use room::{RoomService, Settings};
 use std::future::Future;
 use std::sync::Arc;
@@ -190,9 +189,9 @@ impl Server {
         metrics: Arc<metrics::Metrics>,
     ) -> Self {
         let settings = Arc::new(settings);
-        let (hub, expired) = Hub::new(relay_limits);
-        let service = RoomService::new(store, hub.clone(), settings.clone());
-        let relay = Relay::new(hub, expired, service.clone());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let relay = Relay::new(store.clone(), clock.clone(), settings.clone(), relay_limits);
+        let service = RoomService::new(store, relay.notifier(), settings.clone()).with_clock(clock);
         let (stop, shutdown) = watch::channel(false);
         let limiter = Arc::new(limits::Limiter::new(options.abuse));
         let app = App {

@@ -1,12 +1,12 @@
 //! The relay WebSocket: moves frames between a socket and `room::relay`, sends pings, and closes
-//! on the hub's request or at shutdown. One task per socket; nothing here decides anything.
+//! on the relay's request or at shutdown. One task per socket; nothing here decides anything.
 
 use crate::App;
 use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use room::relay::frame::{RelayError, error_frame};
-use room::relay::hub::CloseReason;
+use room::relay::sockets::CloseReason;
 
 pub async fn upgrade(
     State(app): State<App>,
@@ -50,7 +50,7 @@ async fn serve(app: App, mut socket: WebSocket) {
     };
     let mut bucket = crate::limits::MessageBucket::new(&limiter.limits());
     let (mut session, rx) = app.relay.open();
-    let room::relay::hub::ConnReceiver {
+    let room::relay::sockets::ConnReceiver {
         mut frames,
         close: close_signal,
     } = rx;
@@ -112,7 +112,7 @@ async fn serve(app: App, mut socket: WebSocket) {
             }
             batch = frames.recv_all() => {
                 // Everything waiting goes out in one write. A reader that stopped reading blocks
-                // the write: the hub's close request and shutdown still end it (the frames in
+                // the write: the relay's close request and shutdown still end it (the frames in
                 // flight are abandoned, so no close frame follows).
                 for frame in &batch {
                     socket.feed_text(frame);
@@ -136,7 +136,7 @@ async fn serve(app: App, mut socket: WebSocket) {
                     drain(&app, &mut session, &mut socket).await;
                 }
                 break Some(match reason {
-                    CloseReason::Removed | CloseReason::Evicted => (close_code::NORMAL, ""),
+                    CloseReason::Removed => (close_code::NORMAL, ""),
                     CloseReason::SlowReader => (close_code::POLICY, "slow reader: outbound queue full"),
                 });
             }

@@ -7,7 +7,8 @@
 //! ports     RoomStore (storage), PeerNotifier (delivery), Clock, IdSource
 //! service   use cases over the ports: join, message, leave, presence; params and ice_config
 //!           are pure functions in `params` and `ice`
-//! relay     the collider protocol (frames, errors) and its in-process hub
+//! relay     the collider protocol: frames, errors, and its rules' two hosts (sockets of this
+//!           process; API Gateway connections)
 //! http      results and errors -> http::Response<String>, once for every adapter
 //! adapters  memory store; Lambda glue (feature `lambda`)
 //! ```

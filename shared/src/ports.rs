@@ -1,5 +1,6 @@
 //! Ports: what the services need from the outside world, as traits with documented error
-//! contracts. Adapters implement them (memory, relay hub, later DynamoDB and API Gateway).
+//! contracts. Adapters implement them (memory and DynamoDB stores; in-process sockets and API
+//! Gateway connections).
 
 use crate::domain::ids::{CLIENT_ID_RANDOM_BYTES, ClientId, RoomId};
 use crate::domain::room::{Millis, Room};

@@ -14,7 +14,7 @@ use room::domain::room::{Millis, Room};
 use room::ports::{
     Clock, ConnectionRecord, Connections, PostError, RoomStore, StoreError, Swap, Versioned,
 };
-use room::relay::hub::RelayLimits;
+use room::relay::RelayLimits;
 use room::relay::stored::StoredRelay;
 use room::service::JoinReply;
 use room::testing::FakeConnections;

@@ -4,7 +4,7 @@
 
 use room::adapters::memory::MemoryRoomStore;
 use room::ports::{Clock, SystemClock};
-use room::relay::hub::RelayLimits;
+use room::relay::RelayLimits;
 use room::relay::stored::StoredRelay;
 use room::service::JoinReply;
 use room::testing::FakeConnections;

@@ -27,6 +27,22 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Longest any single expected event may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Whether the suite runs against the AWS path (`APPRTC_TEST_BACKEND=aws-local`): servers then
+/// start with `--backend aws-local` and parallel, jittered invocations, so one suite holds both
+/// hosts of the relay to the same cases.
+pub fn on_aws_path() -> bool {
+    std::env::var("APPRTC_TEST_BACKEND").is_ok_and(|b| b == "aws-local")
+}
+
+/// Skips the calling test on the AWS path, saying why (a case about the in-process host's
+/// transport, which API Gateway replaces). Returns whether it skipped.
+pub fn skip_on_aws_path(why: &str) -> bool {
+    if on_aws_path() {
+        eprintln!("skipped on the AWS path: {why}");
+    }
+    on_aws_path()
+}
+
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -68,6 +84,11 @@ impl TestServer {
     /// Starts a server with extra command-line flags (parsed exactly like the binary's).
     pub async fn start_with(flags: &[&str]) -> Self {
         let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0"];
+        if on_aws_path() && !flags.contains(&"--backend") {
+            // Every frame its own invocation, in parallel on three instances, arriving up to
+            // 10 ms late: the AWS path as API Gateway and Lambda run it.
+            args.extend(["--backend", "aws-local", "--apigw-jitter", "10ms"]);
+        }
         args.extend_from_slice(flags);
         let config = Config::try_parse_from(args).expect("flags");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -20,7 +20,7 @@ use crate::http::{
 };
 use crate::params::RequestContext;
 use crate::ports::{Clock, Connections, PostError, RoomStore, SystemClock};
-use crate::relay::hub::RelayLimits;
+use crate::relay::RelayLimits;
 use crate::relay::stored::StoredRelay;
 use crate::service::{JoinReply, RoomService};
 use async_trait::async_trait;

@@ -25,6 +25,8 @@ pub enum Attach {
         flush_own: bool,
         /// The peer (whose queue waited for this registration), when its queue is to be delivered.
         flush_peer: Option<ClientId>,
+        /// Connections of clients that left the room and still had one: the caller closes them.
+        evict: Vec<String>,
     },
 }
 
@@ -154,6 +156,7 @@ pub fn attach(
             return Attach::Attached {
                 flush_own: claim(me, peer_registered, token, now, q),
                 flush_peer: None,
+                evict: Vec::new(),
             };
         }
         return Attach::Taken(existing.clone());
@@ -177,9 +180,18 @@ pub fn attach(
         Some(p) if !r.closed => claim(p, true, token, now, q).then(|| p.id.clone()),
         _ => None,
     };
+    let evict = if r.closed {
+        Vec::new()
+    } else {
+        room.departed
+            .iter_mut()
+            .filter_map(|d| d.connection.take())
+            .collect()
+    };
     Attach::Attached {
         flush_own,
         flush_peer,
+        evict,
     }
 }
 
@@ -385,6 +397,7 @@ mod tests {
         Attach::Attached {
             flush_own,
             flush_peer: flush_peer.map(id),
+            evict: Vec::new(),
         }
     }
 
@@ -446,6 +459,37 @@ mod tests {
             send(&mut slot, &id("a"), "f4", true, 7, 0, &Q),
             Send::Queued
         );
+    }
+
+    #[test]
+    fn the_next_registration_closes_the_socket_a_departed_client_left_registered() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, 0, &l);
+        join(&mut slot, &id("b"), false, 0, &l);
+        attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
+        attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 2, 0, &Q, &l);
+        // b hangs up (`/leave` or `bye`) with its socket still open: it may still send its bye.
+        leave(&mut slot, &id("b"), 10, &l);
+        assert_eq!(
+            send(&mut slot, &id("b"), "bye", false, 3, 10, &Q),
+            Send::Direct("ca".into())
+        );
+        join(&mut slot, &id("c"), false, 20, &l);
+        let Attach::Attached { evict, .. } =
+            attach(&mut slot, &reg(&id("c"), "cc", None, &[]), 4, 20, &Q, &l)
+        else {
+            panic!("c registers");
+        };
+        assert_eq!(evict, ["cb"]);
+        // Once only: a later registration has nothing left to close.
+        detach(&mut slot, "cc", 30, &l);
+        let Attach::Attached { evict, .. } =
+            attach(&mut slot, &reg(&id("c"), "cc2", None, &[]), 5, 30, &Q, &l)
+        else {
+            panic!("c registers again");
+        };
+        assert!(evict.is_empty(), "{evict:?}");
     }
 
     #[test]

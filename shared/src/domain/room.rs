@@ -85,8 +85,8 @@ pub struct Member {
     pub saved: Vec<String>,
     /// Relay state, for ghost removal.
     pub presence: Presence,
-    /// The relay connection registered for this member (deployed relay only; the in-process
-    /// hub keeps its sockets itself).
+    /// The relay connection registered for this member (an API Gateway connection id, or a
+    /// socket of this process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
     /// Relay frames from this member waiting for the peer to register (deployed relay only).
@@ -120,6 +120,10 @@ pub struct Departed {
     pub id: ClientId,
     /// Epoch milliseconds.
     pub until: Millis,
+    /// The relay connection it still had registered, which the next registration in the room
+    /// closes (the departed client's socket must not linger once someone else takes the room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 impl Member {
@@ -354,16 +358,16 @@ pub fn leave(
     let Some(room) = slot else {
         return LeaveOutcome::UnknownRoom;
     };
-    let before = room.members.len();
-    room.members.retain(|m| &m.id != client);
-    if room.members.len() == before {
+    let Some(i) = room.members.iter().position(|m| &m.id == client) else {
         return LeaveOutcome::UnknownClient;
-    }
+    };
+    let gone = room.members.remove(i);
     if !client.is_loopback() {
         room.departed.retain(|d| &d.id != client);
         room.departed.push(Departed {
             id: client.clone(),
             until: deadline(now, limits.reconnect_grace),
+            connection: gone.connection,
         });
     }
     settle(slot);

@@ -1,25 +1,70 @@
 //! The collider-compatible relay (docs/protocol.md §3): WebSocket `register`/`send`, HTTP `POST`/`DELETE
-//! <wss_post_url>/<room>/<client>` and `GET /status`, on top of the room service so that only ids
-//! issued by `join` may use it and departures free the room (docs/protocol.md §8 items 2, 3).
+//! <wss_post_url>/<room>/<client>` and `GET /status`, over the room store so that only ids issued
+//! by `join` may use it and departures free the room (docs/protocol.md §8 items 2, 3).
 //!
+//! The rules exist once ([`crate::domain::relay`], applied by [`stored::StoredRelay`]), and two
+//! hosts run them: [`Relay`] for sockets of this process ([`sockets`]), whose frames arrive in
+//! order, and the Lambda functions for API Gateway connections, whose frames arrive in parallel.
 //! The transport (axum, API Gateway) only moves frames; every decision is made here.
 
 pub mod frame;
-pub mod hub;
+pub mod sockets;
 pub mod stored;
 
+use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
-use crate::domain::message::{MessageKind, SignalingMessage};
+use crate::domain::message::SignalingMessage;
 use crate::http::{HttpResponse, json_response, text_response};
-use crate::ports::DeliveryError;
-use crate::service::RoomService;
+use crate::ports::{Clock, PeerNotifier, RoomStore};
 use frame::{Command, RelayError};
 use http::{HeaderValue, StatusCode, header};
-use hub::{Attach, CloseReason, ConnHandle, ConnReceiver, Expired, Hub};
+use sockets::{ConnHandle, ConnReceiver, Sockets};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use stored::StoredRelay;
+
+/// Relay limits; every value is a documented setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Messages queued per sender while its peer is not registered (the original: 1024).
+    pub max_queued_messages: usize,
+    /// Bytes queued per sender while its peer is not registered.
+    pub max_queued_bytes: usize,
+    /// Frames waiting in one connection's outbound queue before it counts as a slow reader and
+    /// is disconnected.
+    pub outbound_queue: usize,
+    /// Bytes waiting in one connection's outbound queue before it counts as a slow reader (a
+    /// single frame larger than this still goes to an empty queue).
+    pub outbound_bytes: usize,
+    /// How long a client whose socket closed (or that only POSTed) keeps its place.
+    pub reconnect_grace: Duration,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_queued_messages: 1024,
+            max_queued_bytes: 1024 * 1024,
+            outbound_queue: 1024 + 64,
+            outbound_bytes: 2 * 1024 * 1024,
+            reconnect_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters for `GET /status`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Sockets registered now.
+    pub open_ws: AtomicU64,
+    /// Successful registrations since start.
+    pub total_ws: AtomicU64,
+    /// Error frames sent.
+    pub ws_errors: AtomicU64,
+    /// Collider HTTP errors answered.
+    pub http_errors: AtomicU64,
+}
 
 /// One WebSocket's relay state.
 #[derive(Debug)]
@@ -35,39 +80,48 @@ impl Session {
     }
 }
 
-/// The relay: hub + room service.
+/// The relay for sockets of this process. A socket's frames are handled in the order they
+/// arrive, so its session knows its registration; everything else is the stored relay's.
 #[derive(Debug)]
 pub struct Relay {
-    hub: Arc<Hub>,
-    service: RoomService,
+    relay: StoredRelay,
+    sockets: Arc<Sockets>,
     started: Instant,
+    /// Counters for `/status`.
+    pub stats: Stats,
 }
 
 impl Relay {
-    /// A relay over `hub` (which must also be the service's notifier) and `service`. Spawns the
-    /// task that removes clients from their rooms when their grace period ends.
+    /// A relay over `store`, on `clock` (the room service's).
     pub fn new(
-        hub: Arc<Hub>,
-        expired: mpsc::UnboundedReceiver<Expired>,
-        service: RoomService,
+        store: Arc<dyn RoomStore>,
+        clock: Arc<dyn Clock>,
+        settings: Arc<Settings>,
+        limits: RelayLimits,
     ) -> Arc<Self> {
-        let relay = Arc::new(Self {
-            hub,
-            service,
+        let sockets = Arc::new(Sockets::new(limits.clone()));
+        let relay = StoredRelay::new(store, clock, settings, limits, sockets.clone());
+        Arc::new(Self {
+            relay,
+            sockets,
             started: Instant::now(),
-        });
-        tokio::spawn(expiry_worker(relay.service.clone(), expired));
-        relay
+            stats: Stats::default(),
+        })
     }
 
-    /// The hub.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+    /// The delivery port for the room service (messages posted to `/message`).
+    pub fn notifier(&self) -> Arc<dyn PeerNotifier> {
+        Arc::new(self.relay.clone())
+    }
+
+    /// Sockets open now (registered or not).
+    pub fn sockets(&self) -> usize {
+        self.sockets.len()
     }
 
     /// A new WebSocket's session and the receiver its writer drains.
     pub fn open(&self) -> (Session, ConnReceiver) {
-        let (conn, rx) = self.hub.connection();
+        let (conn, rx) = self.sockets.open();
         (
             Session {
                 conn,
@@ -79,158 +133,56 @@ impl Relay {
 
     /// Counts an error frame sent to a client.
     pub fn count_ws_error(&self) {
-        self.hub.stats.ws_errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.ws_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Handles one text frame from a client.
     pub async fn on_text(&self, session: &mut Session, text: &str) -> Result<(), RelayError> {
         match frame::decode(text)? {
-            Command::Register { room, client } => self.register(session, &room, &client).await,
+            Command::Register { room, client } => {
+                if session.registered.is_some() {
+                    return Err(RelayError::DuplicateRegisterRequest);
+                }
+                let registered = self
+                    .relay
+                    .register(session.conn.name(), &room, &client)
+                    .await?;
+                self.stats.open_ws.fetch_add(1, Ordering::Relaxed);
+                self.stats.total_ws.fetch_add(1, Ordering::Relaxed);
+                session.registered = Some(registered);
+                Ok(())
+            }
             Command::Send { msg } => {
-                let Some((room, client)) = session.registered.clone() else {
+                let Some((room, client)) = &session.registered else {
                     return Err(RelayError::NotRegistered);
                 };
-                self.relay_message(&room, &client, msg).await
+                self.relay.relay_message(room, client, msg).await
             }
             Command::Unknown => Err(RelayError::UnexpectedCmd),
         }
     }
 
-    async fn register(
-        &self,
-        session: &mut Session,
-        room: &str,
-        client: &str,
-    ) -> Result<(), RelayError> {
-        if session.registered.is_some() {
-            return Err(RelayError::DuplicateRegisterRequest);
-        }
-        let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
-        let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
-        if !self.member(&room, &client).await? {
-            return Err(RelayError::NotIssued);
-        }
-        let mut evicted = false;
-        loop {
-            match self.hub.attach(&room, &client, &session.conn) {
-                Attach::Registered => break,
-                Attach::Duplicate => return Err(RelayError::DuplicateRegistration),
-                Attach::Full(_) if evicted => return Err(RelayError::RoomFull),
-                Attach::Full(others) => {
-                    // A place held by an id that has left the room (bye, /leave) is stale.
-                    for other in others {
-                        if !self.member(&room, &other).await? {
-                            self.hub.remove(&room, &other, CloseReason::Evicted);
-                        }
-                    }
-                    evicted = true;
-                }
-            }
-        }
-        if let Err(e) = self.service.registered(&room, &client).await {
-            tracing::warn!(%room, %client, error = %e, "could not record registration");
-        }
-        tracing::debug!(%room, %client, "registered");
-        session.registered = Some((room, client));
-        Ok(())
-    }
-
-    async fn member(&self, room: &RoomId, client: &ClientId) -> Result<bool, RelayError> {
-        self.service.is_member(room, client).await.map_err(|e| {
-            tracing::warn!(%room, %client, error = %e, "membership check failed");
-            RelayError::Unavailable
-        })
-    }
-
-    /// Validates and relays a message from `client`; a `bye` first removes the sender from the
-    /// room (docs/protocol.md §3.9 point 1).
-    async fn relay_message(
-        &self,
-        room: &RoomId,
-        client: &ClientId,
-        msg: String,
-    ) -> Result<(), RelayError> {
-        let msg = validate(msg, self.service.settings().limits.max_message_bytes)?;
-        let bye = msg.kind() == MessageKind::Bye;
-        if bye
-            && !client.is_loopback()
-            && let Err(e) = self.service.leave(room, client).await
-        {
-            tracing::warn!(%room, %client, error = %e, "leave on bye failed");
-        }
-        let frame = bytes::Bytes::from(frame::encode(msg.as_str(), ""));
-        self.hub
-            .relay(room, client, frame, !bye)
-            .map_err(|e| match e {
-                DeliveryError::RoomFull => RelayError::RoomFull,
-                DeliveryError::QueueFull => RelayError::QueueFull,
-                DeliveryError::Unavailable(_) => RelayError::Unavailable,
-            })
-    }
-
-    /// The socket closed (by the client, the network or the server).
+    /// The socket closed (by the client, the network or the server): its client keeps its place
+    /// for the reconnect grace.
     pub async fn on_close(&self, session: Session) {
-        let Some((room, client)) = session.registered else {
-            return;
-        };
-        self.hub.detach(&room, &client, &session.conn);
-        if let Err(e) = self.service.disconnected(&room, &client).await {
-            tracing::warn!(%room, %client, error = %e, "could not record disconnect");
-        }
-        // The id may have re-registered on a new socket between the detach and that write; the
-        // room must then say "connected" again, or it would drop a live client after the grace.
-        if self.hub.is_registered(&room, &client)
-            && let Err(e) = self.service.registered(&room, &client).await
-        {
-            tracing::warn!(%room, %client, error = %e, "could not record registration");
+        self.sockets.forget(&session.conn);
+        if session.registered.is_some() {
+            self.stats.open_ws.fetch_sub(1, Ordering::Relaxed);
+            self.relay.on_disconnect(session.conn.name()).await;
         }
     }
 
     /// `POST <wss_post_url>/<room>/<client>` (docs/protocol.md §3.7). `path` is what follows the prefix.
     pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
-        let res = match http_target(path) {
-            Err(res) => *res,
-            Ok(_) if body.is_empty() => {
-                collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
-            }
-            Ok((room, client)) => self.post(&room, &client, body).await,
-        };
-        self.finish_http(res)
-    }
-
-    async fn post(&self, room: &RoomId, client: &ClientId, body: &[u8]) -> HttpResponse {
-        let known = match self.member(room, client).await {
-            Ok(m) => m || self.hub.contains(room, client),
-            Err(e) => return collider_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        };
-        if !known {
-            return collider_error(StatusCode::FORBIDDEN, &RelayError::NotIssued.to_string());
-        }
-        let Ok(text) = std::str::from_utf8(body) else {
-            return collider_error(
-                StatusCode::BAD_REQUEST,
-                "Invalid message: body is not valid UTF-8",
-            );
-        };
-        post_reply(self.relay_message(room, client, text.to_owned()).await)
+        let res = self.relay.http_post(path, body).await;
+        self.count_http(res)
     }
 
     /// `DELETE <wss_post_url>/<room>/<client>`: closes the socket and frees the place; the client
     /// also leaves the room. Unknown ids are fine.
     pub async fn http_delete(&self, path: &str) -> HttpResponse {
-        let res = match http_target(path) {
-            Err(res) => *res,
-            Ok((room, client)) => {
-                if self.hub.remove(&room, &client, CloseReason::Removed)
-                    && !client.is_loopback()
-                    && let Err(e) = self.service.leave(&room, &client).await
-                {
-                    tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
-                }
-                collider_ok()
-            }
-        };
-        self.finish_http(res)
+        let res = self.relay.http_delete(path).await;
+        self.count_http(res)
     }
 
     /// Any other method on a collider path: an empty 200 with CORS (preflights).
@@ -238,33 +190,16 @@ impl Relay {
         with_collider_cors(text_response(StatusCode::OK, ""))
     }
 
-    fn finish_http(&self, res: HttpResponse) -> HttpResponse {
+    fn count_http(&self, res: HttpResponse) -> HttpResponse {
         if !res.status().is_success() {
-            self.hub.stats.http_errors.fetch_add(1, Ordering::Relaxed);
+            self.stats.http_errors.fetch_add(1, Ordering::Relaxed);
         }
-        with_collider_cors(res)
+        res
     }
-}
 
-/// Parses a collider path `/<room>/<client>`; the error is the collider's answer.
-pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), Box<HttpResponse>> {
-    let mut parts = path.split('/');
-    if let (Some(""), Some(room), Some(client), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-        && let (Ok(r), Ok(c)) = (RoomId::parse(room), ClientId::parse(client))
-    {
-        return Ok((r, c));
-    }
-    Err(Box::new(collider_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &format!("Invalid path: {}", escape_html(path)),
-    )))
-}
-
-impl Relay {
     /// `GET /status` (docs/protocol.md §3.8).
     pub fn status(&self) -> HttpResponse {
-        let s = &self.hub.stats;
+        let s = &self.stats;
         let body = serde_json::json!({
             "upsec": self.started.elapsed().as_secs_f64(),
             "openws": s.open_ws.load(Ordering::Relaxed),
@@ -285,23 +220,24 @@ impl Relay {
     }
 }
 
+/// Parses a collider path `/<room>/<client>`; the error is the collider's answer.
+pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), Box<HttpResponse>> {
+    let mut parts = path.split('/');
+    if let (Some(""), Some(room), Some(client), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+        && let (Ok(r), Ok(c)) = (RoomId::parse(room), ClientId::parse(client))
+    {
+        return Ok((r, c));
+    }
+    Err(Box::new(collider_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Invalid path: {}", escape_html(path)),
+    )))
+}
+
 /// Validates a relayed message (docs/protocol.md §6).
 pub(crate) fn validate(msg: String, limit: usize) -> Result<SignalingMessage, RelayError> {
     SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)
-}
-
-async fn expiry_worker(service: RoomService, mut expired: mpsc::UnboundedReceiver<Expired>) {
-    while let Some(Expired { room, client }) = expired.recv().await {
-        if client.is_loopback() {
-            continue;
-        }
-        match service.leave(&room, &client).await {
-            Ok(outcome) => {
-                tracing::info!(%room, %client, ?outcome, "removed after reconnect grace")
-            }
-            Err(e) => tracing::warn!(%room, %client, error = %e, "removal after grace failed"),
-        }
-    }
 }
 
 /// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500

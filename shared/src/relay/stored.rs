@@ -14,8 +14,9 @@
 //! - a `$disconnect` marks the connection record closed, so a registration handled after it fails.
 
 use super::frame::{self, Command, RelayError};
-use super::hub::RelayLimits;
-use super::{collider_error, collider_ok, http_target, post_reply, validate, with_collider_cors};
+use super::{
+    RelayLimits, collider_error, collider_ok, http_target, post_reply, validate, with_collider_cors,
+};
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::{MessageKind, SignalingMessage};
@@ -140,7 +141,9 @@ impl StoredRelay {
 
     async fn handle(&self, connection: &str, text: &str) -> Result<(), RelayError> {
         match frame::decode(text)? {
-            Command::Register { room, client } => self.register(connection, &room, &client).await,
+            Command::Register { room, client } => {
+                self.register(connection, &room, &client).await.map(drop)
+            }
             Command::Send { msg } => {
                 let msg = validate(msg, self.settings.limits.max_message_bytes)?;
                 self.send_from(connection, msg).await
@@ -184,7 +187,13 @@ impl StoredRelay {
         Err(RelayError::Unavailable)
     }
 
-    async fn register(&self, connection: &str, room: &str, client: &str) -> Result<(), RelayError> {
+    /// A `register` on `connection`; returns the ids it registered as.
+    pub(crate) async fn register(
+        &self,
+        connection: &str,
+        room: &str,
+        client: &str,
+    ) -> Result<(RoomId, ClientId), RelayError> {
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
         let token = token();
@@ -211,11 +220,12 @@ impl StoredRelay {
             };
             let limits = &self.settings.limits;
             let outcome = rules::attach(&mut slot, &registering, token, self.now(), &q, limits);
-            let (flush_own, flush_peer) = match outcome {
+            let (flush_own, flush_peer, evict) = match outcome {
                 Attach::Attached {
                     flush_own,
                     flush_peer,
-                } => (flush_own, flush_peer),
+                    evict,
+                } => (flush_own, flush_peer, evict),
                 Attach::NotMember => return Err(RelayError::NotIssued),
                 Attach::Taken(old) if stale.is_none() => {
                     // Replace a registration whose socket died without a disconnect event.
@@ -249,13 +259,17 @@ impl StoredRelay {
                 continue;
             }
             tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
+            // A client that left made way: its socket closes (its frames already sent still count).
+            for c in &evict {
+                self.connections.close(c).await;
+            }
             if flush_own {
                 self.flush(&room, &client, token).await;
             }
             if let Some(peer) = flush_peer {
                 self.flush(&room, &peer, token).await;
             }
-            return Ok(());
+            return Ok((room, client));
         }
         Err(RelayError::Unavailable)
     }

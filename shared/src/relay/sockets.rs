@@ -1,0 +1,316 @@
+//! The in-process sockets: one bounded outbound queue and a close signal per WebSocket, and the
+//! registry that implements the [`Connections`] port over them, so that the relay posts to a
+//! socket of this process the way it posts to an API Gateway connection. Frames are handed to the
+//! queue and written by the socket's own task, never under a lock.
+
+use super::RelayLimits;
+use crate::ports::{Connections, PostError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// Why the relay closes a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `DELETE` of its id.
+    Removed,
+    /// Its outbound queue overflowed.
+    SlowReader,
+}
+
+/// The relay's side of one WebSocket: a bounded frame queue and a close signal.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    id: u64,
+    /// The connection id the relay knows it by.
+    name: String,
+    shared: Arc<Conn>,
+}
+
+/// What the relay and a connection's task share. The queue allocates only while frames wait, so an
+/// idle connection costs this struct alone.
+#[derive(Debug, Default)]
+struct Conn {
+    state: Mutex<ConnState>,
+    /// Wakes the writer: frames were queued.
+    queued: Notify,
+    /// Wakes the connection: the relay wants it closed.
+    closing: Notify,
+}
+
+#[derive(Debug, Default)]
+struct ConnState {
+    frames: VecDeque<Bytes>,
+    /// Bytes of `frames`.
+    bytes: usize,
+    close: Option<CloseReason>,
+    /// The connection's task ended: nothing more is queued.
+    gone: bool,
+}
+
+/// The connection's side: receives frames and close requests.
+#[derive(Debug)]
+pub struct ConnReceiver {
+    /// Frames to write, in order.
+    pub frames: FrameQueue,
+    /// Resolves when the relay wants the connection closed.
+    pub close: CloseSignal,
+}
+
+/// The receiving end of one connection's outbound queue.
+#[derive(Debug)]
+pub struct FrameQueue {
+    shared: Arc<Conn>,
+}
+
+impl FrameQueue {
+    /// Every frame waiting, in order, once there is at least one. The frames count as taken
+    /// (out of the slow-reader caps) from here on. Cancel-safe.
+    pub async fn recv_all(&mut self) -> VecDeque<Bytes> {
+        loop {
+            {
+                let mut st = lock(&self.shared.state);
+                if !st.frames.is_empty() {
+                    st.bytes = 0;
+                    return std::mem::take(&mut st.frames);
+                }
+            }
+            self.shared.queued.notified().await;
+        }
+    }
+}
+
+impl Drop for FrameQueue {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        st.gone = true;
+        st.frames = VecDeque::new();
+        st.bytes = 0;
+    }
+}
+
+/// What became of a frame handed to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    Queued,
+    /// Over the frame or byte cap: the reader is too slow.
+    Full,
+    /// The connection is going away.
+    Closed,
+}
+
+/// The relay's request to close a connection.
+#[derive(Debug)]
+pub struct CloseSignal {
+    shared: Arc<Conn>,
+}
+
+impl CloseSignal {
+    /// Resolves when the relay wants this connection closed, with the reason.
+    pub async fn wait(&self) -> CloseReason {
+        loop {
+            if let Some(r) = lock(&self.shared.state).close.clone() {
+                return r;
+            }
+            self.shared.closing.notified().await;
+        }
+    }
+}
+
+impl ConnHandle {
+    /// Queues `frame` unless that would pass the frame or byte cap (a frame larger than the byte
+    /// cap still goes to an empty queue).
+    fn push(&self, frame: Bytes, limits: &RelayLimits) -> Push {
+        let mut st = lock(&self.shared.state);
+        if st.gone {
+            return Push::Closed;
+        }
+        let len = frame.len();
+        if st.frames.len() >= limits.outbound_queue.max(1)
+            || (st.bytes > 0 && st.bytes + len > limits.outbound_bytes)
+        {
+            return Push::Full;
+        }
+        st.frames.push_back(frame);
+        st.bytes += len;
+        drop(st);
+        self.shared.queued.notify_one();
+        Push::Queued
+    }
+
+    fn close(&self, reason: CloseReason) {
+        lock(&self.shared.state).close = Some(reason);
+        self.shared.closing.notify_one();
+    }
+
+    /// The connection id the relay knows this socket by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The registry of this process's sockets, by connection id. Connection ids carry a prefix drawn
+/// at random per registry, so two processes that share one room table never take each other's
+/// connections for their own.
+#[derive(Debug)]
+pub struct Sockets {
+    prefix: String,
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, ConnHandle>>,
+    limits: RelayLimits,
+}
+
+impl Sockets {
+    /// An empty registry whose queues have `limits`' outbound caps.
+    pub fn new(limits: RelayLimits) -> Self {
+        let mut b = [0u8; 4];
+        let salt = match getrandom::fill(&mut b) {
+            Ok(()) => u32::from_le_bytes(b),
+            Err(_) => std::process::id(),
+        };
+        Self {
+            prefix: format!("local-{salt:08x}-"),
+            next: AtomicU64::new(1),
+            open: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    /// A new socket's queue pair, registered under its connection id.
+    pub fn open(&self) -> (ConnHandle, ConnReceiver) {
+        let shared = Arc::new(Conn::default());
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let handle = ConnHandle {
+            id,
+            name: format!("{}{id}", self.prefix),
+            shared: shared.clone(),
+        };
+        lock(&self.open).insert(id, handle.clone());
+        (
+            handle,
+            ConnReceiver {
+                frames: FrameQueue {
+                    shared: shared.clone(),
+                },
+                close: CloseSignal { shared },
+            },
+        )
+    }
+
+    /// The socket's task ended.
+    pub fn forget(&self, conn: &ConnHandle) {
+        lock(&self.open).remove(&conn.id);
+    }
+
+    /// Sockets open now.
+    pub fn len(&self) -> usize {
+        lock(&self.open).len()
+    }
+
+    /// Whether no socket is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn find(&self, connection: &str) -> Option<ConnHandle> {
+        let id = connection.strip_prefix(&self.prefix)?.parse().ok()?;
+        lock(&self.open).get(&id).cloned()
+    }
+}
+
+#[async_trait]
+impl Connections for Sockets {
+    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError> {
+        let Some(conn) = self.find(connection) else {
+            return Err(PostError::Gone);
+        };
+        match conn.push(Bytes::copy_from_slice(frame.as_bytes()), &self.limits) {
+            Push::Queued => Ok(()),
+            // A reader that stopped reading is disconnected; its client may come back.
+            Push::Full => {
+                conn.close(CloseReason::SlowReader);
+                Err(PostError::Gone)
+            }
+            Push::Closed => Err(PostError::Gone),
+        }
+    }
+
+    async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
+        Ok(self
+            .find(connection)
+            .is_some_and(|c| !lock(&c.shared.state).gone))
+    }
+
+    async fn close(&self, connection: &str) {
+        if let Some(conn) = self.find(connection) {
+            conn.close(CloseReason::Removed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(frames: usize, bytes: usize) -> RelayLimits {
+        RelayLimits {
+            outbound_queue: frames,
+            outbound_bytes: bytes,
+            ..RelayLimits::default()
+        }
+    }
+
+    fn frame(n: usize) -> Bytes {
+        Bytes::from(vec![b'x'; n])
+    }
+
+    #[tokio::test]
+    async fn the_queue_keeps_order_and_its_caps_and_holds_nothing_once_taken() {
+        let sockets = Sockets::new(RelayLimits::default());
+        let (conn, mut rx) = sockets.open();
+        let l = limits(3, 100);
+        assert_eq!(conn.push(frame(60), &l), Push::Queued);
+        assert_eq!(conn.push(frame(50), &l), Push::Full, "byte cap");
+        assert_eq!(conn.push(frame(40), &l), Push::Queued);
+        assert_eq!(conn.push(Bytes::new(), &l), Push::Queued);
+        assert_eq!(conn.push(Bytes::new(), &l), Push::Full, "frame cap");
+        let batch = rx.frames.recv_all().await;
+        assert_eq!(
+            batch.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [60, 40, 0]
+        );
+        {
+            let st = lock(&conn.shared.state);
+            assert_eq!((st.frames.capacity(), st.bytes), (0, 0));
+        }
+        // Taken frames no longer count: a frame over the byte cap still goes to an empty queue.
+        assert_eq!(conn.push(frame(500), &l), Push::Queued);
+        assert_eq!(rx.frames.recv_all().await.len(), 1);
+        drop(rx);
+        assert_eq!(conn.push(frame(1), &l), Push::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_frame_and_a_close_request() {
+        let sockets = Sockets::new(RelayLimits::default());
+        let (conn, mut rx) = sockets.open();
+        let waiter = tokio::spawn(async move {
+            let batch = rx.frames.recv_all().await;
+            let reason = rx.close.wait().await;
+            (batch.len(), reason)
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(conn.push(frame(3), &RelayLimits::default()), Push::Queued);
+        conn.close(CloseReason::SlowReader);
+        let (n, reason) = waiter.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((n, reason), (1, CloseReason::SlowReader));
+    }
+}
