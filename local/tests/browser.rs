@@ -583,6 +583,10 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
         if after[0] == id.as_str() {
             worked += 1;
             assert_eq!(after[3], id.as_str(), "the picker shows the camera in use");
+            assert_eq!(
+                after[4], "Connected.",
+                "an earlier refusal is no longer shown"
+            );
         } else {
             assert_eq!(after[0], before[0], "{before} -> {after}");
             assert_eq!(

@@ -952,7 +952,11 @@
     }
 
     return plan({attempt: attempt, others: others, tryEach: tryEach}).then(function (kept) {
-      if (kept) return;
+      if (kept) {
+        // Clears what an earlier refused camera left in the status line.
+        if (self.state === 'connected') self.ui.status(STATUS_TEXT.connected, self.state);
+        return;
+      }
       trace('no other camera works; back to the previous one');
       return open(oldDevice ? {deviceId: {exact: oldDevice}} : {}).then(use).then(function () {
         self.ui.status(failText, self.state);
