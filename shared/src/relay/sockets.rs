@@ -313,4 +313,30 @@ mod tests {
         let (n, reason) = waiter.await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((n, reason), (1, CloseReason::SlowReader));
     }
+
+    #[tokio::test]
+    async fn posts_reach_the_socket_and_a_slow_or_closed_one_is_reported_gone() {
+        let sockets = Sockets::new(limits(2, 1000));
+        let (conn, mut rx) = sockets.open();
+        let name = conn.name().to_owned();
+        assert_eq!(sockets.post(&name, "a").await, Ok(()));
+        assert_eq!(sockets.post(&name, "b").await, Ok(()));
+        assert_eq!(sockets.is_open(&name).await, Ok(true));
+        // A third frame nobody reads: the reader is too slow, its socket is asked to close.
+        assert_eq!(sockets.post(&name, "c").await, Err(PostError::Gone));
+        assert_eq!(rx.close.wait().await, CloseReason::SlowReader);
+        assert_eq!(rx.frames.recv_all().await, [&b"a"[..], &b"b"[..]]);
+        // Ids of another registry, or of nothing, are gone too.
+        let other = Sockets::new(RelayLimits::default());
+        let (foreign, _rx) = other.open();
+        assert_eq!(sockets.post(foreign.name(), "x").await, Err(PostError::Gone));
+        assert_eq!(sockets.post("local-1", "x").await, Err(PostError::Gone));
+        sockets.close(&name).await;
+        assert_eq!(rx.close.wait().await, CloseReason::Removed);
+        drop(rx);
+        assert_eq!(sockets.is_open(&name).await, Ok(false));
+        sockets.forget(&conn);
+        assert!(sockets.is_empty());
+        assert_eq!(sockets.post(&name, "d").await, Err(PostError::Gone));
+    }
 }
