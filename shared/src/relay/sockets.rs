@@ -329,7 +329,10 @@ mod tests {
         // Ids of another registry, or of nothing, are gone too.
         let other = Sockets::new(RelayLimits::default());
         let (foreign, _rx) = other.open();
-        assert_eq!(sockets.post(foreign.name(), "x").await, Err(PostError::Gone));
+        assert_eq!(
+            sockets.post(foreign.name(), "x").await,
+            Err(PostError::Gone)
+        );
         assert_eq!(sockets.post("local-1", "x").await, Err(PostError::Gone));
         sockets.close(&name).await;
         assert_eq!(rx.close.wait().await, CloseReason::Removed);
