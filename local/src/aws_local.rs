@@ -43,6 +43,7 @@ use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayWebsocketProxyRequest, ApiGatewayWebsocketProxyRequestContext,
 };
 use room::adapters::lambda::{Deployment, Route, handle, handle_websocket};
+use room::http::BodyError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +57,10 @@ const OUTBOUND_QUEUE: usize = 1088;
 pub const MAX_FRAME: usize = 32 * 1024;
 /// API Gateway's WebSocket message payload quota, also PostToConnection's data limit.
 pub const MAX_MESSAGE: usize = 128 * 1024;
+/// API Gateway's HTTP API payload quota: "Payload size: 10 MB" (not adjustable,
+/// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html>); a larger
+/// request is answered 413 without invoking the function.
+pub const API_GATEWAY_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// Frames and closes for one stand-in WebSocket connection.
 #[derive(Debug)]
@@ -151,13 +156,22 @@ async fn lambda(State(app): State<App>, req: Request) -> Response {
         return crate::routes::not_found_response();
     };
     let (parts, body) = req.into_parts();
-    let max = app.settings.limits.max_message_bytes;
-    let Ok(bytes) = to_bytes(body, max).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {max} bytes\n"),
-        )
-            .into_response();
+    // The function gets every body up to API Gateway's own payload limit and answers it as
+    // deployed; over it, API Gateway answers 413 itself. A body that cannot be read never
+    // reaches a function: answered as every backend answers it.
+    let bytes = match crate::routes::read_body(body, API_GATEWAY_PAYLOAD).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge { .. }) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "{\"message\":\"Request Entity Too Large\"}",
+            )
+                .into_response();
+        }
+        Err(e) if route == Route::Collider => {
+            return crate::routes::reply(room::http::collider_body_error(&e));
+        }
+        Err(e) => return crate::routes::reply(room::http::message_body_error(&e)),
     };
     let query: HashMap<String, String> = room::http::parse_query(parts.uri.query().unwrap_or(""))
         .into_iter()

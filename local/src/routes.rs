@@ -10,13 +10,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
-use room::domain::message::MessageError;
 use room::http::{
-    ApiError, HttpResponse, error_response, html_response, ice_response, join_response,
-    leave_response, message_response, params_response, parse_query, text_response,
+    ApiError, BodyError, HttpResponse, collider_body_error, error_response, html_response,
+    ice_response, join_response, leave_response, message_body_error, message_response,
+    params_response, parse_query, text_response,
 };
 use room::params::RequestContext;
-use room::service::{JoinReply, MessageReply};
+use room::service::JoinReply;
 use room::{ClientId, RoomId, web};
 
 pub fn router(app: App) -> Router {
@@ -75,7 +75,7 @@ fn only_post(r: MethodRouter<App>) -> MethodRouter<App> {
     })
 }
 
-fn reply(res: HttpResponse) -> Response {
+pub(crate) fn reply(res: HttpResponse) -> Response {
     res.map(Body::from).into_response()
 }
 
@@ -204,16 +204,41 @@ async fn message(
         Ok(ids) => ids,
         Err(e) => return reply(error_response(&e)),
     };
-    let max = app.settings.limits.max_message_bytes;
-    let Ok(bytes) = to_bytes(body, max).await else {
-        app.metrics.dropped("invalid");
-        return reply(message_response(Ok(MessageReply::Invalid(
-            MessageError::TooLarge { max },
-        ))));
+    let bytes = match read_body(body, app.settings.limits.max_message_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            app.metrics.dropped("invalid");
+            return reply(message_body_error(&e));
+        }
     };
     let result = app.service.message(&room, &client, &bytes).await;
     app.metrics.message_result(&result);
     reply(message_response(result))
+}
+
+/// Reads a whole request body of at most `max` bytes; says why when it cannot.
+pub(crate) async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, BodyError> {
+    let e = match to_bytes(body, max).await {
+        Ok(bytes) => return Ok(bytes),
+        Err(e) => e.into_inner(),
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return Err(BodyError::TooLarge { max });
+        }
+        cause = c.source();
+    }
+    let mut why = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        let part = c.to_string();
+        if !why.contains(&part) {
+            why = format!("{why}: {part}");
+        }
+        source = c.source();
+    }
+    Err(BodyError::Unreadable(why))
 }
 
 async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
@@ -277,17 +302,12 @@ async fn collider(app: App, path: &str, req: Request) -> Response {
         Method::GET if path == "/status" => reply(app.relay.status()),
         Method::POST => {
             let max = app.settings.limits.max_message_bytes;
-            match to_bytes(req.into_body(), max).await {
-                Ok(body) => {
-                    let res = app.relay.http_post(path, &body).await;
-                    app.metrics.collider_post(res.status());
-                    reply(res)
-                }
-                Err(_) => reply(text_response(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("Invalid message: body is larger than {max} bytes\n"),
-                )),
-            }
+            let res = match read_body(req.into_body(), max).await {
+                Ok(body) => app.relay.http_post(path, &body).await,
+                Err(e) => collider_body_error(&e),
+            };
+            app.metrics.collider_post(res.status());
+            reply(res)
         }
         Method::DELETE => {
             let res = app.relay.http_delete(path).await;

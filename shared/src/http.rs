@@ -4,6 +4,7 @@
 
 use crate::config::{CorsOrigins, Settings};
 use crate::domain::ids::{IdError, RoomId};
+use crate::domain::message::MessageError;
 use crate::domain::room::LeaveOutcome;
 use crate::ice::{IceRequest, ice_config};
 use crate::params::{JoinParams, RequestContext, room_link, room_params};
@@ -33,6 +34,10 @@ pub enum ApiError {
         /// The limit.
         max: usize,
     },
+    /// The body could not be read: it ended before its `Content-Length`, its chunked encoding
+    /// was malformed, or the connection failed while it was being read.
+    #[error("request body could not be read: {0}")]
+    BodyUnreadable(String),
     /// A per-client or total limit was reached (abuse protection).
     #[error("{what}")]
     TooMany {
@@ -100,6 +105,10 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
             StatusCode::PAYLOAD_TOO_LARGE,
             &json!({"result": "ERROR", "error": format!("request body is larger than {max} bytes")}),
         ),
+        ApiError::BodyUnreadable(why) => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"result": "ERROR", "error": format!("request body could not be read: {why}")}),
+        ),
         ApiError::TooMany { what, retry_after } => {
             let mut res = json_response(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -131,6 +140,48 @@ fn result_only(code: &str) -> HttpResponse {
 
 fn result_with_error(status: StatusCode, code: &str, error: &str) -> HttpResponse {
     json_response(status, &json!({ "result": code, "error": error }))
+}
+
+/// Why a request body was not taken. Every host reads bodies itself (axum, API Gateway) and
+/// answers these through [`message_body_error`] and [`collider_body_error`], so that a body is
+/// answered alike on every backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// More bytes than the route takes.
+    TooLarge {
+        /// The route's limit.
+        max: usize,
+    },
+    /// Not readable: shorter than its `Content-Length`, malformed chunked encoding, or a failed
+    /// read.
+    Unreadable(String),
+}
+
+/// The answer to `POST /message/<room>/<client>` whose body was not taken: an oversized body is
+/// an oversized message (what the use case answers once it has the body).
+pub fn message_body_error(e: &BodyError) -> HttpResponse {
+    match e {
+        BodyError::TooLarge { max } => {
+            message_response(Ok(MessageReply::Invalid(MessageError::TooLarge {
+                max: *max,
+            })))
+        }
+        BodyError::Unreadable(why) => error_response(&ApiError::BodyUnreadable(why.clone())),
+    }
+}
+
+/// The answer to a collider `POST` whose body was not taken: an oversized body is an oversized
+/// message, as the relay answers it once it has the body.
+pub fn collider_body_error(e: &BodyError) -> HttpResponse {
+    crate::relay::with_collider_cors(match e {
+        BodyError::TooLarge { max } => crate::relay::post_reply(Err(
+            crate::relay::frame::RelayError::InvalidMessage(MessageError::TooLarge { max: *max }),
+        )),
+        BodyError::Unreadable(why) => text_response(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid request: body could not be read: {why}\n"),
+        ),
+    })
 }
 
 /// `POST /join/<room>` answer (docs/protocol.md §2.3).

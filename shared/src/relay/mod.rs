@@ -242,7 +242,7 @@ pub(crate) fn validate(msg: String, limit: usize) -> Result<SignalingMessage, Re
 
 /// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500
 /// with the reason otherwise (docs/protocol.md §3.7).
-pub(crate) fn post_reply(result: Result<(), RelayError>) -> HttpResponse {
+pub fn post_reply(result: Result<(), RelayError>) -> HttpResponse {
     match result {
         Ok(()) => collider_ok(),
         Err(RelayError::InvalidMessage(e)) => {
@@ -263,7 +263,8 @@ pub(crate) fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
     text_response(status, format!("{text}\n"))
 }
 
-pub(crate) fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
+/// Adds the collider's CORS headers (any origin may `POST` and `DELETE`).
+pub fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
