@@ -7,6 +7,8 @@
 pub mod aws_local;
 mod ca_page;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod limits;
 pub mod logging;
@@ -15,7 +17,9 @@ pub mod qr;
 mod routes;
 mod serve;
 pub mod tls;
-mod websocket;
+// Public for the fuzz target and the differential test against `tungstenite`, not as an API.
+#[doc(hidden)]
+pub mod websocket;
 mod ws;
 
 use room::adapters::memory::MemoryRoomStore;

@@ -5,21 +5,24 @@
 //! sized to them, freed when the frame completes). Outgoing frames are assembled per batch and
 //! freed once written. No extension or subprotocol is negotiated.
 //!
-//! [`Upgrade`] is the handshake (an axum extractor); [`WebSocket`] reads and writes frames.
+//! [`Upgrade`] is the handshake (an axum extractor); [`WebSocket`] reads and writes frames;
+//! [`Decoder`] turns received bytes into messages (no I/O, so the fuzz target and the differential
+//! test against `tungstenite` drive it directly). The accept key and the frame header's bytes come
+//! from `tungstenite`, which keeps no state for them; the reading and buffering are ours.
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use sha1::{Digest as _, Sha1};
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::task::{Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 /// Close codes used here (RFC 6455 §7.4.1).
 pub mod close_code {
@@ -41,18 +44,12 @@ pub mod close_code {
     pub const AGAIN: u16 = 1013;
 }
 
-/// The key suffix of RFC 6455 §1.3.
-const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
 /// Largest payload of a control frame (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(ACCEPT_GUID);
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+    tungstenite::handshake::derive_accept_key(key)
 }
 
 /// A valid WebSocket opening handshake, ready to be answered with 101.
@@ -238,7 +235,6 @@ impl std::error::Error for ReadError {}
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
 const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
 
@@ -257,52 +253,31 @@ struct Header {
 /// Parses a client frame header from the start of `buf`; `Ok(None)` if more bytes are needed.
 fn parse_header(buf: &[u8], max_frame: usize) -> Result<Option<Header>, ReadError> {
     let protocol = |reason| Err(ReadError::Protocol(close_code::PROTOCOL, reason));
-    let [b0, b1, ..] = *buf else { return Ok(None) };
-    if b0 & 0x70 != 0 {
-        return protocol("reserved bits set without an extension");
-    }
-    if b1 & 0x80 == 0 {
-        return protocol("client frames must be masked");
-    }
-    let (len, mut size) = match b1 & 0x7F {
-        126 => {
-            let Some(b) = buf.get(2..4) else {
-                return Ok(None);
-            };
-            (u64::from(u16::from_be_bytes([b[0], b[1]])), 4)
-        }
-        127 => {
-            let Some(b) = buf.get(2..10) else {
-                return Ok(None);
-            };
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(b);
-            let len = u64::from_be_bytes(eight);
-            if len >> 63 != 0 {
-                return protocol("frame length has its top bit set");
-            }
-            (len, 10)
-        }
-        n => (u64::from(n), 2),
-    };
-    let Some(m) = buf.get(size..size + 4) else {
+    let mut cursor = io::Cursor::new(buf);
+    // Its only error is a reserved opcode (reading from a slice cannot fail).
+    let Some((header, len)) = FrameHeader::parse(&mut cursor)
+        .map_err(|_| ReadError::Protocol(close_code::PROTOCOL, "unknown opcode"))?
+    else {
         return Ok(None);
     };
-    let mask = [m[0], m[1], m[2], m[3]];
-    size += 4;
-    let fin = b0 & 0x80 != 0;
-    let opcode = b0 & 0x0F;
-    match opcode {
-        OP_CONTINUATION | OP_TEXT | OP_BINARY => {}
-        OP_CLOSE | OP_PING | OP_PONG => {
-            if !fin {
-                return protocol("control frames cannot be fragmented");
-            }
-            if len > MAX_CONTROL_PAYLOAD as u64 {
-                return protocol("control frame payload over 125 bytes");
-            }
+    if header.rsv1 || header.rsv2 || header.rsv3 {
+        return protocol("reserved bits set without an extension");
+    }
+    let Some(mask) = header.mask else {
+        return protocol("client frames must be masked");
+    };
+    if len >> 63 != 0 {
+        return protocol("frame length has its top bit set");
+    }
+    let fin = header.is_final;
+    let opcode = u8::from(header.opcode);
+    if let OpCode::Control(_) = header.opcode {
+        if !fin {
+            return protocol("control frames cannot be fragmented");
         }
-        _ => return protocol("unknown opcode"),
+        if len > MAX_CONTROL_PAYLOAD as u64 {
+            return protocol("control frame payload over 125 bytes");
+        }
     }
     let len = match usize::try_from(len) {
         Ok(n) if n <= max_frame => n,
@@ -312,7 +287,8 @@ fn parse_header(buf: &[u8], max_frame: usize) -> Result<Option<Header>, ReadErro
         fin,
         opcode,
         mask,
-        size,
+        // At most 14 bytes.
+        size: cursor.position() as usize,
         len,
     }))
 }
@@ -325,24 +301,24 @@ fn unmask(payload: &mut [u8], mask: [u8; 4], offset: usize) {
 }
 
 /// Whether a close code may be sent by a peer (RFC 6455 §7.4).
+/// 1012 (service restart) and 1013 (try again later) are registered with IANA since the RFC;
+/// this server sends 1013 itself.
 fn valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+    matches!(code, 1000..=1003 | 1007..=1013 | 3000..=4999)
 }
 
 /// Appends a server (unmasked) frame.
-fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
-    out.push(0x80 | opcode);
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
+fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    let header = FrameHeader {
+        is_final: true,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode,
+        mask: None,
+    };
+    // Writing into a Vec cannot fail.
+    let _ = header.format(payload.len() as u64, out);
     out.extend_from_slice(payload);
 }
 
@@ -351,10 +327,10 @@ thread_local! {
     static READ_CHUNK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One WebSocket connection, server side.
+/// The reading state of one connection: unfinished bytes and a message being assembled.
+/// Bytes go in with [`Decoder::extend`], messages come out of [`Decoder::next_message`].
 #[derive(Debug)]
-pub struct WebSocket<Io = TokioIo<Upgraded>> {
-    io: Io,
+pub struct Decoder {
     limits: Limits,
     /// Bytes read and not yet taken (from `start` on); empty and unallocated between frames.
     unread: Vec<u8>,
@@ -362,60 +338,36 @@ pub struct WebSocket<Io = TokioIo<Upgraded>> {
     start: usize,
     /// A fragmented message being assembled: whether it is text, and its bytes so far.
     fragments: Option<(bool, Vec<u8>)>,
-    /// Frames queued by [`WebSocket::feed_text`], not yet written.
-    out: Vec<u8>,
 }
 
-impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
-    /// Wraps a connection whose handshake is done.
-    pub fn new(io: Io, limits: Limits) -> Self {
+impl Decoder {
+    /// A decoder with nothing read yet.
+    pub fn new(limits: Limits) -> Self {
         Self {
-            io,
             limits,
             unread: Vec::new(),
             start: 0,
             fragments: None,
-            out: Vec::new(),
         }
     }
 
-    /// The next message. Cancel-safe: bytes read are kept until a message is whole.
-    pub async fn recv(&mut self) -> Result<Message, ReadError> {
-        loop {
-            if let Some(m) = self.take_message()? {
-                return Ok(m);
-            }
-            self.fill().await?;
+    /// Appends bytes read from the socket to the unfinished ones.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.unread.drain(..self.start);
+            self.start = 0;
         }
+        self.unread.extend_from_slice(bytes);
     }
 
-    /// Reads once from the socket, appending to the unfinished bytes.
-    async fn fill(&mut self) -> Result<(), ReadError> {
-        let chunk = self.limits.read_chunk.max(64);
-        poll_fn(|cx| {
-            READ_CHUNK.with(|cell| {
-                let mut buf = cell.borrow_mut();
-                if buf.len() < chunk {
-                    buf.resize(chunk, 0);
-                }
-                let mut rb = ReadBuf::new(&mut buf[..chunk]);
-                ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb)).map_err(ReadError::Io)?;
-                if rb.filled().is_empty() {
-                    return Poll::Ready(Err(ReadError::Eof));
-                }
-                if self.start > 0 {
-                    self.unread.drain(..self.start);
-                    self.start = 0;
-                }
-                self.unread.extend_from_slice(rb.filled());
-                Poll::Ready(Ok(()))
-            })
-        })
-        .await
+    /// Whether the decoder holds no buffer: no unfinished frame and no fragmented message.
+    pub fn is_idle(&self) -> bool {
+        self.unread.capacity() == 0 && self.fragments.is_none()
     }
 
-    /// Takes the next whole message out of the unread bytes, handling fragments.
-    fn take_message(&mut self) -> Result<Option<Message>, ReadError> {
+    /// Takes the next whole message out of the unread bytes, handling fragments; `Ok(None)` when
+    /// more bytes are needed. After an error the decoder is not to be used again.
+    pub fn next_message(&mut self) -> Result<Option<Message>, ReadError> {
         loop {
             let unread = &self.unread[self.start..];
             let max_frame = self.limits.max_frame.min(self.limits.max_message);
@@ -443,6 +395,9 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
                     if h.fin {
                         Some(finish(text, payload.to_vec())?)
                     } else {
+                        if text {
+                            check_utf8_prefix(payload, 0)?;
+                        }
                         self.fragments = Some((text, payload.to_vec()));
                         None
                     }
@@ -458,10 +413,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
                         return Err(ReadError::Protocol(close_code::TOO_BIG, "message too big"));
                     }
                     unmask(payload, h.mask, 0);
+                    let before = data.len();
                     data.extend_from_slice(payload);
                     if h.fin {
                         Some(finish(text, data)?)
                     } else {
+                        if text {
+                            check_utf8_prefix(&data, before)?;
+                        }
                         self.fragments = Some((text, data));
                         None
                     }
@@ -471,6 +430,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
                     Some(Message::Ping(payload.to_vec()))
                 }
                 OP_PONG => Some(Message::Pong),
+                // A close frame: `parse_header` lets no other opcode through.
                 _ => {
                     unmask(payload, h.mask, 0);
                     Some(close_message(payload)?)
@@ -491,10 +451,79 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
             self.start = 0;
         }
     }
+}
+
+/// Fails a fragmented text message as soon as its bytes cannot begin UTF-8 text (RFC 6455 §8.1),
+/// rather than at its last fragment. `data[..checked]` passed this check before: it is valid but
+/// for a character cut at its end (at most 3 bytes), so the check resumes at the first character
+/// start among its last 3 bytes.
+fn check_utf8_prefix(data: &[u8], checked: usize) -> Result<(), ReadError> {
+    let mut from = checked.saturating_sub(3);
+    while from < checked && data[from] & 0xC0 == 0x80 {
+        from += 1;
+    }
+    match std::str::from_utf8(&data[from..]) {
+        Err(e) if e.error_len().is_some() => Err(ReadError::Protocol(
+            close_code::INVALID_DATA,
+            "text message is not UTF-8",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One WebSocket connection, server side.
+#[derive(Debug)]
+pub struct WebSocket<Io = TokioIo<Upgraded>> {
+    io: Io,
+    decoder: Decoder,
+    /// Frames queued by [`WebSocket::feed_text`], not yet written.
+    out: Vec<u8>,
+}
+
+impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
+    /// Wraps a connection whose handshake is done.
+    pub fn new(io: Io, limits: Limits) -> Self {
+        Self {
+            io,
+            decoder: Decoder::new(limits),
+            out: Vec::new(),
+        }
+    }
+
+    /// The next message. Cancel-safe: bytes read are kept until a message is whole.
+    pub async fn recv(&mut self) -> Result<Message, ReadError> {
+        loop {
+            if let Some(m) = self.decoder.next_message()? {
+                return Ok(m);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads once from the socket, appending to the unfinished bytes.
+    async fn fill(&mut self) -> Result<(), ReadError> {
+        let chunk = self.decoder.limits.read_chunk.max(64);
+        poll_fn(|cx| {
+            READ_CHUNK.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                if buf.len() < chunk {
+                    buf.resize(chunk, 0);
+                }
+                let mut rb = ReadBuf::new(&mut buf[..chunk]);
+                ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb)).map_err(ReadError::Io)?;
+                if rb.filled().is_empty() {
+                    return Poll::Ready(Err(ReadError::Eof));
+                }
+                self.decoder.extend(rb.filled());
+                Poll::Ready(Ok(()))
+            })
+        })
+        .await
+    }
 
     /// Queues a text frame; [`WebSocket::flush`] writes what is queued.
     pub fn feed_text(&mut self, text: &[u8]) {
-        encode(&mut self.out, OP_TEXT, text);
+        encode(&mut self.out, OpCode::Data(Data::Text), text);
     }
 
     /// Writes every queued frame, then frees the queue.
@@ -514,14 +543,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
 
     /// Writes a ping.
     pub async fn ping(&mut self) -> io::Result<()> {
-        encode(&mut self.out, OP_PING, b"");
+        encode(&mut self.out, OpCode::Control(Control::Ping), b"");
         self.flush().await
     }
 
     /// Answers a ping with its payload (truncated to what a control frame carries).
     pub async fn pong(&mut self, payload: &[u8]) -> io::Result<()> {
         let n = payload.len().min(MAX_CONTROL_PAYLOAD);
-        encode(&mut self.out, OP_PONG, &payload[..n]);
+        encode(&mut self.out, OpCode::Control(Control::Pong), &payload[..n]);
         self.flush().await
     }
 
@@ -533,7 +562,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
             cut -= 1;
         }
         payload.extend_from_slice(&reason.as_bytes()[..cut]);
-        encode(&mut self.out, OP_CLOSE, &payload);
+        encode(&mut self.out, OpCode::Control(Control::Close), &payload);
         self.flush().await?;
         self.io.shutdown().await
     }
@@ -558,17 +587,18 @@ fn close_message(payload: &[u8]) -> Result<Message, ReadError> {
             "close frame with a one-byte payload",
         )),
         [hi, lo, reason @ ..] => {
+            // The reason first, as `tungstenite` does, so a frame with both faults gets one code.
+            if std::str::from_utf8(reason).is_err() {
+                return Err(ReadError::Protocol(
+                    close_code::INVALID_DATA,
+                    "close reason is not UTF-8",
+                ));
+            }
             let code = u16::from_be_bytes([*hi, *lo]);
             if !valid_close_code(code) {
                 return Err(ReadError::Protocol(
                     close_code::PROTOCOL,
                     "invalid close code",
-                ));
-            }
-            if std::str::from_utf8(reason).is_err() {
-                return Err(ReadError::Protocol(
-                    close_code::INVALID_DATA,
-                    "close reason is not UTF-8",
                 ));
             }
             Ok(Message::Close(Some(code)))
@@ -627,7 +657,7 @@ mod tests {
                 Err(e) => break Some(e),
             }
         };
-        assert!(ws.unread.is_empty() || err.is_some());
+        assert!(ws.decoder.unread.is_empty() || err.is_some());
         drop(ws);
         writer.await.unwrap();
         (got, err)
@@ -773,7 +803,6 @@ mod tests {
         client.write_all(&frame[..100]).await.unwrap();
         client.write_all(&frame[100..]).await.unwrap();
         assert_eq!(ws.recv().await.unwrap(), Message::Text("z".repeat(300)));
-        assert_eq!(ws.unread.capacity(), 0);
-        assert!(ws.fragments.is_none());
+        assert!(ws.decoder.is_idle());
     }
 }
