@@ -58,6 +58,33 @@ pub(crate) async fn update_room<T>(
     Err(ServiceError::Contention)
 }
 
+/// Like [`update_room`], for a rule whose outcome tells whether it changed the room: an outcome
+/// that changed nothing (`changed` says false) is not written, and no copy of the room is kept to
+/// compare with (the relay's per-frame path). Pruning the rule did on the way is left to the next
+/// write; every rule prunes before it decides.
+pub(crate) async fn decide_room<T>(
+    store: &dyn RoomStore,
+    clock: &dyn Clock,
+    room: &RoomId,
+    mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
+    changed: impl Fn(&T) -> bool,
+) -> Result<T, ServiceError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = store.load(room).await?;
+        let expected = loaded.as_ref().map(|v| v.version);
+        let mut slot = loaded.map(|v| v.room);
+        let out = rule(&mut slot, clock.now());
+        if !changed(&out) {
+            return Ok(out);
+        }
+        match store.swap(room, expected, slot.as_ref()).await? {
+            Swap::Done => return Ok(out),
+            Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
+        }
+    }
+    Err(ServiceError::Contention)
+}
+
 /// Answer to a join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinReply {

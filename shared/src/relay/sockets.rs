@@ -27,7 +27,6 @@ pub struct ConnHandle {
     id: u64,
     /// The connection id the relay knows it by.
     name: String,
-    shared: Arc<Conn>,
 }
 
 /// What the relay and a connection's task share. The queue allocates only while frames wait, so an
@@ -120,11 +119,11 @@ impl CloseSignal {
     }
 }
 
-impl ConnHandle {
+impl Conn {
     /// Queues `frame` unless that would pass the frame or byte cap (a frame larger than the byte
     /// cap still goes to an empty queue).
     fn push(&self, frame: Bytes, limits: &RelayLimits) -> Push {
-        let mut st = lock(&self.shared.state);
+        let mut st = lock(&self.state);
         if st.gone {
             return Push::Closed;
         }
@@ -137,15 +136,17 @@ impl ConnHandle {
         st.frames.push_back(frame);
         st.bytes += len;
         drop(st);
-        self.shared.queued.notify_one();
+        self.queued.notify_one();
         Push::Queued
     }
 
     fn close(&self, reason: CloseReason) {
-        lock(&self.shared.state).close = Some(reason);
-        self.shared.closing.notify_one();
+        lock(&self.state).close = Some(reason);
+        self.closing.notify_one();
     }
+}
 
+impl ConnHandle {
     /// The connection id the relay knows this socket by.
     pub fn name(&self) -> &str {
         &self.name
@@ -164,7 +165,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Sockets {
     prefix: String,
     next: AtomicU64,
-    open: Mutex<HashMap<u64, ConnHandle>>,
+    open: Mutex<HashMap<u64, Arc<Conn>>>,
     limits: RelayLimits,
 }
 
@@ -191,9 +192,8 @@ impl Sockets {
         let handle = ConnHandle {
             id,
             name: format!("{}{id}", self.prefix),
-            shared: shared.clone(),
         };
-        lock(&self.open).insert(id, handle.clone());
+        lock(&self.open).insert(id, shared.clone());
         (
             handle,
             ConnReceiver {
@@ -220,7 +220,7 @@ impl Sockets {
         self.len() == 0
     }
 
-    fn find(&self, connection: &str) -> Option<ConnHandle> {
+    fn find(&self, connection: &str) -> Option<Arc<Conn>> {
         let id = connection.strip_prefix(&self.prefix)?.parse().ok()?;
         lock(&self.open).get(&id).cloned()
     }
@@ -244,9 +244,7 @@ impl Connections for Sockets {
     }
 
     async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
-        Ok(self
-            .find(connection)
-            .is_some_and(|c| !lock(&c.shared.state).gone))
+        Ok(self.find(connection).is_some_and(|c| !lock(&c.state).gone))
     }
 
     async fn close(&self, connection: &str) {
@@ -275,7 +273,10 @@ mod tests {
     #[tokio::test]
     async fn the_queue_keeps_order_and_its_caps_and_holds_nothing_once_taken() {
         let sockets = Sockets::new(RelayLimits::default());
-        let (conn, mut rx) = sockets.open();
+        let (handle, mut rx) = sockets.open();
+        let conn = sockets
+            .find(handle.name())
+            .unwrap_or_else(|| panic!("registered"));
         let l = limits(3, 100);
         assert_eq!(conn.push(frame(60), &l), Push::Queued);
         assert_eq!(conn.push(frame(50), &l), Push::Full, "byte cap");
@@ -288,7 +289,7 @@ mod tests {
             [60, 40, 0]
         );
         {
-            let st = lock(&conn.shared.state);
+            let st = lock(&conn.state);
             assert_eq!((st.frames.capacity(), st.bytes), (0, 0));
         }
         // Taken frames no longer count: a frame over the byte cap still goes to an empty queue.
@@ -301,7 +302,10 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_writer_wakes_for_a_frame_and_a_close_request() {
         let sockets = Sockets::new(RelayLimits::default());
-        let (conn, mut rx) = sockets.open();
+        let (handle, mut rx) = sockets.open();
+        let conn = sockets
+            .find(handle.name())
+            .unwrap_or_else(|| panic!("registered"));
         let waiter = tokio::spawn(async move {
             let batch = rx.frames.recv_all().await;
             let reason = rx.close.wait().await;

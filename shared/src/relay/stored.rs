@@ -24,12 +24,12 @@ use crate::domain::relay::{self as rules, Attach, Batch, QueueLimits, Send};
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
 use crate::ports::{Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore, Swap};
-use crate::service::{ServiceError, update_room};
+use crate::service::{ServiceError, decide_room, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How long the connection index keeps an entry (API Gateway closes connections after 2 h).
@@ -80,14 +80,20 @@ fn store_unavailable(e: crate::ports::StoreError) -> RelayError {
     unavailable(e.into())
 }
 
-/// A token naming one invocation's leases: random, or (without randomness) a process counter.
+/// A token naming one invocation's leases: unique within the process (a counter) and, through a
+/// random per-process offset, across the processes sharing a store. Drawn per frame, so it costs
+/// no system call.
 fn token() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let mut b = [0u8; 8];
-    match getrandom::fill(&mut b) {
-        Ok(()) => u64::from_le_bytes(b),
-        Err(_) => NEXT.fetch_add(1, Ordering::Relaxed) ^ (u64::from(std::process::id()) << 40),
-    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static OFFSET: OnceLock<u64> = OnceLock::new();
+    let offset = *OFFSET.get_or_init(|| {
+        let mut b = [0u8; 8];
+        match getrandom::fill(&mut b) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => u64::from(std::process::id()) << 40,
+        }
+    });
+    offset.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl StoredRelay {
@@ -322,9 +328,13 @@ impl StoredRelay {
         let q = self.queue_limits();
         // A dead peer connection is detached and the frame queued instead: at most two rounds.
         for _ in 0..2 {
-            let decision = update_room(&*self.store, &*self.clock, room, |slot, now| {
-                rules::send(slot, from, &frame, queue, token, now, &q)
-            })
+            let decision = decide_room(
+                &*self.store,
+                &*self.clock,
+                room,
+                |slot, now| rules::send(slot, from, &frame, queue, token, now, &q),
+                |d| matches!(d, Send::Queued | Send::Flush),
+            )
             .await
             .map_err(fail)?;
             match decision {
