@@ -163,6 +163,9 @@ APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-fe
 log "the relay suite (docs/protocol.md §7.2-7.3) against the compatibility listener (port 8089's paths)"
 APPRTC_TEST_RELAY_PORT=1 cargo test --all-features -p apprtc-local --test relay
 
+log "the relay suite and the call sequences against the AWS path (aws-local: every frame its own invocation, 10 ms jitter)"
+APPRTC_TEST_BACKEND=aws-local cargo test --all-features -p apprtc-local --test relay --test calls
+
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \

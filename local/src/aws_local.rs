@@ -368,33 +368,40 @@ pub fn management_router(aws: Arc<AwsLocal>) -> Router {
         .with_state(aws)
 }
 
+/// A management API error as AWS answers it: the SDK takes the error's type from the
+/// `x-amzn-ErrorType` header (or a `__type` field), not from the message, so without it a 410 is
+/// not a `GoneException` to the relay and a post to a closed connection looks like an outage.
+fn management_error(status: StatusCode, kind: &'static str) -> Response {
+    (
+        status,
+        [
+            ("x-amzn-errortype", kind),
+            ("content-type", "application/json"),
+        ],
+        format!("{{\"message\":\"{kind}\"}}"),
+    )
+        .into_response()
+}
+
 async fn manage(
     State(aws): State<Arc<AwsLocal>>,
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let gone = || (StatusCode::GONE, "{\"message\":\"GoneException\"}").into_response();
+    let gone = || management_error(StatusCode::GONE, "GoneException");
     let Some(tx) = aws.sender(&id) else {
         return gone();
     };
     match *req.method() {
         axum::http::Method::POST => {
             let Ok(body) = to_bytes(req.into_body(), MAX_MESSAGE).await else {
-                return (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "{\"message\":\"PayloadTooLargeException\"}",
-                )
-                    .into_response();
+                return management_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException");
             };
             match tx.try_send(Outgoing::Frame(String::from_utf8_lossy(&body).into_owned())) {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     let _ = tx.try_send(Outgoing::Close);
-                    (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "{\"message\":\"LimitExceededException\"}",
-                    )
-                        .into_response()
+                    management_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => gone(),
             }

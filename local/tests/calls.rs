@@ -72,9 +72,14 @@ async fn join_when_free(s: &TestServer, room: &str) -> Value {
 }
 
 /// Waits until the server has as many registered sockets as `n` (it has seen a close or a
-/// register).
+/// register). On the AWS path there is no `/status` (no such API Gateway route) and nothing to
+/// wait for: the calls' registers are shown by the frames that reach each socket, and after a
+/// close the relay queues for the client however late its `$disconnect` runs (a post to the
+/// connection answers 410); the steps that follow wait for the frames that show it.
 async fn await_open_sockets(s: &TestServer, n: u64) {
-    s.wait_status(|v| v["openws"] == n).await;
+    if !on_aws_path() {
+        s.wait_status(|v| v["openws"] == n).await;
+    }
 }
 
 /// The close code of the next close frame (pings skipped); panics on anything else.
@@ -130,9 +135,7 @@ async fn establish_call(s: &TestServer, room: &'static str) -> Call {
     wb.send_msg(&answer()).await;
     wb.send_msg(&candidate(3)).await;
     wb.send_msg(&candidate(4)).await;
-    assert_eq!(wa.recv_msg().await, answer());
-    assert_eq!(wa.recv_msg().await, candidate(3));
-    assert_eq!(wa.recv_msg().await, candidate(4));
+    wa.recv_burst(&[answer(), candidate(3), candidate(4)]).await;
 
     post_ok(s, room, &a, &candidate(5)).await;
     assert_eq!(wb.recv_msg().await, candidate(5));
@@ -317,8 +320,14 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
     let _wm2 = s.ws_registered("marker", &m2).await;
     await_open_sockets(&s, 4).await;
 
+    let dropped = Instant::now();
     drop(wb);
     await_open_sockets(&s, 3).await;
+    if on_aws_path() {
+        // Each `$disconnect` runs up to the stand-in's 10 ms jitter after its close: once that
+        // has passed, the marker's runs after the joiner's, as its grace must end after it.
+        tokio::time::sleep_until(dropped + Duration::from_millis(20)).await;
+    }
     drop(wm1);
     await_open_sockets(&s, 2).await;
 
@@ -349,7 +358,10 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
 
 #[tokio::test]
 async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
-    let s = TestServer::start_with(&["--register-deadline", "300ms"]).await;
+    // On the AWS path every frame waits for an invocation: a longer deadline keeps a's own
+    // register, which nothing can wait for before b joins, well inside it on a loaded machine.
+    let deadline = if on_aws_path() { 1000 } else { 300 };
+    let s = TestServer::start_with(&["--register-deadline", &format!("{deadline}ms")]).await;
     let room = "ghost";
     // The web client opens its socket while the join is in flight and registers right after.
     let mut wa = s.ws().await;
@@ -362,7 +374,7 @@ async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
     // b never opens a socket.
     let jc = join_when_free(&s, room).await;
     assert!(
-        before_join.elapsed() >= Duration::from_millis(300),
+        before_join.elapsed() >= Duration::from_millis(deadline),
         "dropped before the deadline ({:?})",
         before_join.elapsed()
     );

@@ -391,6 +391,23 @@ impl Ws {
         v["msg"].as_str().expect("msg").to_owned()
     }
 
+    /// The next `expected.len()` messages, asserting they are `expected`, each exactly once (none
+    /// missing, none twice): in that order on the in-process host; in any order on the AWS path,
+    /// where frames a client sends back to back are separate invocations that API Gateway does
+    /// not order, so the relay keeps each sender's order only as the invocations ran.
+    pub async fn recv_burst(&mut self, expected: &[String]) {
+        let mut got = Vec::with_capacity(expected.len());
+        for _ in expected {
+            got.push(self.recv_msg().await);
+        }
+        let mut want = expected.to_vec();
+        if on_aws_path() {
+            got.sort();
+            want.sort();
+        }
+        assert_eq!(got, want);
+    }
+
     /// The next frame's `error`, asserting it is not empty.
     pub async fn recv_error(&mut self) -> String {
         let v = self.recv().await;
