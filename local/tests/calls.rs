@@ -136,6 +136,7 @@ async fn establish_call(s: &TestServer, room: &'static str) -> Call {
     wb.send_msg(&candidate(3)).await;
     wb.send_msg(&candidate(4)).await;
     wa.recv_burst(&[answer(), candidate(3), candidate(4)]).await;
+    wa.expect_nothing_more_from(&mut wb).await;
 
     post_ok(s, room, &a, &candidate(5)).await;
     assert_eq!(wb.recv_msg().await, candidate(5));

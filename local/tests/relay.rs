@@ -175,6 +175,7 @@ async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
     let mut y = s.ws_registered("w2", &b).await;
     y.recv_burst(&[m(1), m(2), m(3)]).await;
     y.expect_nothing_pending().await;
+    y.expect_nothing_more_from(&mut x).await;
 }
 
 /// docs/protocol.md §7.2 case 37.
@@ -190,6 +191,7 @@ async fn queue_is_flushed_once_not_again_on_reregister() {
     x.expect_nothing_pending().await;
     let mut y = s.ws_registered("w2", &b).await;
     y.recv_burst(&[m(1), m(2), m(3)]).await;
+    y.expect_nothing_more_from(&mut x).await;
     y.close().await;
     await_open_ws(&s, 1).await;
     // Within the (default 10 s) grace: the same id takes its place back, with nothing to flush.

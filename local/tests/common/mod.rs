@@ -408,6 +408,20 @@ impl Ws {
         assert_eq!(got, want);
     }
 
+    /// Asserts nothing more from `sender` is on its way here (no duplicate of what it sent): a
+    /// marker `sender` sends now must be the next frame. The relay keeps each sender's order, so
+    /// a frame still queued or being delivered would come first; unlike a probe, this holds on
+    /// the AWS path too, where the probe's answer is an invocation of its own.
+    pub async fn expect_nothing_more_from(&mut self, sender: &mut Ws) {
+        let marker = r#"{"type":"candidate","label":0,"id":"marker","candidate":"candidate:0 1 udp 1 127.0.0.1 7 typ host"}"#;
+        sender.send_msg(marker).await;
+        assert_eq!(
+            self.recv_msg().await,
+            marker,
+            "a frame was still on its way"
+        );
+    }
+
     /// The next frame's `error`, asserting it is not empty.
     pub async fn recv_error(&mut self) -> String {
         let v = self.recv().await;
