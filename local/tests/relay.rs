@@ -439,6 +439,21 @@ async fn client_reconnecting_within_grace_gets_what_the_peer_sent_meanwhile() {
     x2.expect_nothing_pending().await;
 }
 
+/// docs/protocol.md §7.2 case 49, with the close not yet handled: API Gateway's `$disconnect`
+/// comes late (here a second), so the peer's frame finds the socket gone (410) and waits for the
+/// client's return instead of being refused. (The in-process host handles the close at once.)
+#[tokio::test]
+async fn frame_to_a_client_whose_close_is_not_yet_handled_waits_for_its_return() {
+    let s = TestServer::start_with(&["--apigw-disconnect-delay", "1s"]).await;
+    let (a, _, x, mut y) = pair(&s, "w9late").await;
+    x.close().await;
+    y.send_msg(&m(1)).await;
+    let mut x2 = s.ws_registered("w9late", &a).await;
+    assert_eq!(x2.recv_msg().await, m(1));
+    x2.expect_nothing_more_from(&mut y).await;
+    y.expect_nothing_pending().await;
+}
+
 /// docs/protocol.md §7.2 case 50.
 #[tokio::test]
 async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent() {
