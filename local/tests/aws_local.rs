@@ -317,3 +317,34 @@ async fn frames_over_32_kb_and_binary_frames_close_the_socket_as_api_gateway_doe
         .unwrap();
     assert_eq!(bin.expect_close_frame().await.0, 1003);
 }
+
+#[tokio::test]
+async fn a_join_before_a_late_disconnect_keeps_the_dropped_clients_place_for_the_grace() {
+    // The `$disconnect` of b's socket comes a second late; a join in between finds b's socket
+    // gone. b keeps its place for the reconnect grace, as after the `$disconnect` itself.
+    let s = TestServer::start_with(&[
+        "--backend",
+        "aws-local",
+        "--apigw-jitter",
+        "0ms",
+        "--apigw-disconnect-delay",
+        "1s",
+        "--reconnect-grace",
+        "10s",
+    ])
+    .await;
+    let r = room("late-disconnect");
+    let a = s.join_id(&r).await;
+    let b = s.join_id(&r).await;
+    let mut wa = s.ws_registered(&r, &a).await;
+    let mut wb = s.ws_registered(&r, &b).await;
+    wb.send_msg(&offer()).await;
+    assert_eq!(wa.recv_msg().await, offer(), "both registered");
+    wb.close().await;
+    assert_eq!(s.join(&r).await["result"], "FULL", "the place is kept");
+    assert_eq!(s.join(&r).await["result"], "FULL", "still kept");
+    // b comes back within the grace and gets what a sent meanwhile.
+    wa.send_msg(&answer()).await;
+    let mut wb2 = s.ws_registered(&r, &b).await;
+    assert_eq!(wb2.recv_msg().await, answer());
+}

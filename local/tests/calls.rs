@@ -261,16 +261,6 @@ async fn page_unload_with_only_a_bye_frees_the_place_at_once() {
 
 #[tokio::test]
 async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
-    // known: on the AWS path a join that finds the room full removes a member whose connection
-    // is gone before its `$disconnect` was handled (StoredRelay::free_dead, rules::remove_dead),
-    // without the reconnect grace a handled `$disconnect` gives it; a join in that window frees
-    // the place at once.
-    if skip_on_aws_path(
-        "known bug: a join frees a dropped member's place without the grace when it comes before \
-         the `$disconnect` (StoredRelay::free_dead)",
-    ) {
-        return;
-    }
     let grace = Duration::from_millis(300);
     let s = TestServer::start_with(&["--reconnect-grace", "300ms"]).await;
     let Call {

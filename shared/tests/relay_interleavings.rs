@@ -240,9 +240,12 @@ async fn join(w: &World, room: &RoomId) -> Result<ClientId, String> {
             .map_err(|e| e.to_string())?
         {
             JoinReply::Joined { client_id, .. } => return Ok(client_id),
-            // What the deployed join does on a full room: free members whose socket is gone.
+            // What the deployed join does on a full room: members whose socket is gone start
+            // their grace; the newcomer tries again once it has passed.
             JoinReply::Full => {
-                w.relay.free_dead(room).await.map_err(|e| e.to_string())?;
+                w.relay.detach_dead(room).await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(w.settings.limits.reconnect_grace + Duration::from_secs(1))
+                    .await;
             }
             other => return Err(format!("join: {other:?}")),
         }

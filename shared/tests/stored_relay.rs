@@ -226,12 +226,16 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     w.conns.vanish("cc");
     let room = RoomId::parse("s6").unwrap();
     assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
-    // ...until the liveness check frees it.
-    assert!(w.relay.free_dead(&room).await.unwrap());
-    assert!(matches!(
-        w.service.join(&room, false).await.unwrap(),
-        JoinReply::Joined { .. }
-    ));
+    // ...which the liveness check finds: c keeps its place for the reconnect grace, as after a
+    // disconnect event (domain::relay's tests follow the grace to its end)...
+    assert!(w.relay.detach_dead(&room).await.unwrap());
+    assert!(!w.relay.detach_dead(&room).await.unwrap(), "found once");
+    assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
+    // ...and may come back on a new socket within it.
+    w.conns.open("cc2");
+    w.relay.on_frame("cc2", &register("s6", &c)).await;
+    w.relay.on_frame("ca", &send(OFFER)).await;
+    assert_eq!(frames(&w, "cc2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
 #[tokio::test]

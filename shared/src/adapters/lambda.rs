@@ -455,12 +455,14 @@ async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResp
     Ok(match route {
         Route::Join => {
             let room = room()?;
-            let mut reply = dep.service.join(&room, ctx.loopback()).await;
-            // A room full of a ghost (a socket gone without a disconnect event) frees up here.
+            let reply = dep.service.join(&room, ctx.loopback()).await;
+            // A member whose socket is gone without a disconnect event starts its reconnect
+            // grace here, as a handled `$disconnect` starts it: a ghost frees the room when it
+            // ends, and a client that is only reconnecting keeps its place.
             if matches!(reply, Ok(JoinReply::Full))
-                && dep.relay.free_dead(&room).await.unwrap_or(false)
+                && let Err(e) = dep.relay.detach_dead(&room).await
             {
-                reply = dep.service.join(&room, ctx.loopback()).await;
+                tracing::warn!(%room, error = %e, "liveness check of a full room failed");
             }
             join_response(&ctx, &dep.settings, &room, reply)
         }

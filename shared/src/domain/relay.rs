@@ -348,21 +348,6 @@ pub fn claim_queue(
     claim(me, peer_registered, token, now, q)
 }
 
-/// Removes members whose registered connection is known to be dead (missed disconnect event).
-pub fn remove_dead(slot: &mut RoomSlot, dead: &[String]) -> bool {
-    let Some(room) = slot.as_mut() else {
-        return false;
-    };
-    let before = room.members.len();
-    room.members
-        .retain(|m| m.connection.as_ref().is_none_or(|c| !dead.contains(c)));
-    let changed = room.members.len() != before;
-    if changed {
-        super::room::settle(slot);
-    }
-    changed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,16 +565,23 @@ mod tests {
     }
 
     #[test]
-    fn dead_connections_free_the_room() {
+    fn a_dead_connection_detached_late_keeps_the_place_for_the_grace_then_frees_it() {
         let l = RoomLimits::default();
+        let grace = crate::domain::room::millis(l.reconnect_grace);
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
         attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
         attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 2, 0, &Q, &l);
-        assert!(remove_dead(&mut slot, &["cb".to_owned()]));
+        // b's socket is found dead at t=100 (its disconnect event never came).
+        assert_eq!(detach(&mut slot, "cb", 100, &l), Some(id("b")));
+        assert_eq!(join(&mut slot, &id("c"), false, 100, &l), JoinOutcome::Full);
+        assert_eq!(
+            join(&mut slot, &id("c"), false, 100 + grace - 1, &l),
+            JoinOutcome::Full
+        );
         assert!(matches!(
-            join(&mut slot, &id("c"), false, 0, &l),
+            join(&mut slot, &id("c"), false, 100 + grace, &l),
             JoinOutcome::Joined {
                 is_initiator: false,
                 ..

@@ -481,9 +481,11 @@ impl StoredRelay {
         Ok(report)
     }
 
-    /// Removes members of `room` whose registered connection is gone (a missed disconnect), so a
-    /// ghost never keeps a room full. Returns whether anyone was removed.
-    pub async fn free_dead(&self, room: &RoomId) -> Result<bool, ServiceError> {
+    /// Detaches the members of `room` whose registered connection is gone without a handled
+    /// `$disconnect` (late or lost): each keeps its place for the reconnect grace from now, as
+    /// after a `$disconnect`, and a ghost frees the room when the grace ends. Returns whether
+    /// anyone was detached.
+    pub async fn detach_dead(&self, room: &RoomId) -> Result<bool, ServiceError> {
         let Some(loaded) = self.store.load(room).await? else {
             return Ok(false);
         };
@@ -501,8 +503,12 @@ impl StoredRelay {
         if dead.is_empty() {
             return Ok(false);
         }
-        update_room(&*self.store, &*self.clock, room, |slot, _| {
-            rules::remove_dead(slot, &dead)
+        let limits = &self.settings.limits;
+        update_room(&*self.store, &*self.clock, room, |slot, now| {
+            dead.iter()
+                .filter(|c| rules::detach(slot, c, now, limits).is_some())
+                .count()
+                > 0
         })
         .await
     }
