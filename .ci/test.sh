@@ -169,7 +169,7 @@ APPRTC_TEST_BACKEND=aws-local cargo test --all-features -p apprtc-local --test r
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \
-    --test contract --test races --test store_faults --test aws_local
+    --test contract --test races --test store_faults --test aws_local --test store_outage --test keepalive
 APPRTC_REQUIRE_BROWSER=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
     infra/dynamodb/local.sh cargo test --all-features -p apprtc-local --test browser -- aws_path
 

@@ -101,88 +101,6 @@ async fn collider_http_and_pages_go_through_the_functions() {
     assert_eq!(s.get("/nope/nope/nope").await.status, 404);
 }
 
-#[path = "../../shared/tests/support/fault_proxy.rs"]
-mod fault_proxy;
-
-/// A stopped, hung, slow or throttling DynamoDB behind `apprtc-local --store dynamodb`, on both
-/// backends: a 503 JSON error within a bound, sockets of a call in progress stay open, and the
-/// same process serves again when the table is back.
-#[tokio::test]
-async fn a_failing_table_is_a_503_and_both_backends_recover() {
-    use fault_proxy::{Fault, FaultProxy};
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
-        eprintln!("skipped: AWS_ENDPOINT_URL_DYNAMODB not set");
-        return;
-    };
-    // The store's deployed timeouts (2 s per operation) plus a margin for a loaded machine.
-    let bound = std::time::Duration::from_secs(4);
-    for backend in ["local", "aws-local"] {
-        let proxy = FaultProxy::start(&endpoint).await;
-        let url = proxy.url();
-        let s = TestServer::start_with(&[
-            "--backend",
-            backend,
-            "--store",
-            "dynamodb",
-            "--dynamodb-endpoint",
-            &url,
-        ])
-        .await;
-        let r = room(&format!("faults-{backend}"));
-        let a = s.join_id(&r).await;
-        // On the local backend a socket's frames are handled in order: once the probe is
-        // answered, the registration is complete, and the socket stays open through the faults.
-        // On the AWS path the register's invocation is not ordered with the probe's and may run
-        // into the first fault (the client then gets an error frame), so there the socket
-        // registers once the table is back.
-        let mut wa = None;
-        if backend == "local" {
-            let mut ws = s.ws_registered(&r, &a).await;
-            ws.expect_nothing_pending().await;
-            wa = Some(ws);
-        }
-        for (n, fault) in [
-            Fault::Stopped,
-            Fault::Hung,
-            Fault::Slow(std::time::Duration::from_secs(3)),
-            Fault::Throttling,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            proxy.set(fault);
-            for path in [format!("/join/{r}"), format!("/message/{r}/{a}")] {
-                let started = std::time::Instant::now();
-                let res = s.post(&path, offer()).await;
-                let took = started.elapsed();
-                assert!(took < bound, "{backend} {fault:?} {path}: took {took:?}");
-                assert_eq!(res.status, 503, "{backend} {fault:?} {path}: {}", res.body);
-                assert_eq!(res.json()["result"], "ERROR");
-                eprintln!("{backend} {fault:?} {path}: 503 after {took:?}");
-            }
-            proxy.set(Fault::None);
-            let other = format!("{r}-after-{n}");
-            assert_eq!(
-                s.join(&other).await["result"],
-                "SUCCESS",
-                "{backend} {fault:?}"
-            );
-        }
-        // The call in progress goes on: the joiner gets in and reaches the first client.
-        let mut wa = match wa {
-            Some(ws) => ws,
-            None => s.ws_registered(&r, &a).await,
-        };
-        let joined = s.join(&r).await;
-        assert_eq!(joined["params"]["is_initiator"], "false", "{backend}");
-        let b = joined["params"]["client_id"].as_str().unwrap().to_owned();
-        let mut wb = s.ws_registered(&r, &b).await;
-        wb.send_msg(&answer()).await;
-        assert_eq!(wa.recv_msg().await, answer(), "{backend}");
-        s.shutdown().await.unwrap();
-    }
-}
-
 async fn aws_server_with(extra: &[&str]) -> TestServer {
     let mut flags = vec!["--backend", "aws-local"];
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
@@ -263,37 +181,6 @@ async fn call_shaped_clients_lose_nothing_and_keep_their_sockets_under_parallel_
     // timeouts under more, and the other tests share it.
     for batch in rooms.chunks(5) {
         futures_util::future::join_all(batch.iter().map(|r| call_shaped(&s, r))).await;
-    }
-}
-
-#[tokio::test]
-async fn idle_sockets_close_and_the_keepalive_holds_registered_ones_open() {
-    let s = aws_server_with(&[
-        "--apigw-idle-timeout",
-        "2s",
-        "--keepalive-interval",
-        "400ms",
-    ])
-    .await;
-    let r = room("aws-idle");
-    let a = s.join_id(&r).await;
-    let mut wa = s.ws_registered(&r, &a).await;
-    let mut idle = s.ws().await;
-    assert_eq!(idle.expect_close_frame().await.0, 1001, "idle timeout");
-    // The registered socket is as old as the idle one; the keep-alive kept it open, and every
-    // keep-alive frame is one the AppRTC clients drop (an error they log, on Android a candidate
-    // WebRTC cannot parse).
-    let first = wa.recv().await;
-    assert_eq!(first["error"], "keepalive");
-    let inner: serde_json::Value = serde_json::from_str(first["msg"].as_str().unwrap()).unwrap();
-    assert_eq!(inner["type"], "candidate");
-    wa.send_json(serde_json::json!({"cmd": "probe"})).await;
-    loop {
-        let v = wa.recv().await;
-        if v["error"] != "keepalive" {
-            assert_eq!(v["error"], "Invalid message: unexpected 'cmd'");
-            break;
-        }
     }
 }
 
