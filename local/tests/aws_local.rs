@@ -9,21 +9,7 @@ use common::*;
 use futures_util::SinkExt;
 
 async fn aws_server() -> TestServer {
-    let mut flags = vec!["--backend", "aws-local"];
-    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
-        flags.extend(["--store", "dynamodb"]);
-    }
-    TestServer::start_with(&flags).await
-}
-
-fn room(tag: &str) -> String {
-    format!(
-        "{tag}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
+    aws_server_with(&[]).await
 }
 
 #[tokio::test]
@@ -99,15 +85,6 @@ async fn collider_http_and_pages_go_through_the_functions() {
     let params = s.get("/params").await.json();
     assert!(params["wss_url"].as_str().unwrap().ends_with("/ws"));
     assert_eq!(s.get("/nope/nope/nope").await.status, 404);
-}
-
-async fn aws_server_with(extra: &[&str]) -> TestServer {
-    let mut flags = vec!["--backend", "aws-local"];
-    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
-        flags.extend(["--store", "dynamodb"]);
-    }
-    flags.extend_from_slice(extra);
-    TestServer::start_with(&flags).await
 }
 
 /// Every message of `ws` until `n` have arrived; any error frame fails the test.

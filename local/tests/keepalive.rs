@@ -7,25 +7,6 @@
 mod common;
 use common::*;
 
-async fn aws_server_with(extra: &[&str]) -> TestServer {
-    let mut flags = vec!["--backend", "aws-local"];
-    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
-        flags.extend(["--store", "dynamodb"]);
-    }
-    flags.extend_from_slice(extra);
-    TestServer::start_with(&flags).await
-}
-
-fn room(tag: &str) -> String {
-    format!(
-        "{tag}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 #[tokio::test]
 async fn idle_sockets_close_and_the_keepalive_holds_registered_ones_open() {
     let s = aws_server_with(&[

@@ -9,16 +9,6 @@ mod common;
 mod fault_proxy;
 use common::*;
 
-fn room(tag: &str) -> String {
-    format!(
-        "{tag}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// A stopped, hung, slow or throttling DynamoDB behind `apprtc-local --store dynamodb`, on both
 /// backends: a 503 JSON error within a bound, sockets of a call in progress stay open, and the
 /// same process serves again when the table is back.

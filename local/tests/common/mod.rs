@@ -488,3 +488,25 @@ pub fn answer() -> String {
 }
 
 pub const BYE: &str = r#"{"type":"bye"}"#;
+
+/// A room name no other test or run uses.
+pub fn room(tag: &str) -> String {
+    format!(
+        "{tag}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// A server on the AWS path with `extra` flags, on DynamoDB when `AWS_ENDPOINT_URL_DYNAMODB` is
+/// set (the test command runs these suites that way too).
+pub async fn aws_server_with(extra: &[&str]) -> TestServer {
+    let mut flags = vec!["--backend", "aws-local"];
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
+        flags.extend(["--store", "dynamodb"]);
+    }
+    flags.extend_from_slice(extra);
+    TestServer::start_with(&flags).await
+}
