@@ -1,8 +1,7 @@
 //! Command-line flags, each with an environment-variable twin, turned into `room` settings.
 
 use clap::Parser;
-use room::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth};
-use room::domain::room::RoomLimits;
+use room::config::{Host, Setting, SettingError, Settings, SettingsBuilder};
 use room::relay::RelayLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -109,42 +108,42 @@ pub struct Config {
     )]
     pub turn_secret: Vec<String>,
     /// Lifetime of minted TURN credentials.
-    #[arg(long, env = "APPRTC_TURN_TTL", default_value = "24h", value_parser = room::config::parse_duration)]
-    pub turn_ttl: Duration,
+    #[arg(long, env = "APPRTC_TURN_TTL", default_value_t = default_of(Setting::TurnTtl))]
+    pub turn_ttl: String,
     /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
     #[arg(long, env = "APPRTC_ICE_CORS_ORIGINS", default_value = "")]
     pub ice_cors_origins: String,
 
     /// A room record lives this long after its last change.
-    #[arg(long, env = "APPRTC_ROOM_TTL", default_value = "24h", value_parser = room::config::parse_duration)]
-    pub room_ttl: Duration,
+    #[arg(long, env = "APPRTC_ROOM_TTL", default_value_t = default_of(Setting::RoomTtl))]
+    pub room_ttl: String,
     /// A joiner that does not register on the relay within this time is removed.
-    #[arg(long, env = "APPRTC_REGISTER_DEADLINE", default_value = "60s", value_parser = room::config::parse_duration)]
-    pub register_deadline: Duration,
+    #[arg(long, env = "APPRTC_REGISTER_DEADLINE", default_value_t = default_of(Setting::RegisterDeadline))]
+    pub register_deadline: String,
     /// A client whose socket closed keeps its place this long.
-    #[arg(long, env = "APPRTC_RECONNECT_GRACE", default_value = "10s", value_parser = room::config::parse_duration)]
-    pub reconnect_grace: Duration,
+    #[arg(long, env = "APPRTC_RECONNECT_GRACE", default_value_t = default_of(Setting::ReconnectGrace))]
+    pub reconnect_grace: String,
     /// Largest signaling message (HTTP body or WebSocket frame), in bytes.
-    #[arg(long, env = "APPRTC_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
-    pub max_message_bytes: usize,
+    #[arg(long, env = "APPRTC_MAX_MESSAGE_BYTES", default_value_t = default_of(Setting::MaxMessageBytes))]
+    pub max_message_bytes: String,
     /// Most messages saved for a member waiting alone.
-    #[arg(long, env = "APPRTC_MAX_SAVED_MESSAGES", default_value_t = 256)]
-    pub max_saved_messages: usize,
+    #[arg(long, env = "APPRTC_MAX_SAVED_MESSAGES", default_value_t = default_of(Setting::MaxSavedMessages))]
+    pub max_saved_messages: String,
     /// Most bytes saved for a member waiting alone.
-    #[arg(long, env = "APPRTC_MAX_SAVED_BYTES", default_value_t = 256 * 1024)]
-    pub max_saved_bytes: usize,
+    #[arg(long, env = "APPRTC_MAX_SAVED_BYTES", default_value_t = default_of(Setting::MaxSavedBytes))]
+    pub max_saved_bytes: String,
     /// Most messages the relay queues per sender while its peer is not registered.
-    #[arg(long, env = "APPRTC_MAX_QUEUED_MESSAGES", default_value_t = 1024)]
-    pub max_queued_messages: usize,
+    #[arg(long, env = "APPRTC_MAX_QUEUED_MESSAGES", default_value_t = default_of(Setting::MaxQueuedMessages))]
+    pub max_queued_messages: String,
     /// Most bytes the relay queues per sender while its peer is not registered.
-    #[arg(long, env = "APPRTC_MAX_QUEUED_BYTES", default_value_t = 1024 * 1024)]
-    pub max_queued_bytes: usize,
+    #[arg(long, env = "APPRTC_MAX_QUEUED_BYTES", default_value_t = default_of(Setting::MaxQueuedBytes))]
+    pub max_queued_bytes: String,
     /// Frames waiting for one socket before it is closed as a slow reader.
-    #[arg(long, env = "APPRTC_OUTBOUND_QUEUE", default_value_t = 1088)]
-    pub outbound_queue: usize,
+    #[arg(long, env = "APPRTC_OUTBOUND_QUEUE", default_value_t = default_of(Setting::OutboundQueue))]
+    pub outbound_queue: String,
     /// Bytes waiting for one socket before it is closed as a slow reader.
-    #[arg(long, env = "APPRTC_OUTBOUND_BYTES", default_value_t = 2 * 1024 * 1024)]
-    pub outbound_bytes: usize,
+    #[arg(long, env = "APPRTC_OUTBOUND_BYTES", default_value_t = default_of(Setting::OutboundBytes))]
+    pub outbound_bytes: String,
     /// Interval of server WebSocket pings; a socket that misses two is closed.
     #[arg(long, env = "APPRTC_PING_INTERVAL", default_value = "25s", value_parser = room::config::parse_duration)]
     pub ping_interval: Duration,
@@ -213,13 +212,6 @@ pub enum StoreKind {
     Dynamodb,
 }
 
-fn non_empty(list: &[String]) -> Vec<String> {
-    list.iter()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 impl Config {
     /// The main listen address.
     pub fn listen_addr(&self) -> SocketAddr {
@@ -258,67 +250,45 @@ impl Config {
         }
     }
 
-    /// Room and relay settings; fails on contradictory or unusable values.
-    pub fn settings(&self) -> Result<(Settings, RelayLimits), String> {
-        if self.max_message_bytes == 0
-            || self.max_saved_messages == 0
-            || self.max_queued_messages == 0
-        {
-            return Err("message, saved and queue limits must be greater than zero".to_owned());
-        }
-        if self.outbound_queue <= self.max_queued_messages {
-            return Err("--outbound-queue must be larger than --max-queued-messages (a queue is flushed into it)".to_owned());
-        }
-        if self.outbound_bytes < self.max_queued_bytes {
-            return Err(
-                "--outbound-bytes must be at least --max-queued-bytes (a queue is flushed into it)"
-                    .to_owned(),
-            );
-        }
+    /// Room and relay settings, parsed and checked by [`SettingsBuilder`] as a deployed
+    /// function's are; an error names the flag.
+    pub fn settings(&self) -> Result<(Settings, RelayLimits), SettingError> {
         if self.ping_interval.is_zero() {
-            return Err("--ping-interval must be greater than zero".to_owned());
+            return Err(SettingError {
+                name: "--ping-interval",
+                reason: "must be greater than zero".to_owned(),
+            });
         }
-        let turn_auth = TurnAuth::from_settings(
-            self.turn_username.clone(),
-            self.turn_credential.clone(),
-            non_empty(&self.turn_secret),
-            self.turn_ttl,
-        )?;
-        let limits = RoomLimits {
-            room_ttl: self.room_ttl,
-            register_deadline: self.register_deadline,
-            reconnect_grace: self.reconnect_grace,
-            max_message_bytes: self.max_message_bytes,
-            max_saved_messages: self.max_saved_messages,
-            max_saved_bytes: self.max_saved_bytes,
-        };
-        let settings = Settings {
-            limits,
-            urls: PublicUrls {
-                base_url: self.public_url.clone(),
-                wss_url: self.wss_url.clone(),
-                wss_post_url: self.wss_post_url.clone(),
-                ice_server_url: self.ice_server_url.clone(),
-            },
-            wshpp_allow: non_empty(&self.wshpp_allow),
-            ice: IceSettings {
-                stun_urls: non_empty(&self.stun_urls),
-                turn_urls: non_empty(&self.turn_urls),
-                turn_auth,
-            },
-            ice_cors: CorsOrigins::parse(&self.ice_cors_origins),
-            bypass_join_confirmation: false,
-            header_message: None,
-        };
-        let relay = RelayLimits {
-            max_queued_messages: self.max_queued_messages,
-            max_queued_bytes: self.max_queued_bytes,
-            outbound_queue: self.outbound_queue,
-            outbound_bytes: self.outbound_bytes,
-            reconnect_grace: self.reconnect_grace,
-        };
-        Ok((settings, relay))
+        SettingsBuilder::new(Host::emulator())
+            .set(Setting::RoomTtl, self.room_ttl.clone())
+            .set(Setting::RegisterDeadline, self.register_deadline.clone())
+            .set(Setting::ReconnectGrace, self.reconnect_grace.clone())
+            .set(Setting::MaxMessageBytes, self.max_message_bytes.clone())
+            .set(Setting::MaxSavedMessages, self.max_saved_messages.clone())
+            .set(Setting::MaxSavedBytes, self.max_saved_bytes.clone())
+            .set(Setting::MaxQueuedMessages, self.max_queued_messages.clone())
+            .set(Setting::MaxQueuedBytes, self.max_queued_bytes.clone())
+            .set(Setting::OutboundQueue, self.outbound_queue.clone())
+            .set(Setting::OutboundBytes, self.outbound_bytes.clone())
+            .set(Setting::PublicUrl, self.public_url.clone())
+            .set(Setting::WssUrl, self.wss_url.clone())
+            .set(Setting::WssPostUrl, self.wss_post_url.clone())
+            .set(Setting::IceServerUrl, self.ice_server_url.clone())
+            .set(Setting::WshppAllow, self.wshpp_allow.join(","))
+            .set(Setting::StunUrls, self.stun_urls.join(","))
+            .set(Setting::TurnUrls, self.turn_urls.join(","))
+            .set(Setting::TurnUsername, self.turn_username.clone())
+            .set(Setting::TurnCredential, self.turn_credential.clone())
+            .set(Setting::TurnSecret, self.turn_secret.join(","))
+            .set(Setting::TurnTtl, self.turn_ttl.clone())
+            .set(Setting::IceCorsOrigins, self.ice_cors_origins.clone())
+            .build()
     }
+}
+
+/// The emulator's default of a number or duration setting, as `--help` shows it.
+fn default_of(setting: Setting) -> String {
+    Host::emulator().default_text(setting).unwrap_or_default()
 }
 
 /// Bounds of `--ws-read-buffer`: below, a message takes many reads; above, memory per thread.

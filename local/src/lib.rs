@@ -362,12 +362,8 @@ impl Server {
 
     /// Builds the server the flags describe: store (`--store`) and backend (`--backend`).
     pub async fn from_config(config: &config::Config) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
         use config::{Backend, StoreKind};
-        let (settings, relay) = config
-            .settings()
-            .map_err(anyhow::Error::msg)
-            .context("invalid settings")?;
+        let (settings, relay) = config.settings()?;
         let options = config.server_options();
         let memory = Arc::new(MemoryRoomStore::new());
         let store: Arc<dyn RoomStore> = match config.store {

@@ -367,7 +367,7 @@ fn aws_clients_trust_amazon_roots_unless_an_endpoint_is_overridden_or_told_other
 
 #[test]
 fn the_deployed_message_limit_fits_api_gateway_frames() {
-    use room::adapters::lambda::{DEFAULT_MESSAGE_BYTES, MAX_MESSAGE_BYTES};
+    use room::config::{API_GATEWAY_MAX_MESSAGE_BYTES, DEPLOYED_MESSAGE_BYTES};
     let limit = |v: Option<&str>| {
         DeployConfig::from_lookup(|k| match k {
             "TABLE_NAME" => Some("t".to_owned()),
@@ -376,10 +376,11 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
         })
         .map(|c| c.settings.limits.max_message_bytes)
     };
-    assert_eq!(limit(None).unwrap(), DEFAULT_MESSAGE_BYTES);
+    assert_eq!(limit(None).unwrap(), DEPLOYED_MESSAGE_BYTES);
     // The largest message whose `send` frame fits API Gateway's 32 KB frame, unescaped.
     let frame =
-        serde_json::json!({"cmd": "send", "msg": "x".repeat(MAX_MESSAGE_BYTES)}).to_string();
+        serde_json::json!({"cmd": "send", "msg": "x".repeat(API_GATEWAY_MAX_MESSAGE_BYTES)})
+            .to_string();
     assert_eq!(frame.len(), 32 * 1024);
     assert_eq!(limit(Some("32745")).unwrap(), 32745);
     let e = limit(Some("65536")).unwrap_err();
@@ -387,6 +388,6 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
     assert!(e.reason.contains("32 KB"), "{e}");
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    assert!(template.contains(&format!("MaxValue: {MAX_MESSAGE_BYTES}")));
-    assert!(template.contains(&format!("Default: {DEFAULT_MESSAGE_BYTES}")));
+    assert!(template.contains(&format!("MaxValue: {API_GATEWAY_MAX_MESSAGE_BYTES}")));
+    assert!(template.contains(&format!("Default: {DEPLOYED_MESSAGE_BYTES}")));
 }

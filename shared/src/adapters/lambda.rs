@@ -11,9 +11,8 @@ use crate::adapters::apigw::ApiGatewayConnections;
 use crate::adapters::dynamo::{
     DynamoRoomStore, DynamoTimeouts, TrustRoots, client_from, sdk_config,
 };
-use crate::config::{CorsOrigins, IceSettings, PublicUrls, Settings, TurnAuth, parse_duration};
+use crate::config::{Host, Setting, Settings, SettingsBuilder, TURN_TTL, TurnAuth, split_list};
 use crate::domain::ids::{ClientId, RoomId};
-use crate::domain::room::RoomLimits;
 use crate::http::{
     ApiError, HttpResponse, error_response, ice_response, join_response, leave_response,
     message_response, path_segments,
@@ -30,57 +29,17 @@ use lambda_http::aws_lambda_events::apigw::{
 };
 use lambda_http::{Body, Error, LambdaEvent, Request, RequestExt, Response, service_fn};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Environment variables a deployed function reads (once, at cold start).
+/// Environment variables a deployed function reads (once, at cold start), besides the room and
+/// relay settings, whose variables are [`Setting::env`].
 pub mod env {
     /// DynamoDB table (required).
     pub const TABLE_NAME: &str = "TABLE_NAME";
     /// Management endpoint of the WebSocket API, `https://<api>.execute-api.<region>.amazonaws.com/<stage>`.
     pub const RELAY_ENDPOINT: &str = "RELAY_ENDPOINT";
-    /// Base URL of room links and of the default ICE URL.
-    pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
-    /// `wss_url` handed to clients (the WebSocket API URL).
-    pub const WSS_URL: &str = "WSS_URL";
-    /// `wss_post_url` handed to clients (the collider HTTP routes, `<http api>/relay`).
-    pub const WSS_POST_URL: &str = "WSS_POST_URL";
-    /// `ice_server_url` handed to clients.
-    pub const ICE_SERVER_URL: &str = "ICE_SERVER_URL";
-    /// `host:port` values `wshpp` may select (comma list).
-    pub const WSHPP_ALLOW: &str = "WSHPP_ALLOW";
-    /// STUN URLs (comma list).
-    pub const STUN_URLS: &str = "STUN_URLS";
-    /// TURN URLs (comma list).
-    pub const TURN_URLS: &str = "TURN_URLS";
-    /// Static TURN username.
-    pub const TURN_USERNAME: &str = "TURN_USERNAME";
-    /// Static TURN password.
-    pub const TURN_CREDENTIAL: &str = "TURN_CREDENTIAL";
-    /// TURN REST shared secrets (comma list, first mints). Prefer `TURN_SECRET_ARN`.
-    pub const TURN_SHARED_SECRET: &str = "TURN_SHARED_SECRET";
     /// ARN of a Secrets Manager secret holding the TURN REST shared secrets (comma list), read
     /// once at cold start; keeps the secret out of the function's environment.
     pub const TURN_SECRET_ARN: &str = "TURN_SECRET_ARN";
-    /// Lifetime of minted TURN credentials (e.g. `24h`).
-    pub const TURN_TTL: &str = "TURN_TTL";
-    /// Origins allowed to read the ICE endpoint cross-origin (comma list, `*` for any).
-    pub const ICE_CORS_ORIGINS: &str = "ICE_CORS_ORIGINS";
-    /// Room record lifetime after its last change.
-    pub const ROOM_TTL: &str = "ROOM_TTL";
-    /// Deadline for a joiner to register on the relay.
-    pub const REGISTER_DEADLINE: &str = "REGISTER_DEADLINE";
-    /// Grace for a closed socket to come back.
-    pub const RECONNECT_GRACE: &str = "RECONNECT_GRACE";
-    /// Largest signaling message, bytes.
-    pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
-    /// Messages saved for a waiting member.
-    pub const MAX_SAVED_MESSAGES: &str = "MAX_SAVED_MESSAGES";
-    /// Bytes saved for a waiting member.
-    pub const MAX_SAVED_BYTES: &str = "MAX_SAVED_BYTES";
-    /// Relay frames queued per sender while its peer is not registered.
-    pub const MAX_QUEUED_MESSAGES: &str = "MAX_QUEUED_MESSAGES";
-    /// Relay bytes queued per sender.
-    pub const MAX_QUEUED_BYTES: &str = "MAX_QUEUED_BYTES";
     /// Root certificates the AWS clients trust: `aws` (Amazon Trust Services' roots, built in;
     /// the default) or `native` (the machine's store; the default when an endpoint is overridden).
     pub const TLS_ROOTS: &str = "TLS_ROOTS";
@@ -93,15 +52,8 @@ pub mod env {
     ];
 }
 
-/// A setting that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid setting {name}: {reason}")]
-pub struct ConfigError {
-    /// Variable name.
-    pub name: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+/// A setting that cannot be used (the variable and why); the emulator's flags fail the same way.
+pub use crate::config::SettingError as ConfigError;
 
 /// Settings read from the environment (or any lookup, for tests).
 #[derive(Debug, Clone)]
@@ -120,100 +72,17 @@ pub struct DeployConfig {
     pub tls_roots: TrustRoots,
 }
 
-/// Largest message a deployment can accept: API Gateway closes a socket on a frame over 32 KB
-/// (close 1009), and a client's `send` frame wraps the message in 23 bytes.
-pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 - 23;
-/// The deployed default: a quarter of the frame is left for the escaping the wrapping adds (an
-/// SDP's line breaks and quotes are escaped once more).
-pub const DEFAULT_MESSAGE_BYTES: usize = 24 * 1024;
-/// The deployed default for frames queued per sender: the room record, queues included, is one
-/// DynamoDB item (at most 400 KB).
-pub const DEFAULT_QUEUED_BYTES: usize = 64 * 1024;
-
-fn list(v: Option<String>) -> Vec<String> {
-    v.map(|s| {
-        s.split(',')
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
 impl DeployConfig {
     /// Reads every setting through `get` (the process environment in [`DeployConfig::from_env`]).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let duration = |name: &'static str, default: Duration| match get(name) {
-            Some(v) => parse_duration(&v).map_err(|reason| ConfigError { name, reason }),
-            None => Ok(default),
-        };
-        let number = |name: &'static str, default: usize| match get(name) {
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError {
-                    name,
-                    reason: format!("'{v}' is not a positive integer"),
-                }),
-            None => Ok(default),
-        };
-        let d = RoomLimits::default();
-        let limits = RoomLimits {
-            room_ttl: duration(env::ROOM_TTL, d.room_ttl)?,
-            register_deadline: duration(env::REGISTER_DEADLINE, d.register_deadline)?,
-            reconnect_grace: duration(env::RECONNECT_GRACE, d.reconnect_grace)?,
-            max_message_bytes: number(env::MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_BYTES)?,
-            max_saved_messages: number(env::MAX_SAVED_MESSAGES, d.max_saved_messages)?,
-            max_saved_bytes: number(env::MAX_SAVED_BYTES, d.max_saved_bytes)?,
-        };
-        if limits.max_message_bytes > MAX_MESSAGE_BYTES {
-            return Err(ConfigError {
-                name: env::MAX_MESSAGE_BYTES,
-                reason: format!(
-                    "{} is over {MAX_MESSAGE_BYTES}: API Gateway closes a socket on a frame over 32 KB, and a `send` frame holds the message and 23 bytes more",
-                    limits.max_message_bytes
-                ),
-            });
-        }
-        let r = RelayLimits::default();
-        let relay = RelayLimits {
-            max_queued_messages: number(env::MAX_QUEUED_MESSAGES, r.max_queued_messages)?,
-            max_queued_bytes: number(env::MAX_QUEUED_BYTES, DEFAULT_QUEUED_BYTES)?,
-            outbound_queue: r.outbound_queue,
-            outbound_bytes: r.outbound_bytes,
-            reconnect_grace: limits.reconnect_grace,
-        };
-        let turn_auth = TurnAuth::from_settings(
-            get(env::TURN_USERNAME),
-            get(env::TURN_CREDENTIAL),
-            list(get(env::TURN_SHARED_SECRET)),
-            duration(env::TURN_TTL, Duration::from_secs(86_400))?,
-        )
-        .map_err(|reason| ConfigError {
-            name: env::TURN_SHARED_SECRET,
-            reason,
-        })?;
-        let settings = Settings {
-            limits,
-            urls: PublicUrls {
-                base_url: get(env::PUBLIC_BASE_URL),
-                wss_url: get(env::WSS_URL),
-                wss_post_url: get(env::WSS_POST_URL),
-                ice_server_url: get(env::ICE_SERVER_URL),
-            },
-            wshpp_allow: list(get(env::WSHPP_ALLOW)),
-            ice: IceSettings {
-                stun_urls: list(get(env::STUN_URLS)),
-                turn_urls: list(get(env::TURN_URLS)),
-                turn_auth,
-            },
-            ice_cors: CorsOrigins::parse(&get(env::ICE_CORS_ORIGINS).unwrap_or_default()),
-            bypass_join_confirmation: false,
-            header_message: None,
-        };
+        let (settings, relay) = Setting::ALL
+            .into_iter()
+            .fold(SettingsBuilder::new(Host::lambda()), |b, s| {
+                let value = s.env().and_then(&get);
+                b.set(s, value)
+            })
+            .build()?;
         let table = get(env::TABLE_NAME).ok_or(ConfigError {
             name: env::TABLE_NAME,
             reason: "not set: the functions keep rooms in this DynamoDB table".to_owned(),
@@ -322,15 +191,15 @@ impl Deployment {
             let value = secrets.secret_string().unwrap_or_default();
             let ttl = match &config.settings.ice.turn_auth {
                 TurnAuth::Rest { ttl, .. } => *ttl,
-                _ => Duration::from_secs(86_400),
+                _ => TURN_TTL,
             };
             config.settings.ice.turn_auth =
-                TurnAuth::from_settings(None, None, list(Some(value.to_owned())), ttl).map_err(
-                    |reason| ConfigError {
+                TurnAuth::from_settings(None, None, split_list(value), ttl).map_err(|e| {
+                    ConfigError {
                         name: env::TURN_SECRET_ARN,
-                        reason,
-                    },
-                )?;
+                        reason: e.to_string(),
+                    }
+                })?;
         }
         let store = Arc::new(DynamoRoomStore::new(
             client_from(&aws, None),
