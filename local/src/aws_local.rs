@@ -118,7 +118,7 @@ impl AwsLocal {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(crate::routes::healthz))
         .fallback(any(lambda))
         .with_state(app)
 }
@@ -150,7 +150,7 @@ fn route_of(path: &str) -> Option<(Route, HashMap<String, String>)> {
 /// Turns the request into the Lambda HTTP request API Gateway would deliver and runs the handler.
 async fn lambda(State(app): State<App>, req: Request) -> Response {
     let Some(aws) = app.aws.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::routes::not_found_response();
     };
     let Some((route, path_params)) = route_of(req.uri().path()) else {
         return crate::routes::not_found_response();

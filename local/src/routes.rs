@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use room::http::{
     ApiError, BodyError, HttpResponse, collider_body_error, error_response, html_response,
-    ice_response, join_response, leave_response, message_body_error, message_response,
-    params_response, parse_query, text_response,
+    ice_response, join_response, leave_response, liveness_response, message_body_error,
+    message_response, params_response, parse_query, readiness_response, text_response,
 };
 use room::params::RequestContext;
 use room::service::JoinReply;
@@ -324,35 +324,18 @@ async fn status(State(app): State<App>) -> Response {
     reply(app.relay.status())
 }
 
-async fn healthz() -> Response {
-    reply(text_response(axum::http::StatusCode::OK, "ok\n"))
+pub(crate) async fn healthz() -> Response {
+    reply(liveness_response())
 }
 
 /// Readiness: one cheap real store call (a read of one room id; nothing is written).
 async fn readyz(State(app): State<App>) -> Response {
-    use axum::http::StatusCode;
-    match app
+    let store = app
         .service
         .store()
         .load(&crate::metrics::readyz_room())
-        .await
-    {
-        Ok(_) => reply(text_response(StatusCode::OK, "ready\n")),
-        Err(e) => {
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                reason.push_str(": ");
-                reason.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            tracing::warn!(error = %reason, "not ready");
-            reply(text_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {reason}\n"),
-            ))
-        }
-    }
+        .await;
+    reply(readiness_response(store.as_ref().map(|_| ())))
 }
 
 async fn metrics(State(app): State<App>) -> Response {

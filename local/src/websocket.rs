@@ -59,56 +59,8 @@ pub struct Upgrade {
     on_upgrade: OnUpgrade,
 }
 
-/// Why a request is not a WebSocket handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandshakeError {
-    /// Not a GET.
-    Method,
-    /// `Connection` does not list `upgrade`.
-    Connection,
-    /// `Upgrade` is not `websocket`.
-    UpgradeHeader,
-    /// `Sec-WebSocket-Version` is not 13.
-    Version,
-    /// No `Sec-WebSocket-Key`.
-    Key,
-    /// The connection cannot be upgraded (not HTTP/1.1).
-    NotUpgradable,
-}
-
-impl HandshakeError {
-    fn status(self) -> StatusCode {
-        match self {
-            Self::Method => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
-            Self::Connection | Self::UpgradeHeader | Self::Version | Self::Key => {
-                StatusCode::BAD_REQUEST
-            }
-        }
-    }
-
-    fn message(self) -> &'static str {
-        match self {
-            Self::Method => "a WebSocket handshake is a GET request",
-            Self::Connection => "the Connection header does not include 'upgrade'",
-            Self::UpgradeHeader => "the Upgrade header is not 'websocket'",
-            Self::Version => "Sec-WebSocket-Version must be 13",
-            Self::Key => "the Sec-WebSocket-Key header is missing",
-            Self::NotUpgradable => "this connection cannot be upgraded to a WebSocket",
-        }
-    }
-}
-
-impl IntoResponse for HandshakeError {
-    fn into_response(self) -> Response {
-        let mut res = (self.status(), format!("{}\n", self.message())).into_response();
-        if self == Self::Version {
-            res.headers_mut()
-                .insert("sec-websocket-version", HeaderValue::from_static("13"));
-        }
-        res
-    }
-}
+/// Why a request is not a WebSocket handshake; `room::http` answers it.
+pub use room::http::HandshakeError;
 
 /// Whether a comma-separated header lists `token` (case-insensitive).
 fn lists_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -175,10 +127,11 @@ impl Upgrade {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
-    type Rejection = HandshakeError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Self::from_parts(parts)
+            .map_err(|e| crate::routes::reply(room::http::handshake_error_response(e)))
     }
 }
 

@@ -88,6 +88,7 @@ fn cases() -> Vec<Case> {
             "POST /message/{room}/x%2Fy",
             msg(3),
         ),
+        case("WebSocket handshake without Upgrade", "GET /ws", ""),
         Case {
             name: "message shorter than its Content-Length",
             head: "POST /message/{room}/{client}",

@@ -8,6 +8,8 @@ use crate::domain::message::MessageError;
 use crate::domain::room::LeaveOutcome;
 use crate::ice::{IceRequest, ice_config};
 use crate::params::{JoinParams, RequestContext, room_link, room_params};
+use crate::ports::StoreError;
+use crate::relay::frame::RelayError;
 use crate::service::{JoinReply, MessageReply, ServiceError};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
@@ -173,10 +175,12 @@ pub fn message_body_error(e: &BodyError) -> HttpResponse {
 /// The answer to a collider `POST` whose body was not taken: an oversized body is an oversized
 /// message, as the relay answers it once it has the body.
 pub fn collider_body_error(e: &BodyError) -> HttpResponse {
-    crate::relay::with_collider_cors(match e {
-        BodyError::TooLarge { max } => crate::relay::post_reply(Err(
-            crate::relay::frame::RelayError::InvalidMessage(MessageError::TooLarge { max: *max }),
-        )),
+    with_collider_cors(match e {
+        BodyError::TooLarge { max } => {
+            collider_post_reply(Err(RelayError::InvalidMessage(MessageError::TooLarge {
+                max: *max,
+            })))
+        }
         BodyError::Unreadable(why) => text_response(
             StatusCode::BAD_REQUEST,
             format!("Invalid request: body could not be read: {why}\n"),
@@ -279,20 +283,34 @@ fn allowed_origin(
         .flatten()
 }
 
-fn with_cors(mut res: HttpResponse, allow: Option<HeaderValue>) -> HttpResponse {
+/// Lets `origin` (`*` for any) call `methods` from a page of another origin; every CORS answer
+/// (ICE, collider, `/status`) names its origins and methods here.
+fn allow_cross_origin(
+    res: &mut HttpResponse,
+    origin: HeaderValue,
+    methods: &'static str,
+    content_type: bool,
+) {
     let h = res.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = allow {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    if content_type {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Content-Type"),
         );
-        h.insert(
+    }
+}
+
+fn with_cors(mut res: HttpResponse, allow: Option<HeaderValue>) -> HttpResponse {
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = allow {
+        allow_cross_origin(&mut res, origin, "GET, POST, OPTIONS", true);
+        res.headers_mut().insert(
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("600"),
         );
@@ -329,6 +347,177 @@ pub fn ice_response(
         }),
     };
     with_cors(res, allow)
+}
+
+/// The collider's `OK` (docs/protocol.md §3.7).
+pub fn collider_ok() -> HttpResponse {
+    text_response(StatusCode::OK, "OK\n")
+}
+
+/// A collider failure: `status` and one line of text (docs/protocol.md §3.7).
+pub fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
+    text_response(status, format!("{text}\n"))
+}
+
+/// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500
+/// with the reason otherwise (docs/protocol.md §3.7).
+pub fn collider_post_reply(result: Result<(), RelayError>) -> HttpResponse {
+    match result {
+        Ok(()) => collider_ok(),
+        Err(RelayError::InvalidMessage(e)) => {
+            collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
+        }
+        Err(e) => collider_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Failed to send the message: {e}"),
+        ),
+    }
+}
+
+/// The collider's answer to a path that is not `/<room>/<client>`: 500, as the original's.
+pub fn collider_invalid_path(path: &str) -> HttpResponse {
+    collider_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Invalid path: {}", escape_html(path)),
+    )
+}
+
+/// Any other method on a collider path: an empty 200 with the collider's CORS (preflights).
+pub fn collider_preflight() -> HttpResponse {
+    with_collider_cors(text_response(StatusCode::OK, ""))
+}
+
+/// Adds the collider's CORS headers (any origin may `POST` and `DELETE`).
+pub fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
+    allow_cross_origin(
+        &mut res,
+        HeaderValue::from_static("*"),
+        "POST, DELETE",
+        true,
+    );
+    res
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().take(256) {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The relay's counters, as `GET /status` shows them (docs/protocol.md §3.8).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelayStatus {
+    /// Seconds since the relay started.
+    pub upsec: f64,
+    /// Sockets registered now.
+    pub openws: u64,
+    /// Successful registrations since start.
+    pub totalws: u64,
+    /// Error frames sent.
+    pub wserrors: u64,
+    /// Collider HTTP errors answered.
+    pub httperrors: u64,
+}
+
+/// `GET /status` answer (docs/protocol.md §3.8): any page may read it.
+pub fn relay_status_response(s: &RelayStatus) -> HttpResponse {
+    let body = json!({
+        "upsec": s.upsec,
+        "openws": s.openws,
+        "totalws": s.totalws,
+        "wserrors": s.wserrors,
+        "httperrors": s.httperrors,
+    });
+    let mut res = json_response(StatusCode::OK, &body);
+    allow_cross_origin(&mut res, HeaderValue::from_static("*"), "GET", false);
+    res
+}
+
+/// `GET /healthz` answer: the process answers.
+pub fn liveness_response() -> HttpResponse {
+    text_response(StatusCode::OK, "ok\n")
+}
+
+/// `GET /readyz` answer from one real store call: 200, or 503 with the store's reason (and its
+/// causes), which is logged.
+pub fn readiness_response(store: Result<(), &StoreError>) -> HttpResponse {
+    let Err(e) = store else {
+        return text_response(StatusCode::OK, "ready\n");
+    };
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::warn!(error = %reason, "not ready");
+    text_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: {reason}\n"),
+    )
+}
+
+/// Why a request is not a WebSocket opening handshake (RFC 6455 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// Not a GET.
+    Method,
+    /// `Connection` does not list `upgrade`.
+    Connection,
+    /// `Upgrade` is not `websocket`.
+    UpgradeHeader,
+    /// `Sec-WebSocket-Version` is not 13.
+    Version,
+    /// No `Sec-WebSocket-Key`.
+    Key,
+    /// The connection cannot be upgraded (not HTTP/1.1).
+    NotUpgradable,
+}
+
+impl HandshakeError {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::Method => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
+            Self::Connection | Self::UpgradeHeader | Self::Version | Self::Key => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::Method => "a WebSocket handshake is a GET request",
+            Self::Connection => "the Connection header does not include 'upgrade'",
+            Self::UpgradeHeader => "the Upgrade header is not 'websocket'",
+            Self::Version => "Sec-WebSocket-Version must be 13",
+            Self::Key => "the Sec-WebSocket-Key header is missing",
+            Self::NotUpgradable => "this connection cannot be upgraded to a WebSocket",
+        }
+    }
+}
+
+/// The answer to a refused WebSocket handshake: its status and one line saying why; a wrong
+/// version names the one spoken here (RFC 6455 §4.4).
+pub fn handshake_error_response(e: HandshakeError) -> HttpResponse {
+    let mut res = text_response(e.status(), format!("{}\n", e.message()));
+    if e == HandshakeError::Version {
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    res
 }
 
 /// Percent-decodes a path and splits it into segments (the original matched decoded paths).

@@ -14,8 +14,8 @@ use crate::adapters::dynamo::{
 use crate::config::{Host, Setting, Settings, SettingsBuilder, TURN_TTL, TurnAuth, split_list};
 use crate::domain::ids::{ClientId, RoomId};
 use crate::http::{
-    ApiError, HttpResponse, error_response, ice_response, join_response, leave_response,
-    message_response, path_segments,
+    ApiError, HttpResponse, collider_preflight, error_response, ice_response, join_response,
+    leave_response, message_response, path_segments,
 };
 use crate::params::RequestContext;
 use crate::ports::{Clock, Connections, PostError, RoomStore, SystemClock};
@@ -359,10 +359,7 @@ async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResp
             match *req.method() {
                 Method::POST => dep.relay.http_post(&path, req.body().as_ref()).await,
                 Method::DELETE => dep.relay.http_delete(&path).await,
-                _ => crate::relay::with_collider_cors(crate::http::text_response(
-                    http::StatusCode::OK,
-                    "",
-                )),
+                _ => collider_preflight(),
             }
         }
         Route::Web => web(dep, &req).await?,

@@ -14,10 +14,12 @@ pub mod stored;
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::SignalingMessage;
-use crate::http::{HttpResponse, json_response, text_response};
+use crate::http::{HttpResponse, RelayStatus, relay_status_response};
+// The collider's answers are built in `crate::http`, under the names the stored relay uses.
+pub use crate::http::with_collider_cors;
+pub(crate) use crate::http::{collider_error, collider_ok, collider_post_reply as post_reply};
 use crate::ports::{Clock, PeerNotifier, RoomStore};
 use frame::{Command, RelayError};
-use http::{HeaderValue, StatusCode, header};
 use sockets::{ConnHandle, ConnReceiver, Sockets};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -187,7 +189,7 @@ impl Relay {
 
     /// Any other method on a collider path: an empty 200 with CORS (preflights).
     pub fn http_other(&self) -> HttpResponse {
-        with_collider_cors(text_response(StatusCode::OK, ""))
+        crate::http::collider_preflight()
     }
 
     fn count_http(&self, res: HttpResponse) -> HttpResponse {
@@ -200,23 +202,13 @@ impl Relay {
     /// `GET /status` (docs/protocol.md §3.8).
     pub fn status(&self) -> HttpResponse {
         let s = &self.stats;
-        let body = serde_json::json!({
-            "upsec": self.started.elapsed().as_secs_f64(),
-            "openws": s.open_ws.load(Ordering::Relaxed),
-            "totalws": s.total_ws.load(Ordering::Relaxed),
-            "wserrors": s.ws_errors.load(Ordering::Relaxed),
-            "httperrors": s.http_errors.load(Ordering::Relaxed),
-        });
-        let mut res = json_response(StatusCode::OK, &body);
-        res.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        res.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET"),
-        );
-        res
+        relay_status_response(&RelayStatus {
+            upsec: self.started.elapsed().as_secs_f64(),
+            openws: s.open_ws.load(Ordering::Relaxed),
+            totalws: s.total_ws.load(Ordering::Relaxed),
+            wserrors: s.ws_errors.load(Ordering::Relaxed),
+            httperrors: s.http_errors.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -229,71 +221,12 @@ pub(crate) fn http_target(path: &str) -> Result<(RoomId, ClientId), Box<HttpResp
     {
         return Ok((r, c));
     }
-    Err(Box::new(collider_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &format!("Invalid path: {}", escape_html(path)),
-    )))
+    Err(Box::new(crate::http::collider_invalid_path(path)))
 }
 
 /// Validates a relayed message (docs/protocol.md §6).
 pub(crate) fn validate(msg: String, limit: usize) -> Result<SignalingMessage, RelayError> {
     SignalingMessage::parse(msg, limit).map_err(RelayError::InvalidMessage)
-}
-
-/// The collider's answer to a relayed `POST`: `OK`, 400 for a message no client could use, 500
-/// with the reason otherwise (docs/protocol.md §3.7).
-pub fn post_reply(result: Result<(), RelayError>) -> HttpResponse {
-    match result {
-        Ok(()) => collider_ok(),
-        Err(RelayError::InvalidMessage(e)) => {
-            collider_error(StatusCode::BAD_REQUEST, &format!("Invalid message: {e}"))
-        }
-        Err(e) => collider_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("Failed to send the message: {e}"),
-        ),
-    }
-}
-
-pub(crate) fn collider_ok() -> HttpResponse {
-    text_response(StatusCode::OK, "OK\n")
-}
-
-pub(crate) fn collider_error(status: StatusCode, text: &str) -> HttpResponse {
-    text_response(status, format!("{text}\n"))
-}
-
-/// Adds the collider's CORS headers (any origin may `POST` and `DELETE`).
-pub fn with_collider_cors(mut res: HttpResponse) -> HttpResponse {
-    let h = res.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, DELETE"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
-    );
-    res
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().take(256) {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
