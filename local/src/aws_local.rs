@@ -142,7 +142,7 @@ fn route_of(path: &str) -> Option<(Route, HashMap<String, String>)> {
             params(&["room", "client"], &[room, client]),
         ),
         ["v1alpha", "iceconfig"] => (Route::IceConfig, HashMap::new()),
-        [""] | ["params"] | ["r", _] => (Route::Web, HashMap::new()),
+        [""] | ["params"] | ["r", _] | ["static", _] => (Route::Web, HashMap::new()),
         _ => return None,
     })
 }

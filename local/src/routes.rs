@@ -7,13 +7,13 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use room::http::{
-    ApiError, BodyError, HttpResponse, collider_body_error, error_response, html_response,
-    ice_response, join_response, leave_response, liveness_response, message_body_error,
-    message_response, params_response, parse_query, readiness_response, text_response,
+    ApiError, BodyError, HttpResponse, collider_body_error, error_response, ice_response,
+    join_response, leave_response, liveness_response, message_body_error, message_response,
+    parse_query, readiness_response, text_response,
 };
 use room::params::RequestContext;
 use room::service::JoinReply;
@@ -28,12 +28,13 @@ pub fn router(app: App) -> Router {
         return tracked(routes, &app);
     }
     let routes = Router::new()
-        .route("/", only_get(get(index)))
-        .route("/r/{room}", only_get(get(room_page)))
+        .route("/", any(page))
+        .route("/r/{room}", any(page))
         .route("/join/{room}", only_post(post(join)))
         .route("/message/{room}/{client}", only_post(post(message)))
         .route("/leave/{room}/{client}", only_post(post(leave)))
-        .route("/params", only_get(get(params)))
+        .route("/params", any(page))
+        .route("/static/{file}", any(page))
         .route("/v1alpha/iceconfig", any(iceconfig))
         .route("/ws", get(crate::ws::upgrade))
         .route("/relay/{*path}", any(relay_http))
@@ -134,36 +135,26 @@ pub fn not_found_response() -> Response {
     )))
 }
 
-/// Routes the emulator serves itself in every mode (the web client's files).
+/// Routes the emulator serves itself in every mode (the room link's QR code, the local
+/// certificate authority).
 fn static_router(app: App) -> Router {
     Router::new()
-        .route("/static/{file}", only_get(get(static_file)))
         .route("/qr.svg", only_get(get(qr_svg)))
         .with_state(app.clone())
         .merge(crate::ca_page::router(app))
 }
 
-async fn index(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
-    reply(html_response(web::room_page(&ctx, &app.settings, None)))
-}
-
-async fn room_page(State(app): State<App>, Path(raw): Path<String>, Ctx(ctx): Ctx) -> Response {
-    let room = match room_id(&raw) {
-        Ok(r) => r,
-        Err(e) => return reply(error_response(&e)),
-    };
-    let full = match app.service.is_full(&room).await {
-        Ok(full) => full,
-        Err(e) => return reply(error_response(&ApiError::Service(e))),
-    };
-    if full {
-        return reply(html_response(web::full_page(&room)));
-    }
-    reply(html_response(web::room_page(
-        &ctx,
-        &app.settings,
-        Some(&room),
-    )))
+/// The pages and the web client's files: [`web::serve_page`] answers them, as it does in the
+/// `web` function.
+async fn page(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+) -> Response {
+    let req = web::PageRequest::new(&method, uri.path(), &headers, &ctx);
+    reply(web::serve_page(&req, &app.settings, &app.service).await)
 }
 
 async fn join(
@@ -246,10 +237,6 @@ async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> 
         Ok((room, client)) => reply(leave_response(app.service.leave(&room, &client).await)),
         Err(e) => reply(error_response(&e)),
     }
-}
-
-async fn params(State(app): State<App>, Ctx(ctx): Ctx) -> Response {
-    reply(params_response(&ctx, &app.settings))
 }
 
 async fn iceconfig(
@@ -346,45 +333,6 @@ async fn metrics(State(app): State<App>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         app.metrics.render(&app),
-    )
-        .into_response()
-}
-
-/// The web client's files. They are embedded in the binary and change only with it, so the
-/// browser may keep them but must revalidate (`no-cache` + `ETag`): a new build is picked up on
-/// the next page load without a versioned URL.
-async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    use axum::http::{StatusCode, header};
-    use sha2::{Digest, Sha256};
-    let Some((content_type, body)) = web::static_asset(&file) else {
-        return not_found().await;
-    };
-    let digest = Sha256::digest(body.as_bytes());
-    let etag = format!(
-        "\"{}\"",
-        digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let (status, body) = if fresh {
-        (StatusCode::NOT_MODIFIED, Body::empty())
-    } else {
-        (StatusCode::OK, Body::from(body))
-    };
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CACHE_CONTROL, "no-cache".to_owned()),
-            (header::ETAG, etag),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        body,
     )
         .into_response()
 }

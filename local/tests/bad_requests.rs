@@ -88,6 +88,10 @@ fn cases() -> Vec<Case> {
             "POST /message/{room}/x%2Fy",
             msg(3),
         ),
+        case("room page with an invalid room", "GET /r/bad%20room!", ""),
+        case("room page by POST", "POST /r/{room}", ""),
+        case("unknown file of the web client", "GET /static/nope.js", ""),
+        case("file of the web client by PUT", "PUT /static/app.js", ""),
         case("WebSocket handshake without Upgrade", "GET /ws", ""),
         Case {
             name: "message shorter than its Content-Length",

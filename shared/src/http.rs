@@ -11,6 +11,7 @@ use crate::params::{JoinParams, RequestContext, room_link, room_params};
 use crate::ports::StoreError;
 use crate::relay::frame::RelayError;
 use crate::service::{JoinReply, MessageReply, ServiceError};
+use crate::web::StaticFile;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 use serde_json::json;
@@ -517,6 +518,36 @@ pub fn handshake_error_response(e: HandshakeError) -> HttpResponse {
             HeaderValue::from_static("13"),
         );
     }
+    res
+}
+
+/// A file of the web client (`GET /static/<file>`). The files are built into the binary and
+/// change only with it, so the browser may keep them but must revalidate (`no-cache` + `ETag`):
+/// a new build is picked up on the next page load without a versioned URL, and an unchanged
+/// file costs a 304 with no body.
+pub fn static_response(file: &StaticFile, if_none_match: Option<&str>) -> HttpResponse {
+    let etag = file.etag();
+    // Weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
+    let fresh = if_none_match.is_some_and(|v| {
+        v.split(',')
+            .map(|t| t.trim())
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    });
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, String::new())
+    } else {
+        (StatusCode::OK, file.body.to_owned())
+    };
+    let mut res = respond(status, file.content_type, body);
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 

@@ -1,10 +1,17 @@
 //! HTML pages: the room page carries the parameters the web client reads (`loadingParams`,
 //! docs/protocol.md §2.6), JSON-encoded so no query parameter can inject script
-//! (docs/protocol.md §8 item 16).
+//! (docs/protocol.md §8 item 16). [`serve_page`] routes every page and file of the web client,
+//! for every host.
 
 use crate::config::Settings;
 use crate::domain::ids::RoomId;
+use crate::http::{
+    ApiError, HttpResponse, error_response, html_response, params_response, path_segments,
+    static_response,
+};
 use crate::params::{RequestContext, room_link, room_params};
+use crate::service::RoomService;
+use http::{HeaderMap, Method, header};
 use serde_json::{Value, json};
 
 /// The web client's script, served at `/static/app.js` (vanilla JS, no build step).
@@ -12,13 +19,156 @@ pub const APP_JS: &str = include_str!("../web/app.js");
 /// The web client's style sheet, served at `/static/app.css`.
 pub const APP_CSS: &str = include_str!("../web/app.css");
 
-/// A file of the web client by its name under `/static/`: `(content type, body)`.
-pub fn static_asset(name: &str) -> Option<(&'static str, &'static str)> {
-    match name {
-        "app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
-        "app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
-        _ => None,
+/// A file of the web client, served at `/static/<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticFile {
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its contents.
+    pub body: &'static str,
+    /// A hash of the contents, taken when the binary is built.
+    tag: u64,
+}
+
+impl StaticFile {
+    const fn new(content_type: &'static str, body: &'static str) -> Self {
+        Self {
+            content_type,
+            body,
+            tag: fnv1a(body.as_bytes()),
+        }
     }
+
+    /// Its entity tag (quoted): changes whenever the contents do.
+    pub fn etag(&self) -> String {
+        format!("\"{:016x}\"", self.tag)
+    }
+}
+
+/// FNV-1a (64 bits), in a `const fn` so that each file's tag is computed at build time. It only
+/// has to tell one build's file from another's; it is not a defence against anyone.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+const STATIC_FILES: [(&str, StaticFile); 2] = [
+    (
+        "app.js",
+        StaticFile::new("text/javascript; charset=utf-8", APP_JS),
+    ),
+    (
+        "app.css",
+        StaticFile::new("text/css; charset=utf-8", APP_CSS),
+    ),
+];
+
+/// A file of the web client by its name under `/static/`.
+pub fn static_asset(name: &str) -> Option<&'static StaticFile> {
+    STATIC_FILES
+        .iter()
+        .find_map(|(n, f)| (*n == name).then_some(f))
+}
+
+/// A request for a page or a file of the web client, as every host sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    /// Its method.
+    pub method: &'a Method,
+    /// Its path as requested (percent-encoded), without any prefix of the host's own.
+    pub path: &'a str,
+    /// Its `If-None-Match` header, if any.
+    pub if_none_match: Option<&'a str>,
+    /// Scheme, host, query and `User-Agent`.
+    pub ctx: &'a RequestContext,
+}
+
+impl<'a> PageRequest<'a> {
+    /// A request for `path` (after the host's own prefix), with the headers the router reads.
+    pub fn new(
+        method: &'a Method,
+        path: &'a str,
+        headers: &'a HeaderMap,
+        ctx: &'a RequestContext,
+    ) -> Self {
+        let if_none_match = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok());
+        Self {
+            method,
+            path,
+            if_none_match,
+            ctx,
+        }
+    }
+}
+
+/// What a page path names.
+enum Page {
+    /// `/`: choose a room.
+    Landing,
+    /// `/r/<room>`: the room page, or the "room full" page.
+    Room(RoomId),
+    /// `/params`: the room parameters (docs/protocol.md §2.7).
+    Params,
+    /// `/static/<file>`: a file of the web client.
+    Static(&'static StaticFile),
+}
+
+impl Page {
+    fn of(path: &str) -> Result<Self, ApiError> {
+        let segs = path_segments(path)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        match segs.as_slice() {
+            [""] => Ok(Self::Landing),
+            ["params"] => Ok(Self::Params),
+            ["r", room] => RoomId::parse(room)
+                .map(Self::Room)
+                .map_err(|e| ApiError::invalid_id("room", e)),
+            ["static", file] => static_asset(file)
+                .map(Self::Static)
+                .ok_or_else(|| ApiError::NotFound("no such file".to_owned())),
+            _ => Err(ApiError::NotFound("no such page".to_owned())),
+        }
+    }
+}
+
+/// The one router of the pages (`/`, `/r/<room>`, `/params`) and the web client's files
+/// (`/static/<file>`), mounted by the `web` function and by the emulator alike: every status,
+/// type and caching header of theirs is decided here. `HEAD` is answered as `GET` (the transport
+/// drops the body); another method is 405; a path that is none of these is 404. Pages are built
+/// per request (`no-store`); files are revalidated ([`crate::http::static_response`]).
+pub async fn serve_page(
+    req: &PageRequest<'_>,
+    settings: &Settings,
+    service: &RoomService,
+) -> HttpResponse {
+    page_answer(req, settings, service)
+        .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+async fn page_answer(
+    req: &PageRequest<'_>,
+    settings: &Settings,
+    service: &RoomService,
+) -> Result<HttpResponse, ApiError> {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed { allow: "GET" });
+    }
+    Ok(match Page::of(req.path)? {
+        Page::Landing => html_response(room_page(req.ctx, settings, None)),
+        Page::Params => params_response(req.ctx, settings),
+        Page::Static(file) => static_response(file, req.if_none_match),
+        Page::Room(room) if service.is_full(&room).await? => html_response(full_page(&room)),
+        Page::Room(room) => html_response(room_page(req.ctx, settings, Some(&room))),
+    })
 }
 
 /// JSON made safe to embed inside `<script>`.

@@ -22,6 +22,7 @@ use crate::ports::{Clock, Connections, PostError, RoomStore, SystemClock};
 use crate::relay::RelayLimits;
 use crate::relay::stored::StoredRelay;
 use crate::service::{JoinReply, RoomService};
+use crate::web::{PageRequest, serve_page};
 use async_trait::async_trait;
 use http::Method;
 use lambda_http::aws_lambda_events::apigw::{
@@ -226,7 +227,8 @@ pub enum Route {
     IceConfig,
     /// `POST|DELETE /relay/{room}/{client}` (collider HTTP)
     Collider,
-    /// `GET /`, `GET /r/{room}`, `GET /params`: the pages and the room parameters
+    /// `GET /`, `GET /r/{room}`, `GET /params`, `GET /static/{file}`: the pages, the room
+    /// parameters and the web client's files ([`crate::web::serve_page`])
     Web,
 }
 
@@ -255,8 +257,8 @@ impl Route {
     fn allows(self, method: &Method) -> bool {
         match self {
             Self::Join | Self::Message | Self::Leave => method == Method::POST,
-            Self::Web => method == Method::GET || method == Method::HEAD,
-            Self::IceConfig | Self::Collider => true,
+            // The page router and the use cases answer other methods themselves.
+            Self::IceConfig | Self::Collider | Self::Web => true,
         }
     }
 }
@@ -314,8 +316,7 @@ pub async fn handle(dep: &Deployment, route: Route, req: Request) -> Response<Bo
 
 async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResponse, ApiError> {
     if !route.allows(req.method()) {
-        let allow = if route == Route::Web { "GET" } else { "POST" };
-        return Err(ApiError::MethodNotAllowed { allow });
+        return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
     let ids = path_ids(route, &req)?;
     let ctx = request_context(&req);
@@ -362,51 +363,20 @@ async fn answer(dep: &Deployment, route: Route, req: Request) -> Result<HttpResp
                 _ => collider_preflight(),
             }
         }
-        Route::Web => web(dep, &req).await?,
+        Route::Web => {
+            let path = page_path(req.uri().path());
+            let page = PageRequest::new(req.method(), path, req.headers(), &ctx);
+            serve_page(&page, &dep.settings, &dep.service).await
+        }
     })
 }
 
-/// The pages: `/` (no room), `/r/<room>` (or the "room full" page), `/params`.
-async fn web(dep: &Deployment, req: &Request) -> Result<HttpResponse, ApiError> {
-    let ctx = request_context(req);
-    let mut segs = path_segments(req.uri().path())?;
-    if segs.first().map(String::as_str) == Some("lambda-url") && segs.len() >= 2 {
-        segs.drain(..2);
-    }
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match segs.as_slice() {
-        [] | [""] => Ok(crate::http::html_response(crate::web::room_page(
-            &ctx,
-            &dep.settings,
-            None,
-        ))),
-        ["params"] => Ok(crate::http::params_response(&ctx, &dep.settings)),
-        ["static", file] => {
-            let (content_type, body) = crate::web::static_asset(file)
-                .ok_or_else(|| ApiError::NotFound("no such file".to_owned()))?;
-            let mut res = crate::http::text_response(http::StatusCode::OK, body);
-            if let Ok(v) = http::HeaderValue::from_str(content_type) {
-                res.headers_mut().insert(http::header::CONTENT_TYPE, v);
-            }
-            res.headers_mut().insert(
-                http::header::CACHE_CONTROL,
-                http::HeaderValue::from_static("public, max-age=300"),
-            );
-            Ok(res)
-        }
-        ["r", room] => {
-            let room = RoomId::parse(room).map_err(|e| ApiError::invalid_id("room", e))?;
-            if dep.service.is_full(&room).await? {
-                Ok(crate::http::html_response(crate::web::full_page(&room)))
-            } else {
-                Ok(crate::http::html_response(crate::web::room_page(
-                    &ctx,
-                    &dep.settings,
-                    Some(&room),
-                )))
-            }
-        }
-        _ => Err(ApiError::NotFound("no such page".to_owned())),
+/// The path as the page router sees it: without the `lambda-url/<function>` prefix of
+/// `cargo lambda watch`.
+fn page_path(path: &str) -> &str {
+    match path.strip_prefix("/lambda-url/") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
     }
 }
 
