@@ -20,7 +20,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::ids::{ClientId, RoomId};
 use room::domain::room::{Millis, Room};
-use room::ports::{ConnectionRecord, DeliveryError, RoomStore, StoreError, Swap, Versioned};
+use room::ports::{
+    ConnectionRecord, DeliveryError, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned,
+};
 use room::relay::frame::RelayError;
 use room::service::{MessageReply, ServiceError};
 use std::sync::{Arc, OnceLock};
@@ -323,6 +325,11 @@ impl TimedStore {
 impl RoomStore for TimedStore {
     async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
         self.timed("load", self.inner.load(room)).await
+    }
+
+    async fn read_route(&self, room: &RoomId, route: &RouteLook<'_>) -> Result<Routed, StoreError> {
+        // One read of the record, like `load` (a GetItem on DynamoDB).
+        self.timed("load", self.inner.read_route(room, route)).await
     }
 
     async fn swap(

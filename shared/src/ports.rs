@@ -15,6 +15,18 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// What [`RoomStore::read_route`] looks for in a stored record.
+pub type RouteLook<'a> = dyn for<'r> Fn(&'r Room) -> Option<String> + Sync + 'a;
+
+/// What [`RoomStore::read_route`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    /// The route's answer, read from the stored record.
+    Route(String),
+    /// The route had no answer (or no record is stored): the record, as loaded.
+    Loaded(Option<Versioned>),
+}
+
 /// Result of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Swap {
@@ -41,6 +53,18 @@ pub enum StoreError {
 pub trait RoomStore: Send + Sync + std::fmt::Debug {
     /// Reads a room. Expired records may be returned; callers prune them.
     async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError>;
+
+    /// Reads `room` for a decision that usually needs no write (the relay's per-frame route):
+    /// when `route` answers from the stored record, that answer is all; otherwise the record as
+    /// [`Self::load`] returns it. One read either way. The default loads a copy and looks at it;
+    /// a store that keeps records in memory looks in place, under its lock, and copies nothing.
+    async fn read_route(&self, room: &RoomId, route: &RouteLook<'_>) -> Result<Routed, StoreError> {
+        let loaded = self.load(room).await?;
+        Ok(match loaded.as_ref().and_then(|v| route(&v.room)) {
+            Some(found) => Routed::Route(found),
+            None => Routed::Loaded(loaded),
+        })
+    }
 
     /// Writes `new` (or deletes the record when `None`) only if the stored version is still
     /// `expected` (`None`: only if no record exists).

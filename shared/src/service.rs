@@ -10,7 +10,7 @@ use crate::domain::room::{
 };
 use crate::ports::{
     Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap,
-    SystemClock,
+    SystemClock, Versioned,
 };
 use std::sync::Arc;
 
@@ -62,15 +62,20 @@ pub(crate) async fn update_room<T>(
 /// that changed nothing (`changed` says false) is not written, and no copy of the room is kept to
 /// compare with (the relay's per-frame path). Pruning the rule did on the way is left to the next
 /// write; every rule prunes before it decides.
+/// `read` is the record when the caller has just read it (the first attempt decides on it).
 pub(crate) async fn decide_room<T>(
     store: &dyn RoomStore,
     clock: &dyn Clock,
     room: &RoomId,
+    mut read: Option<Option<Versioned>>,
     mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
     changed: impl Fn(&T) -> bool,
 ) -> Result<T, ServiceError> {
     for _ in 0..MAX_ATTEMPTS {
-        let loaded = store.load(room).await?;
+        let loaded = match read.take() {
+            Some(loaded) => loaded,
+            None => store.load(room).await?,
+        };
         let expected = loaded.as_ref().map(|v| v.version);
         let mut slot = loaded.map(|v| v.room);
         let out = rule(&mut slot, clock.now());

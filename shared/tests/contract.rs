@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::domain::room::{LeaveOutcome, RoomLimits};
-use room::ports::{ConnectionRecord, RoomStore, Swap};
+use room::ports::{ConnectionRecord, RoomStore, Routed, Swap};
 use room::service::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
@@ -326,6 +326,27 @@ async fn stale_writes_conflict(f: Fixture) {
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
 
+async fn a_route_read_answers_in_place_or_hands_back_the_record_as_loaded(f: Fixture) {
+    let room = fresh_room("route");
+    let first = |r: &room::domain::room::Room| r.members.first().map(|m| m.id.to_string());
+    let nothing = |_: &room::domain::room::Room| None;
+    assert_eq!(
+        f.store.read_route(&room, &first).await.unwrap(),
+        Routed::Loaded(None)
+    );
+    let (a, ..) = joined(&f, &room).await;
+    assert_eq!(
+        f.store.read_route(&room, &first).await.unwrap(),
+        Routed::Route(a.to_string())
+    );
+    let loaded = f.store.load(&room).await.unwrap();
+    assert!(loaded.is_some());
+    assert_eq!(
+        f.store.read_route(&room, &nothing).await.unwrap(),
+        Routed::Loaded(loaded)
+    );
+}
+
 /// A connection id no other test (or earlier run against the same table) uses.
 fn fresh_connection(tag: &str) -> String {
     format!("{}=", fresh_room(tag))
@@ -493,6 +514,7 @@ macro_rules! all_cases {
             stale_writes_conflict,
             concurrent_joins_admit_exactly_two,
             connection_records_park_register_and_close_conditionally,
+            a_route_read_answers_in_place_or_hands_back_the_record_as_loaded,
         );
     };
 }

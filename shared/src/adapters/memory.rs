@@ -2,7 +2,7 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
+use crate::ports::{ConnectionRecord, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -97,6 +97,15 @@ impl MemoryRoomStore {
 impl RoomStore for MemoryRoomStore {
     async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
         Ok(self.inner().rooms.get(room).cloned())
+    }
+
+    async fn read_route(&self, room: &RoomId, route: &RouteLook<'_>) -> Result<Routed, StoreError> {
+        let inner = self.inner();
+        let stored = inner.rooms.get(room);
+        Ok(match stored.and_then(|v| route(&v.room)) {
+            Some(found) => Routed::Route(found),
+            None => Routed::Loaded(stored.cloned()),
+        })
     }
 
     async fn swap(

@@ -131,6 +131,16 @@ impl ClientId {
         &*self.0 == LOOPBACK_CLIENT_ID || &*self.0 == WEB_LOOPBACK_CLIENT_ID
     }
 
+    /// Whether this id names the member the room records as `recorded` (a [`Self::canonical`]
+    /// id), without making the canonical copy.
+    pub fn names(&self, recorded: &ClientId) -> bool {
+        if self.is_loopback() {
+            &*recorded.0 == LOOPBACK_CLIENT_ID
+        } else {
+            self == recorded
+        }
+    }
+
     /// The id under which the room records this client: both loopback spellings map to
     /// [`LOOPBACK_CLIENT_ID`].
     pub fn canonical(&self) -> Self {

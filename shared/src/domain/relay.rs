@@ -9,7 +9,10 @@
 //! the queue's [`Lease`] delivers it in order, removing frames only once they were posted.
 
 use super::ids::ClientId;
-use super::room::{Lease, Member, Millis, Presence, RoomLimits, RoomSlot, away, departed, prune};
+use super::room::{
+    Lease, Member, Millis, Presence, Room, RoomLimits, RoomSlot, away, departed, needs_pruning,
+    prune,
+};
 
 /// Result of registering a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +218,24 @@ pub fn detach(
     Some(m.id.clone())
 }
 
+/// The connection a frame from `from` goes straight to when that changes nothing in the room:
+/// nothing in it is due for pruning, the sender is a member whose queue is empty and not being
+/// delivered, and its peer is registered. [`send`] decides [`Send::Direct`] through this, so a
+/// caller may read a stored room in place (no copy, no write) and fall back to [`send`] on `None`.
+pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<&'a str> {
+    if needs_pruning(room, now) {
+        return None;
+    }
+    let me = room.members.iter().position(|m| from.names(&m.id))?;
+    let peer = room.members.iter().enumerate().find(|(i, _)| *i != me)?.1;
+    let me = &room.members[me];
+    if me.queued.is_empty() && lease_free(me, now) {
+        peer.connection.as_deref()
+    } else {
+        None
+    }
+}
+
 /// Decides what becomes of `frame` from `from`, queueing it where it must wait. `queue` is false
 /// for a frame that is only worth delivering now (`bye`). A member that just left may still send
 /// its `bye` straight to the peer.
@@ -228,6 +249,9 @@ pub fn send(
     q: &QueueLimits,
 ) -> Send {
     prune(slot, now);
+    if let Some(c) = slot.as_ref().and_then(|room| direct_route(room, from, now)) {
+        return Send::Direct(c.to_owned());
+    }
     let id = from.canonical();
     let was_here = departed(slot, &id, now);
     let Some(room) = slot else {
@@ -239,14 +263,8 @@ pub fn send(
             _ => Send::Drop,
         };
     };
-    let peer_conn = peer.and_then(|p| p.connection.clone());
-    if let Some(c) = &peer_conn
-        && me.queued.is_empty()
-        && lease_free(me, now)
-    {
-        return Send::Direct(c.clone());
-    }
-    if !queue && peer_conn.is_none() {
+    let peer_registered = peer.is_some_and(|p| p.connection.is_some());
+    if !queue && !peer_registered {
         return Send::Drop;
     }
     let bytes: usize = me.queued.iter().map(String::len).sum();
@@ -254,7 +272,7 @@ pub fn send(
         return Send::QueueFull;
     }
     me.queued.push(frame.to_owned());
-    if claim(me, peer_conn.is_some(), token, now, q) {
+    if claim(me, peer_registered, token, now, q) {
         Send::Flush
     } else {
         Send::Queued
@@ -443,6 +461,80 @@ mod tests {
         assert_eq!(
             send(&mut slot, &id("a"), "f4", true, 7, 0, &Q),
             Send::Queued
+        );
+    }
+
+    /// Rooms driven through random joins, registrations, sends, deliveries, closes, leaves and
+    /// clock steps: wherever [`direct_route`] answers, [`send`] decides the same frame the same
+    /// way and changes nothing, and wherever `send` sends a member's frame straight on without a
+    /// change, `direct_route` had answered (the in-place read misses no direct frame).
+    #[test]
+    fn direct_route_answers_exactly_where_send_goes_direct_without_a_change() {
+        let l = RoomLimits {
+            reconnect_grace: std::time::Duration::from_millis(300),
+            register_deadline: std::time::Duration::from_millis(500),
+            ..RoomLimits::default()
+        };
+        let clients = [id("a"), id("b"), ClientId::loopback(), id("c")];
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let (mut checked, mut direct) = (0, 0);
+        for _ in 0..200 {
+            let mut slot = None;
+            let mut now: Millis = 1_000;
+            for step in 0..60_u64 {
+                let who = &clients[usize::try_from(next(4)).unwrap_or(0)];
+                match next(8) {
+                    0 => drop(join(&mut slot, who, next(4) == 0, now, &l)),
+                    1 => {
+                        let conn = format!("c{step}");
+                        drop(attach(
+                            &mut slot,
+                            &reg(who, &conn, None, &[]),
+                            step,
+                            now,
+                            &Q,
+                            &l,
+                        ));
+                    }
+                    2 => drop(send(&mut slot, who, "f", next(2) == 0, step, now, &Q)),
+                    3 => drop(next_batch(&mut slot, who, next(step + 1), 1, now, &Q)),
+                    4 => {
+                        let conn = format!("c{}", next(step + 1));
+                        drop(detach(&mut slot, &conn, now, &l));
+                    }
+                    5 => drop(leave(&mut slot, who, now, &l)),
+                    _ => now += next(400),
+                }
+                for from in &clients {
+                    checked += 1;
+                    let mut after = slot.clone();
+                    let decided = send(&mut after, from, "g", true, 1_000 + step, now, &Q);
+                    let route = slot.as_ref().and_then(|r| direct_route(r, from, now));
+                    if let Some(c) = route {
+                        direct += 1;
+                        assert_eq!(decided, Send::Direct(c.to_owned()));
+                        assert_eq!(after, slot, "a direct frame changes nothing");
+                    } else if let Send::Direct(_) = decided {
+                        let member = slot
+                            .as_ref()
+                            .is_some_and(|r| r.members.iter().any(|m| from.names(&m.id)));
+                        assert!(
+                            after != slot || !member,
+                            "send went direct for a member without a change, route did not"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            direct * 40 > checked,
+            "{direct} direct of {checked}: too few to say much"
         );
     }
 

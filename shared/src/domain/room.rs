@@ -197,10 +197,22 @@ pub(crate) fn deadline(now: Millis, d: Duration) -> Millis {
     now.saturating_add(millis(d))
 }
 
+/// Whether [`prune`] would change `room` at `now`: the record expired, or a member's or a
+/// departed client's deadline passed. A rule may read a room for which this is false without
+/// pruning a copy of it first.
+pub fn needs_pruning(room: &Room, now: Millis) -> bool {
+    now >= room.expires_at
+        || room.departed.iter().any(|d| now >= d.until)
+        || room.members.iter().any(|m| m.presence.expired(now))
+}
+
 /// Drops members whose presence deadline passed and the whole record once it expired; keeps the
 /// invariants (a loopback member never stays alone, a lone member is the initiator).
 pub fn prune(slot: &mut RoomSlot, now: Millis) {
     let Some(room) = slot else { return };
+    if !needs_pruning(room, now) {
+        return;
+    }
     if now >= room.expires_at {
         *slot = None;
         return;

@@ -165,7 +165,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Sockets {
     prefix: String,
     next: AtomicU64,
-    open: Mutex<HashMap<u64, Arc<Conn>>>,
+    /// Keyed by our own sequence numbers, so a fast hash needs no protection against chosen keys.
+    open: Mutex<HashMap<u64, Arc<Conn>, foldhash::fast::FixedState>>,
     limits: RelayLimits,
 }
 
@@ -180,7 +181,7 @@ impl Sockets {
         Self {
             prefix: format!("local-{salt:08x}-"),
             next: AtomicU64::new(1),
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::default()),
             limits,
         }
     }

@@ -23,7 +23,9 @@ use crate::domain::message::{MessageKind, SignalingMessage};
 use crate::domain::relay::{self as rules, Attach, Batch, QueueLimits, Send};
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
-use crate::ports::{Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore, Swap};
+use crate::ports::{
+    Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore, Routed, Swap,
+};
 use crate::service::{ServiceError, decide_room, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
@@ -328,15 +330,27 @@ impl StoredRelay {
         let q = self.queue_limits();
         // A dead peer connection is detached and the frame queued instead: at most two rounds.
         for _ in 0..2 {
-            let decision = decide_room(
-                &*self.store,
-                &*self.clock,
-                room,
-                |slot, now| rules::send(slot, from, &frame, queue, token, now, &q),
-                |d| matches!(d, Send::Queued | Send::Flush),
-            )
-            .await
-            .map_err(fail)?;
+            // Most frames go straight to a registered peer: decided on the record in place.
+            let now = self.now();
+            let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
+            let read = self
+                .store
+                .read_route(room, &route)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            let decision = match read {
+                Routed::Route(c) => Send::Direct(c),
+                Routed::Loaded(loaded) => decide_room(
+                    &*self.store,
+                    &*self.clock,
+                    room,
+                    Some(loaded),
+                    |slot, now| rules::send(slot, from, &frame, queue, token, now, &q),
+                    |d| matches!(d, Send::Queued | Send::Flush),
+                )
+                .await
+                .map_err(fail)?,
+            };
             match decision {
                 Send::Drop | Send::Queued => return Ok(()),
                 Send::QueueFull => return Err(DeliveryError::QueueFull),
