@@ -30,8 +30,9 @@
 //! - The keep-alive function runs on a schedule (`keepalive_interval`), as the template's
 //!   EventBridge schedule runs it.
 
-use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
-use crate::{App, GatewayOptions};
+use crate::http::{healthz, not_found_response, read_body, reply};
+use crate::options::GatewayOptions;
+use crate::websocket::{Limits, Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
@@ -49,6 +50,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 /// Frames waiting for one stand-in connection before it counts as a slow reader.
 const OUTBOUND_QUEUE: usize = 1088;
@@ -114,13 +116,39 @@ impl AwsLocal {
     }
 }
 
-/// The public routes in aws-local mode.
-pub fn router(app: App) -> Router {
+/// What the stand-in's public routes hold: the stand-in, and from the server the limits of a
+/// socket, the tracker shutdown waits on and the shutdown signal.
+#[derive(Debug, Clone)]
+struct Edge {
+    aws: Arc<AwsLocal>,
+    limits: Limits,
+    sockets: TaskTracker,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// The public routes in aws-local mode; sockets get API Gateway's frame and message quotas
+/// within the server's `limits`.
+pub fn router(
+    aws: Arc<AwsLocal>,
+    limits: Limits,
+    sockets: TaskTracker,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
+    let limits = Limits {
+        max_message: MAX_MESSAGE,
+        max_frame: MAX_FRAME,
+        ..limits
+    };
     Router::new()
         .route("/ws", get(upgrade))
-        .route("/healthz", get(crate::routes::healthz))
+        .route("/healthz", get(healthz))
         .fallback(any(lambda))
-        .with_state(app)
+        .with_state(Edge {
+            aws,
+            limits,
+            sockets,
+            shutdown,
+        })
 }
 
 /// Which deployed function API Gateway would invoke for this path, with its path parameters.
@@ -148,18 +176,15 @@ fn route_of(path: &str) -> Option<(Route, HashMap<String, String>)> {
 }
 
 /// Turns the request into the Lambda HTTP request API Gateway would deliver and runs the handler.
-async fn lambda(State(app): State<App>, req: Request) -> Response {
-    let Some(aws) = app.aws.clone() else {
-        return crate::routes::not_found_response();
-    };
+async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     let Some((route, path_params)) = route_of(req.uri().path()) else {
-        return crate::routes::not_found_response();
+        return not_found_response();
     };
     let (parts, body) = req.into_parts();
     // The function gets every body up to API Gateway's own payload limit and answers it as
     // deployed; over it, API Gateway answers 413 itself. A body that cannot be read never
     // reaches a function: answered as every backend answers it.
-    let bytes = match crate::routes::read_body(body, API_GATEWAY_PAYLOAD).await {
+    let bytes = match read_body(body, API_GATEWAY_PAYLOAD).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge { .. }) => {
             return (
@@ -169,9 +194,9 @@ async fn lambda(State(app): State<App>, req: Request) -> Response {
                 .into_response();
         }
         Err(e) if route == Route::Collider => {
-            return crate::routes::reply(room::http::collider_body_error(&e));
+            return reply(room::http::collider_body_error(&e));
         }
-        Err(e) => return crate::routes::reply(room::http::message_body_error(&e)),
+        Err(e) => return reply(room::http::message_body_error(&e)),
     };
     let query: HashMap<String, String> = room::http::parse_query(parts.uri.query().unwrap_or(""))
         .into_iter()
@@ -188,20 +213,15 @@ async fn lambda(State(app): State<App>, req: Request) -> Response {
     if let Ok(v) = scheme.parse() {
         lambda_req.headers_mut().insert("x-forwarded-proto", v);
     }
-    let res = handle(&aws.deployment, route, lambda_req).await;
+    let res = handle(&edge.aws.deployment, route, lambda_req).await;
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, Body::from(body.to_vec()))
 }
 
-async fn upgrade(State(app): State<App>, ws: Upgrade) -> Response {
-    let limits = crate::websocket::Limits {
-        max_message: MAX_MESSAGE,
-        max_frame: MAX_FRAME,
-        ..app.websocket_limits()
-    };
-    ws.on_upgrade(limits, move |socket| {
-        let tracker = app.sockets.clone();
-        tracker.track_future(serve_socket(app, socket))
+async fn upgrade(State(edge): State<Edge>, ws: Upgrade) -> Response {
+    ws.on_upgrade(edge.limits, move |socket| {
+        let tracker = edge.sockets.clone();
+        tracker.track_future(serve_socket(edge, socket))
     })
 }
 
@@ -284,8 +304,8 @@ pub async fn keepalive_schedule(aws: Arc<AwsLocal>, mut shutdown: watch::Receive
     }
 }
 
-async fn serve_socket(app: App, mut socket: WebSocket) {
-    let Some(aws) = app.aws.clone() else { return };
+async fn serve_socket(edge: Edge, mut socket: WebSocket) {
+    let aws = edge.aws;
     let id = new_connection_id();
     let (tx, mut rx) = mpsc::channel::<Outgoing>(OUTBOUND_QUEUE);
     if let Ok(mut c) = aws.connections.lock() {
@@ -296,7 +316,7 @@ async fn serve_socket(app: App, mut socket: WebSocket) {
     tokio::pin!(ends);
     let idle = tokio::time::sleep(gw.idle_timeout);
     tokio::pin!(idle);
-    let mut shutdown = app.shutdown.clone();
+    let mut shutdown = edge.shutdown;
     loop {
         tokio::select! {
             incoming = socket.recv() => {

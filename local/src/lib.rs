@@ -3,6 +3,7 @@
 //! This crate only adapts HTTP and WebSocket transport (axum) to the `room` crate: every decision
 //! (room rules, relay protocol, responses) is made there.
 
+mod app;
 #[cfg(feature = "aws-local")]
 pub mod aws_local;
 mod ca_page;
@@ -10,9 +11,11 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod healthcheck;
+mod http;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+mod options;
 pub mod qr;
 mod routes;
 mod serve;
@@ -21,6 +24,9 @@ pub mod tls;
 #[doc(hidden)]
 pub mod websocket;
 mod ws;
+
+pub use app::App;
+pub use options::{GatewayOptions, ServerOptions};
 
 use room::adapters::memory::MemoryRoomStore;
 use room::ports::{Clock, RoomStore, SystemClock};
@@ -32,71 +38,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
-
-/// Transport settings that are not room settings.
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// WebSocket ping interval.
-    pub ping_interval: Duration,
-    /// Bytes read from a WebSocket at a time, into one buffer per worker thread.
-    pub ws_read_buffer: usize,
-    /// How long shutdown waits for sockets to close.
-    pub shutdown_timeout: Duration,
-    /// Time allowed for a client to send a request's headers.
-    pub header_timeout: Duration,
-    /// Abuse limits (per address, totals, per socket).
-    pub abuse: limits::AbuseLimits,
-    /// How the aws-local stand-in behaves like API Gateway and Lambda.
-    pub gateway: GatewayOptions,
-}
-
-/// The aws-local stand-in's API Gateway and Lambda behaviour (`local/src/aws_local.rs` cites the
-/// AWS documentation of each).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayOptions {
-    /// Each WebSocket frame's invocation starts after a random delay up to this long, so frames
-    /// of one connection run in parallel and in no particular order.
-    pub jitter: Duration,
-    /// Function instances: invocations that run at once (more wait for a free one).
-    pub instances: usize,
-    /// `$disconnect` arrives this long after the socket closed.
-    pub disconnect_delay: Duration,
-    /// Percentage of `$disconnect` events that never arrive.
-    pub disconnect_loss: u8,
-    /// A connection with no frame either way for this long is closed.
-    pub idle_timeout: Duration,
-    /// Every connection is closed this long after it opened.
-    pub max_connection: Duration,
-    /// The keep-alive function's schedule (zero: not run).
-    pub keepalive_interval: Duration,
-}
-
-impl Default for GatewayOptions {
-    fn default() -> Self {
-        Self {
-            jitter: Duration::from_millis(10),
-            instances: 3,
-            disconnect_delay: Duration::ZERO,
-            disconnect_loss: 0,
-            idle_timeout: Duration::from_secs(600),
-            max_connection: Duration::from_secs(2 * 3600),
-            keepalive_interval: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self {
-            ping_interval: Duration::from_secs(25),
-            ws_read_buffer: 16 * 1024,
-            shutdown_timeout: Duration::from_secs(5),
-            header_timeout: Duration::from_secs(10),
-            abuse: limits::AbuseLimits::default(),
-            gateway: GatewayOptions::default(),
-        }
-    }
-}
 
 /// Where to serve: the main listener (pages, room API, relay) and the optional compatibility
 /// listener that serves the relay where the original collider was (`/ws`, `/<room>/<client>`,
@@ -118,36 +59,6 @@ impl Listeners {
             main,
             relay: None,
             tls: None,
-        }
-    }
-}
-
-/// Shared state of the process.
-#[derive(Debug, Clone)]
-pub struct App {
-    service: RoomService,
-    relay: Arc<Relay>,
-    settings: Arc<Settings>,
-    options: Arc<ServerOptions>,
-    shutdown: watch::Receiver<bool>,
-    sockets: TaskTracker,
-    limiter: Arc<limits::Limiter>,
-    metrics: Arc<metrics::Metrics>,
-    /// The local certificate authority `/ca` offers, when one signs the certificate.
-    ca: Option<Arc<tls::LocalCa>>,
-    #[cfg(feature = "aws-local")]
-    aws: Option<Arc<aws_local::AwsLocal>>,
-}
-
-impl App {
-    /// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus
-    /// its envelope.
-    fn websocket_limits(&self) -> websocket::Limits {
-        let max_message = self.settings.limits.max_message_bytes * 2 + 1024;
-        websocket::Limits {
-            max_message,
-            max_frame: max_message,
-            read_chunk: self.options.ws_read_buffer,
         }
     }
 }

@@ -2,18 +2,18 @@
 //! response `room::http` built.
 
 use crate::App;
+use crate::http::{PeerIp, healthz, not_found_response, read_body, reply};
 use crate::serve::Scheme;
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use room::http::{
-    ApiError, BodyError, HttpResponse, collider_body_error, error_response, ice_response,
-    join_response, leave_response, liveness_response, message_body_error, message_response,
-    parse_query, readiness_response, text_response,
+    ApiError, collider_body_error, error_response, ice_response, join_response, leave_response,
+    message_body_error, message_response, parse_query, readiness_response, text_response,
 };
 use room::params::RequestContext;
 use room::service::JoinReply;
@@ -21,10 +21,15 @@ use room::{ClientId, RoomId, web};
 
 pub fn router(app: App) -> Router {
     #[cfg(feature = "aws-local")]
-    if app.aws.is_some() {
-        let routes = crate::aws_local::router(app.clone())
-            .merge(static_router(app.clone()))
-            .merge(ops_router(app.clone()));
+    if let Some(aws) = &app.aws {
+        let routes = crate::aws_local::router(
+            aws.clone(),
+            app.websocket_limits(),
+            app.sockets.clone(),
+            app.shutdown.clone(),
+        )
+        .merge(static_router(app.clone()))
+        .merge(ops_router(app.clone()));
         return tracked(routes, &app);
     }
     let routes = Router::new()
@@ -76,26 +81,6 @@ fn only_post(r: MethodRouter<App>) -> MethodRouter<App> {
     })
 }
 
-pub(crate) fn reply(res: HttpResponse) -> Response {
-    res.map(Body::from).into_response()
-}
-
-/// The client's address, when the listener recorded it.
-pub struct PeerIp(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
-
 /// What the room code needs to know about a request: scheme of the listener, `Host`, query,
 /// `User-Agent`.
 struct Ctx(RequestContext);
@@ -126,13 +111,6 @@ fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), ApiError>
 
 async fn not_found() -> Response {
     not_found_response()
-}
-
-/// The answer for a path no route matches.
-pub fn not_found_response() -> Response {
-    reply(error_response(&ApiError::NotFound(
-        "no such route".to_owned(),
-    )))
 }
 
 /// Routes the emulator serves itself in every mode (the room link's QR code, the local
@@ -205,31 +183,6 @@ async fn message(
     let result = app.service.message(&room, &client, &bytes).await;
     app.metrics.message_result(&result);
     reply(message_response(result))
-}
-
-/// Reads a whole request body of at most `max` bytes; says why when it cannot.
-pub(crate) async fn read_body(body: Body, max: usize) -> Result<axum::body::Bytes, BodyError> {
-    let e = match to_bytes(body, max).await {
-        Ok(bytes) => return Ok(bytes),
-        Err(e) => e.into_inner(),
-    };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
-    while let Some(c) = cause {
-        if c.is::<http_body_util::LengthLimitError>() {
-            return Err(BodyError::TooLarge { max });
-        }
-        cause = c.source();
-    }
-    let mut why = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        let part = c.to_string();
-        if !why.contains(&part) {
-            why = format!("{why}: {part}");
-        }
-        source = c.source();
-    }
-    Err(BodyError::Unreadable(why))
 }
 
 async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
@@ -309,10 +262,6 @@ async fn collider(app: App, path: &str, req: Request) -> Response {
 
 async fn status(State(app): State<App>) -> Response {
     reply(app.relay.status())
-}
-
-pub(crate) async fn healthz() -> Response {
-    reply(liveness_response())
 }
 
 /// Readiness: one cheap real store call (a read of one room id; nothing is written).

@@ -131,7 +131,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Self::from_parts(parts)
-            .map_err(|e| crate::routes::reply(room::http::handshake_error_response(e)))
+            .map_err(|e| crate::http::reply(room::http::handshake_error_response(e)))
     }
 }
 

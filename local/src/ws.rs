@@ -2,17 +2,14 @@
 //! on the relay's request or at shutdown. One task per socket; nothing here decides anything.
 
 use crate::App;
+use crate::http::PeerIp;
 use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use room::relay::frame::{RelayError, error_frame};
 use room::relay::sockets::CloseReason;
 
-pub async fn upgrade(
-    State(app): State<App>,
-    crate::routes::PeerIp(peer): crate::routes::PeerIp,
-    ws: Upgrade,
-) -> Response {
+pub async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Upgrade) -> Response {
     let too_many = |what| {
         room::http::error_response(&room::http::ApiError::TooMany {
             what,
