@@ -30,9 +30,9 @@ pub struct App {
 impl App {
     /// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus
     /// its envelope.
-    pub(crate) fn websocket_limits(&self) -> crate::websocket::Limits {
+    pub(crate) fn websocket_limits(&self) -> crate::websocket_codec::Limits {
         let max_message = self.settings.limits.max_message_bytes * 2 + 1024;
-        crate::websocket::Limits {
+        crate::websocket_codec::Limits {
             max_message,
             max_frame: max_message,
             read_chunk: self.options.ws_read_buffer,

@@ -32,7 +32,7 @@
 
 use crate::http::{healthz, not_found_response, read_body, reply};
 use crate::options::GatewayOptions;
-use crate::websocket::{Limits, Message, ReadError, Upgrade, WebSocket, close_code};
+use crate::websocket_codec::{Limits, Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};

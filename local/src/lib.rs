@@ -17,13 +17,13 @@ pub mod logging;
 pub mod metrics;
 mod options;
 pub mod qr;
+mod relay_session;
 mod routes;
 mod serve;
 pub mod tls;
 // Public for the fuzz target and the differential test against `tungstenite`, not as an API.
 #[doc(hidden)]
-pub mod websocket;
-mod ws;
+pub mod websocket_codec;
 
 pub use app::App;
 pub use options::{GatewayOptions, ServerOptions};

@@ -41,7 +41,7 @@ pub fn router(app: App) -> Router {
         .route("/params", any(page))
         .route("/static/{file}", any(page))
         .route("/v1alpha/iceconfig", any(iceconfig))
-        .route("/ws", get(crate::ws::upgrade))
+        .route("/ws", get(crate::relay_session::upgrade))
         .route("/relay/{*path}", any(relay_http))
         .route("/relay/", any(relay_http_root))
         .route("/status", get(status))
@@ -214,7 +214,7 @@ async fn iceconfig(
 /// `POST|DELETE /<room>/<client>`, `/status`.
 pub fn relay_router(app: App) -> Router {
     let routes = Router::new()
-        .route("/ws", get(crate::ws::upgrade))
+        .route("/ws", get(crate::relay_session::upgrade))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))

@@ -1,9 +1,10 @@
-//! The relay WebSocket: moves frames between a socket and `room::relay`, sends pings, and closes
-//! on the relay's request or at shutdown. One task per socket; nothing here decides anything.
+//! A relay session: serves one relay WebSocket, moving frames between the socket and
+//! `room::relay`, sending pings, and closing on the relay's request or at shutdown. One task per
+//! socket; nothing here decides anything.
 
 use crate::App;
 use crate::http::PeerIp;
-use crate::websocket::{Message, ReadError, Upgrade, WebSocket, close_code};
+use crate::websocket_codec::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use room::relay::frame::{RelayError, error_frame};
