@@ -8,6 +8,7 @@ mod app;
 pub mod aws_local;
 mod ca_page;
 pub mod config;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod healthcheck;

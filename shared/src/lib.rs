@@ -21,6 +21,7 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
 pub mod ice;
@@ -28,6 +29,7 @@ pub mod params;
 pub mod ports;
 pub mod relay;
 pub mod service;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod web;
 
