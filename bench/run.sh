@@ -66,6 +66,7 @@ for size in $sizes; do
     for rooms in $rooms_list; do
         for build in current ${baseline:+baseline}; do
             if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
+            echo "build=$build"
             start_server
             $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
                 --rooms "$rooms" --size "$size" --seconds "$seconds" --prefix "${tag}r$size-$rooms"
@@ -73,6 +74,21 @@ for size in $sizes; do
         done
         server_bin="$bin/apprtc-local"
     done
+done
+
+echo "# relay load at a fixed rate: CPU per message at the same throughput for every build (a saturated"
+echo "# closed loop measures how much a server batches under a backlog as much as what a message costs)"
+if $quick; then rate_rooms=""; else rate_rooms="9990"; fi
+for rooms in $rate_rooms; do
+    for build in current ${baseline:+baseline}; do
+        if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
+        echo "build=$build"
+        start_server
+        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+            --rooms "$rooms" --size 200 --seconds "$seconds" --rate 12000 --prefix "${tag}rate-$rooms"
+        stop_server
+    done
+    server_bin="$bin/apprtc-local"
 done
 
 echo "# the floor: a bare TCP forwarder (no WebSocket, JSON or rooms), same ping-pong and pinning"

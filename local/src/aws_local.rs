@@ -56,13 +56,13 @@ use tokio_util::task::TaskTracker;
 const OUTBOUND_QUEUE: usize = 1088;
 
 /// API Gateway's WebSocket frame size quota (not adjustable).
-pub const MAX_FRAME: usize = 32 * 1024;
+const MAX_FRAME: usize = 32 * 1024;
 /// API Gateway's WebSocket message payload quota, also PostToConnection's data limit.
-pub const MAX_MESSAGE: usize = 128 * 1024;
+const MAX_MESSAGE: usize = 128 * 1024;
 /// API Gateway's HTTP API payload quota: "Payload size: 10 MB" (not adjustable,
 /// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html>); a larger
 /// request is answered 413 without invoking the function.
-pub const API_GATEWAY_PAYLOAD: usize = 10 * 1024 * 1024;
+const API_GATEWAY_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// Frames and closes for one stand-in WebSocket connection.
 #[derive(Debug)]

@@ -31,7 +31,7 @@ pub struct Decoded {
 
 /// The RFC 6455 decoder reading `stream` handed over in chunks of the sizes in `chunks` (used
 /// in turn; a size of 0 counts as 1).
-pub fn decode_ours(stream: &[u8], limits: Limits, chunks: &[usize]) -> Decoded {
+fn decode_ours(stream: &[u8], limits: Limits, chunks: &[usize]) -> Decoded {
     let mut decoder = Decoder::new(limits);
     let mut messages = Vec::new();
     let mut rest = stream;
@@ -90,7 +90,7 @@ const TUNGSTENITE_INVALID_CODE: &str = "Protocol violation";
 /// `tungstenite` (server role, the same limits) reading `stream`, `chunk` bytes per read. Its
 /// errors become the close codes RFC 6455 gives them: protocol errors 1002, capacity 1009,
 /// UTF-8 1007.
-pub fn decode_tungstenite(stream: &[u8], limits: Limits, chunk: usize) -> Decoded {
+fn decode_tungstenite(stream: &[u8], limits: Limits, chunk: usize) -> Decoded {
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_message))
         .max_frame_size(Some(limits.max_frame.min(limits.max_message)));

@@ -97,7 +97,7 @@ pub fn interface_addresses() -> Vec<IpAddr> {
 }
 
 /// The names a generated certificate must cover.
-pub fn wanted_names(hostnames: &[String]) -> BTreeSet<String> {
+fn wanted_names(hostnames: &[String]) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = [
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),

@@ -48,7 +48,7 @@ pub mod close_code {
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
-pub fn accept_key(key: &[u8]) -> String {
+fn accept_key(key: &[u8]) -> String {
     tungstenite::handshake::derive_accept_key(key)
 }
 

@@ -380,7 +380,7 @@ pub const API_GATEWAY_MAX_MESSAGE_BYTES: usize = 32 * 1024 - 23;
 pub const DEPLOYED_MESSAGE_BYTES: usize = 24 * 1024;
 /// The deployed default for bytes queued per sender: the room record, queues included, is one
 /// DynamoDB item (at most 400 KB).
-pub const DEPLOYED_QUEUED_BYTES: usize = 64 * 1024;
+const DEPLOYED_QUEUED_BYTES: usize = 64 * 1024;
 /// Default lifetime of minted TURN credentials.
 pub const TURN_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -459,7 +459,7 @@ impl Host {
 }
 
 /// A duration as [`parse_duration`] reads it: whole hours as `h`, else seconds or milliseconds.
-pub fn format_duration(d: Duration) -> String {
+fn format_duration(d: Duration) -> String {
     match (d.as_secs(), d.subsec_nanos()) {
         (s, 0) if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
         (s, 0) => format!("{s}s"),

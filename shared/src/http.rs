@@ -73,7 +73,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Http
 }
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     respond(status, "application/json", text)
 }

@@ -44,7 +44,7 @@ pub struct IceRequest {
 }
 
 /// `base64(HMAC-SHA1(secret, username))`, the TURN REST API password.
-pub fn rest_credential(secret: &str, username: &str) -> String {
+fn rest_credential(secret: &str, username: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = match Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,

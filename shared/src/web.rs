@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 /// The web client's script, served at `/static/app.js` (vanilla JS, no build step).
 pub const APP_JS: &str = include_str!("../web/app.js");
 /// The web client's style sheet, served at `/static/app.css`.
-pub const APP_CSS: &str = include_str!("../web/app.css");
+const APP_CSS: &str = include_str!("../web/app.css");
 
 /// A file of the web client, served at `/static/<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ const STATIC_FILES: [(&str, StaticFile); 2] = [
 ];
 
 /// A file of the web client by its name under `/static/`.
-pub fn static_asset(name: &str) -> Option<&'static StaticFile> {
+fn static_asset(name: &str) -> Option<&'static StaticFile> {
     STATIC_FILES
         .iter()
         .find_map(|(n, f)| (*n == name).then_some(f))
@@ -172,7 +172,7 @@ async fn page_answer(
 }
 
 /// JSON made safe to embed inside `<script>`.
-pub fn script_json(v: &Value) -> String {
+fn script_json(v: &Value) -> String {
     v.to_string()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
@@ -186,7 +186,7 @@ fn parse_or_null(s: &str) -> Value {
 }
 
 /// The object the web client starts from, with the names and types of the original template.
-pub fn loading_params(ctx: &RequestContext, settings: &Settings, room: Option<&RoomId>) -> Value {
+fn loading_params(ctx: &RequestContext, settings: &Settings, room: Option<&RoomId>) -> Value {
     let p = room_params(ctx, settings);
     let mut v = json!({
         "errorMessages": p.error_messages,
@@ -213,7 +213,7 @@ pub fn loading_params(ctx: &RequestContext, settings: &Settings, room: Option<&R
 }
 
 /// The page for `GET /` (no room) and `GET /r/<room>`.
-pub fn room_page(ctx: &RequestContext, settings: &Settings, room: Option<&RoomId>) -> String {
+fn room_page(ctx: &RequestContext, settings: &Settings, room: Option<&RoomId>) -> String {
     let params = script_json(&loading_params(ctx, settings, room));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -226,7 +226,7 @@ pub fn room_page(ctx: &RequestContext, settings: &Settings, room: Option<&RoomId
 }
 
 /// The page for `GET /r/<room>` when the room already has two members.
-pub fn full_page(room: &RoomId) -> String {
+fn full_page(room: &RoomId) -> String {
     let room = script_json(&Value::String(room.to_string()));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
