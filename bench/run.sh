@@ -61,18 +61,25 @@ stop_server
 
 if $quick; then rooms_list="20"; sizes="200"; seconds=1; api_seconds=1; runs=3; else rooms_list="100 1000 9990"; sizes="200 4096"; seconds=10; api_seconds=10; runs=20; fi
 
+# One relay_load run per build (this one, then the baseline if given), alternating, so that the
+# builds are compared in one run on one machine state. Arguments: a name prefix, then relay_load's.
+relay_runs() {
+    local name=$1; shift
+    for build in current ${baseline:+baseline}; do
+        if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
+        echo "build=$build"
+        start_server
+        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+            --seconds "$seconds" --prefix "$tag$name" "$@"
+        stop_server
+    done
+    server_bin="$bin/apprtc-local"
+}
+
 echo "# relay load"
 for size in $sizes; do
     for rooms in $rooms_list; do
-        for build in current ${baseline:+baseline}; do
-            if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
-            echo "build=$build"
-            start_server
-            $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
-                --rooms "$rooms" --size "$size" --seconds "$seconds" --prefix "${tag}r$size-$rooms"
-            stop_server
-        done
-        server_bin="$bin/apprtc-local"
+        relay_runs "r$size-$rooms" --rooms "$rooms" --size "$size"
     done
 done
 
@@ -80,15 +87,7 @@ echo "# relay load at a fixed rate: CPU per message at the same throughput for e
 echo "# closed loop measures how much a server batches under a backlog as much as what a message costs)"
 if $quick; then rate_rooms=""; else rate_rooms="9990"; fi
 for rooms in $rate_rooms; do
-    for build in current ${baseline:+baseline}; do
-        if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
-        echo "build=$build"
-        start_server
-        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
-            --rooms "$rooms" --size 200 --seconds "$seconds" --rate 12000 --prefix "${tag}rate-$rooms"
-        stop_server
-    done
-    server_bin="$bin/apprtc-local"
+    relay_runs "rate-$rooms" --rooms "$rooms" --size 200 --rate 12000
 done
 
 echo "# the floor: a bare TCP forwarder (no WebSocket, JSON or rooms), same ping-pong and pinning"
