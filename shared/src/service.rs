@@ -62,15 +62,17 @@ pub(crate) async fn update_room<T>(
 /// that changed nothing (`changed` says false) is not written, and no copy of the room is kept to
 /// compare with (the relay's per-frame path). Pruning the rule did on the way is left to the next
 /// write; every rule prunes before it decides.
-/// `read` is the record when the caller has just read it (the first attempt decides on it).
+/// `read` is the record as the caller has just read it: the first attempt decides on it, a retry
+/// after a conflict reloads.
 pub(crate) async fn decide_room<T>(
     store: &dyn RoomStore,
     clock: &dyn Clock,
     room: &RoomId,
-    mut read: Option<Option<Versioned>>,
+    read: Option<Versioned>,
     mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
     changed: impl Fn(&T) -> bool,
 ) -> Result<T, ServiceError> {
+    let mut read = Some(read);
     for _ in 0..MAX_ATTEMPTS {
         let loaded = match read.take() {
             Some(loaded) => loaded,

@@ -344,7 +344,7 @@ impl StoredRelay {
                     &*self.store,
                     &*self.clock,
                     room,
-                    Some(loaded),
+                    loaded,
                     |slot, now| rules::send(slot, from, &frame, queue, token, now, &q),
                     |d| matches!(d, Send::Queued | Send::Flush),
                 )
