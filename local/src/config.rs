@@ -247,6 +247,7 @@ impl Config {
                 max_connection: self.apigw_max_connection,
                 keepalive_interval: self.keepalive_interval,
             },
+            clock: std::sync::Arc::new(room::ports::SystemClock),
         }
     }
 

@@ -105,7 +105,7 @@ impl Server {
         metrics: Arc<metrics::Metrics>,
     ) -> Self {
         let settings = Arc::new(settings);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clock = options.clock.clone();
         let relay = Relay::new(store.clone(), clock.clone(), settings.clone(), relay_limits);
         let service = RoomService::new(store, relay.notifier(), settings.clone()).with_clock(clock);
         let (stop, shutdown) = watch::channel(false);
@@ -174,7 +174,8 @@ impl Server {
         };
         let metrics = metrics::Metrics::new();
         let store: Arc<dyn RoomStore> = Arc::new(metrics::TimedStore::new(store, metrics.clone()));
-        let deployment = Deployment::new(config, store.clone(), connections);
+        let deployment =
+            Deployment::on_clock(config, store.clone(), connections, options.clock.clone());
         let gateway = options.gateway.clone();
         let mut server = Self::with_timed_store(settings, relay_limits, options, store, metrics);
         server.app.aws = Some(aws_local::AwsLocal::new(deployment, gateway));
@@ -274,9 +275,21 @@ impl Server {
 
     /// Builds the server the flags describe: store (`--store`) and backend (`--backend`).
     pub async fn from_config(config: &config::Config) -> anyhow::Result<Self> {
+        Self::from_config_on(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Server::from_config`] on `clock` rather than the system clock: tests move time forward
+    /// past a grace or a deadline instead of waiting for it.
+    pub async fn from_config_on(
+        config: &config::Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         use config::{Backend, StoreKind};
         let (settings, relay) = config.settings()?;
-        let options = config.server_options();
+        let options = ServerOptions {
+            clock,
+            ..config.server_options()
+        };
         let memory = Arc::new(MemoryRoomStore::new());
         let store: Arc<dyn RoomStore> = match config.store {
             StoreKind::Memory => memory.clone(),

@@ -2,6 +2,8 @@
 //! API Gateway and Lambda behaviour.
 
 use crate::limits;
+use room::ports::{Clock, SystemClock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Transport settings that are not room settings.
@@ -19,6 +21,9 @@ pub struct ServerOptions {
     pub abuse: limits::AbuseLimits,
     /// How the aws-local stand-in behaves like API Gateway and Lambda.
     pub gateway: GatewayOptions,
+    /// The clock of the room service and the relay: the system clock, except in tests that move
+    /// time forward rather than wait for a grace or a deadline to pass.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The aws-local stand-in's API Gateway and Lambda behaviour (`local/src/aws_local.rs` cites the
@@ -65,6 +70,7 @@ impl Default for ServerOptions {
             header_timeout: Duration::from_secs(10),
             abuse: limits::AbuseLimits::default(),
             gateway: GatewayOptions::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }

@@ -11,8 +11,6 @@ use bytes::Bytes;
 use common::*;
 use futures_util::StreamExt;
 use serde_json::Value;
-use std::time::Duration;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The `messages` of a join answer, asserting they are strings.
@@ -54,21 +52,6 @@ fn collider_path(s: &TestServer, join: &Value) -> String {
     assert_eq!(url, format!("{}/relay", s.base));
     assert_eq!(join["params"]["wss_url"], s.ws_url.as_str());
     url[s.base.len()..].to_owned()
-}
-
-/// Polls `/join/<room>` until it admits (a place was freed), asserting it answers FULL until then.
-async fn join_when_free(s: &TestServer, room: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let v = s.join(room).await;
-        match v["result"].as_str() {
-            Some("SUCCESS") => return v,
-            Some("FULL") => {}
-            _ => panic!("unexpected join answer {v}"),
-        }
-        assert!(Instant::now() < deadline, "room {room} never freed a place");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Waits until the server has as many registered sockets as `n` (it has seen a close or a
@@ -261,8 +244,7 @@ async fn page_unload_with_only_a_bye_frees_the_place_at_once() {
 
 #[tokio::test]
 async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
-    let grace = Duration::from_millis(300);
-    let s = TestServer::start_with(&["--reconnect-grace", "300ms"]).await;
+    let s = TestServer::start().await;
     let Call {
         room,
         a,
@@ -273,16 +255,10 @@ async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
     } = establish_call(&s, "vanish").await;
 
     // The joiner's tab dies: no /leave, no bye, no DELETE, not even a close frame.
-    let dropped = Instant::now();
     drop(wb);
     await_open_sockets(&s, 1).await;
 
-    let jc = join_when_free(&s, room).await;
-    assert!(
-        dropped.elapsed() >= grace,
-        "the place was freed before the grace ended ({:?})",
-        dropped.elapsed()
-    );
+    let jc = s.join_after(room, GRACE).await;
     let c = admitted(&jc, false);
     assert!(messages(&jc).is_empty());
     // No synthetic bye: the survivor was told nothing.
@@ -304,7 +280,7 @@ async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
 
 #[tokio::test]
 async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_gets_the_queue() {
-    let s = TestServer::start_with(&["--reconnect-grace", "2s"]).await;
+    let s = TestServer::start().await;
     let Call {
         room,
         a,
@@ -313,29 +289,14 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
         wb,
         ..
     } = establish_call(&s, "roam").await;
-    // A marker room whose member's socket drops just after the joiner's: once the marker's place
-    // is freed, the joiner's original grace has certainly run out too.
-    let m1 = s.join_id("marker").await;
-    let m2 = s.join_id("marker").await;
-    let wm1 = s.ws_registered("marker", &m1).await;
-    let _wm2 = s.ws_registered("marker", &m2).await;
-    await_open_sockets(&s, 4).await;
-
-    let dropped = Instant::now();
     drop(wb);
-    await_open_sockets(&s, 3).await;
-    if on_aws_path() {
-        // Each `$disconnect` runs up to the stand-in's 10 ms jitter after its close: once that
-        // has passed, the marker's runs after the joiner's, as its grace must end after it.
-        tokio::time::sleep_until(dropped + Duration::from_millis(20)).await;
-    }
-    drop(wm1);
-    await_open_sockets(&s, 2).await;
+    await_open_sockets(&s, 1).await;
 
     // Meanwhile the initiator keeps signaling; the relay queues it for the absent joiner.
     for n in [10, 11] {
         post_ok(&s, room, &a, &candidate(n)).await;
     }
+    s.advance(GRACE / 2);
     assert_eq!(s.join(room).await["result"], "FULL", "the place is kept");
 
     // The joiner's network comes back: same id, new socket, the queue arrives in order.
@@ -344,7 +305,7 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
     assert_eq!(wb.recv_msg().await, candidate(11));
     wb.expect_nothing_pending().await;
 
-    join_when_free(&s, "marker").await;
+    s.advance(GRACE * 2);
     assert_eq!(
         s.join(room).await["result"],
         "FULL",
@@ -359,10 +320,7 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
 
 #[tokio::test]
 async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
-    // On the AWS path every frame waits for an invocation: a longer deadline keeps a's own
-    // register, which nothing can wait for before b joins, well inside it on a loaded machine.
-    let deadline = if on_aws_path() { 1000 } else { 300 };
-    let s = TestServer::start_with(&["--register-deadline", &format!("{deadline}ms")]).await;
+    let s = TestServer::start().await;
     let room = "ghost";
     // The web client opens its socket while the join is in flight and registers right after.
     let mut wa = s.ws().await;
@@ -370,15 +328,13 @@ async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
     wa.register(room, &a).await;
     await_open_sockets(&s, 1).await;
 
-    let before_join = Instant::now();
     let b = admitted(&s.join(room).await, false);
-    // b never opens a socket.
-    let jc = join_when_free(&s, room).await;
-    assert!(
-        before_join.elapsed() >= Duration::from_millis(deadline),
-        "dropped before the deadline ({:?})",
-        before_join.elapsed()
-    );
+    // b never opens a socket. It sends its answer through the room API, which reaches a once
+    // a's socket is registered (on the AWS path, the register is a frame of its own that nothing
+    // else shows): from then on only b can run out of time.
+    post_ok(&s, room, &b, &answer()).await;
+    assert_eq!(wa.recv_msg().await, answer());
+    let jc = s.join_after(room, REGISTER_DEADLINE).await;
     let c = admitted(&jc, false);
 
     // The ghost can no longer use the room or the relay.

@@ -17,9 +17,6 @@ use tokio_tungstenite::tungstenite::Message;
 /// The collider HTTP prefix: `/join` announces `wss_post_url = http://<host>/relay`.
 const WP: &str = "/relay";
 
-/// Reconnect grace for the tests that wait for it to end.
-const SHORT_GRACE: &[&str] = &["--reconnect-grace", "300ms"];
-
 const NOT_ISSUED: &str = "Unknown client id for this room: join the room first";
 const MISSING_MSG: &str = "Invalid send request: missing 'msg'";
 const UNEXPECTED_CMD: &str = "Invalid message: unexpected 'cmd'";
@@ -73,20 +70,6 @@ async fn relay_post(s: &TestServer, room: &str, client: &str, body: impl Into<By
 async fn await_open_ws(s: &TestServer, open: u64) {
     if !on_aws_path() {
         s.wait_status(|v| v["openws"] == open).await;
-    }
-}
-
-/// Joins `room`, retrying while it is full, until a place frees up; the new client id.
-async fn join_when_admitted(s: &TestServer, room: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let v = s.join(room).await;
-        if v["result"] == "SUCCESS" {
-            return v;
-        }
-        assert_eq!(v["result"], "FULL", "{v}");
-        assert!(Instant::now() < deadline, "{room} never had a free place");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -458,14 +441,14 @@ async fn frame_to_a_client_whose_close_is_not_yet_handled_waits_for_its_return()
 /// docs/protocol.md §7.2 case 50.
 #[tokio::test]
 async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent() {
-    let s = TestServer::start_with(SHORT_GRACE).await;
+    let s = TestServer::start().await;
     let (a, _, x, mut y) = pair(&s, "w10").await;
     x.close().await;
     await_open_ws(&s, 1).await;
     y.send_msg(&m(1)).await;
     y.expect_nothing_pending().await;
     // The place frees up in the room server too once the grace has passed.
-    let joined = join_when_admitted(&s, "w10").await;
+    let joined = s.join_after("w10", GRACE).await;
     assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
     let c = client_id(&joined);
     let mut z = s.ws_registered("w10", &c).await;
@@ -482,23 +465,19 @@ async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent(
 /// docs/protocol.md §7.2 case 51.
 #[tokio::test]
 async fn unregistered_post_entry_expires_with_its_queue() {
-    let s = TestServer::start_with(&["--reconnect-grace", "300ms", "--register-deadline", "300ms"])
-        .await;
+    let s = TestServer::start().await;
     let x = s.join_id("w11").await;
     let r = relay_post(&s, "w11", &x, m(1)).await;
     assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
-    // x never registers: once its relay place (grace) and its room place (register deadline)
-    // have both expired, its POSTs are refused.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = relay_post(&s, "w11", &x, m(2)).await;
-        if r.status != 200 {
-            assert_eq!((r.status, r.body.trim_end()), (403, NOT_ISSUED));
-            break;
-        }
-        assert!(Instant::now() < deadline, "x's place never expired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // x never registers. Within its register deadline its POSTs are still taken.
+    s.advance(REGISTER_DEADLINE / 2);
+    let r = relay_post(&s, "w11", &x, m(2)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    // Once its relay place (grace) and its room place (register deadline) have both expired,
+    // they are refused.
+    s.advance(REGISTER_DEADLINE / 2 + Duration::from_millis(1));
+    let r = relay_post(&s, "w11", &x, m(3)).await;
+    assert_eq!((r.status, r.body.trim_end()), (403, NOT_ISSUED));
     let y = s.join_id("w11").await;
     let z = s.join_id("w11").await;
     let mut wy = s.ws_registered("w11", &y).await;

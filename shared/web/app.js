@@ -647,12 +647,12 @@
   };
 
   // ICE restart (docs/protocol.md §8.1). A connection that fails, or stays disconnected for
-  // RESTART_AFTER_DISCONNECTED_MS, gets new ICE credentials and candidates: the side that made
+  // restartAfterDisconnectedMs, gets new ICE credentials and candidates: the side that made
   // the offer sends a new offer with iceRestart through the usual path, the other side answers
   // it as any offer. Only when that attempt fails too (ICE fails again, or no connection within
-  // RESTART_WAIT_MS) is the user asked to rejoin.
-  var RESTART_AFTER_DISCONNECTED_MS = 4000;
-  var RESTART_WAIT_MS = 30000;
+  // restartWaitMs) is the user asked to rejoin. Tests shorten both through
+  // window.__apprtc.timing rather than wait them out.
+  var timing = {restartAfterDisconnectedMs: 4000, restartWaitMs: 30000};
 
   Call.prototype.onIceState = function (pc) {
     if (pc !== this.pc) return;
@@ -678,7 +678,7 @@
         this.disconnectTimer = setTimeout(function () {
           self.disconnectTimer = null;
           if (self.pc === pc && pc.iceConnectionState === 'disconnected') self.restartIce('disconnected');
-        }, RESTART_AFTER_DISCONNECTED_MS);
+        }, timing.restartAfterDisconnectedMs);
       }
     } else if (s === 'failed') {
       if (this.restarting && this.restarting.offered) this.giveUp();
@@ -696,7 +696,7 @@
     this.restarting = {offered: this.isInitiator, gen: this.gen};
     this.restartTimer = setTimeout(function () {
       if (self.pc === pc && self.restarting) self.giveUp();
-    }, RESTART_WAIT_MS);
+    }, timing.restartWaitMs);
     this.setState('connecting', 'Connection lost; reconnecting\u2026');
     if (!this.isInitiator) {
       // Unmodified clients never offer as the joiner, and the initiator ignores offers; the
@@ -1566,6 +1566,8 @@
         return call.pc ? call.pc.getSenders().map(function (s) { return s.track && s.track.id; })
           .filter(Boolean) : [];
       },
+      // The ICE restart's waits, which a test may shorten.
+      timing: timing,
       log: logLines
     };
 

@@ -14,8 +14,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use room::testing::MovableClock;
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -26,6 +28,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Longest any single expected event may take.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The default reconnect grace, which tests move the server's clock past.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The default register deadline, which tests move the server's clock past.
+pub const REGISTER_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Whether the suite runs against the AWS path (`APPRTC_TEST_BACKEND=aws-local`): servers then
 /// start with `--backend aws-local` and parallel, jittered invocations, so one suite holds both
@@ -55,6 +63,9 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The in-process server's clock: the system clock, which [`TestServer::advance`] moves
+    /// forward.
+    clock: Option<Arc<MovableClock>>,
 }
 
 /// An HTTP answer.
@@ -96,7 +107,10 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::from_config(&config).await.expect("server");
+        let clock = Arc::new(MovableClock::default());
+        let server = Server::from_config_on(&config, clock.clone())
+            .await
+            .expect("server");
         let compat = if std::env::var_os("APPRTC_TEST_RELAY_PORT").is_some() {
             Some(
                 tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -123,7 +137,17 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             client: Client::builder(TokioExecutor::new()).build_http(),
+            clock: Some(clock),
         }
+    }
+
+    /// Moves the server's clock forward by `by`: what a grace or a deadline would see once that
+    /// much time had passed, without waiting for it.
+    pub fn advance(&self, by: Duration) {
+        self.clock
+            .as_ref()
+            .expect("only an in-process server's clock can be moved")
+            .advance(by);
     }
 
     /// A handle on an `apprtc-local` running in another process at `addr` (plain HTTP, no
@@ -137,6 +161,7 @@ impl TestServer {
             stop: None,
             task: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            clock: None,
         }
     }
 
@@ -221,6 +246,36 @@ impl TestServer {
         let r = self.post(&format!("/join/{room}"), Bytes::new()).await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()
+    }
+
+    /// Joins `room` once `wait` (a reconnect grace or a register deadline) has run out for a
+    /// client that went away, moving the clock rather than waiting: half-way through the place
+    /// is still held, and one step past its end the room admits the newcomer. On the AWS path a
+    /// close reaches the relay as a `$disconnect` up to the stand-in's jitter later, possibly
+    /// after a step, so there the clock steps again until the place frees up.
+    pub async fn join_after(&self, room: &str, wait: Duration) -> Value {
+        self.advance(wait / 2);
+        let v = self.join(room).await;
+        assert_eq!(v["result"], "FULL", "freed before {wait:?} had passed: {v}");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            self.advance(wait / 2 + Duration::from_millis(1));
+            let v = self.join(room).await;
+            match v["result"].as_str() {
+                Some("SUCCESS") => return v,
+                Some("FULL") => {}
+                _ => panic!("unexpected join answer {v}"),
+            }
+            assert!(
+                on_aws_path(),
+                "{room} was still full once {wait:?} had passed"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{room} never had a free place"
+            );
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Joins and returns the client id (asserting SUCCESS).

@@ -52,16 +52,25 @@ impl Deployment {
         store: Arc<dyn RoomStore>,
         connections: Arc<dyn Connections>,
     ) -> Self {
+        Self::on_clock(config, store, connections, Arc::new(SystemClock))
+    }
+
+    /// [`Deployment::new`] on `clock` (the emulator's, which tests can move forward).
+    pub fn on_clock(
+        config: DeployConfig,
+        store: Arc<dyn RoomStore>,
+        connections: Arc<dyn Connections>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let settings = Arc::new(config.settings);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let relay = Arc::new(StoredRelay::new(
             store.clone(),
-            clock,
+            clock.clone(),
             settings.clone(),
             config.relay,
             connections,
         ));
-        let service = RoomService::new(store, relay.clone(), settings.clone());
+        let service = RoomService::new(store, relay.clone(), settings.clone()).with_clock(clock);
         Self {
             service,
             relay,
