@@ -2,11 +2,12 @@
 //! and iOS; `/ca.pem` (PEM) and `/ca.crt` (DER, the type Android's and iOS's installers take).
 
 use crate::App;
+use crate::http::reply;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
+use room::http::{CaFile, ca_response};
 
 /// The routes; without a local authority they answer 404.
 pub fn router(app: App) -> Router {
@@ -17,59 +18,17 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-fn missing() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "no local certificate authority: this server uses a given or self-signed certificate\n",
-    )
-        .into_response()
-}
-
 async fn pem(State(app): State<App>) -> Response {
-    let Some(ca) = app.ca else { return missing() };
-    (
-        [
-            (header::CONTENT_TYPE, "application/x-pem-file"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"apprtc-local-ca.pem\"",
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        ca.pem.clone(),
-    )
-        .into_response()
+    reply(ca_response(app.ca.as_ref().map(|ca| CaFile::Pem(&ca.pem))))
 }
 
 async fn der(State(app): State<App>) -> Response {
-    let Some(ca) = app.ca else { return missing() };
-    (
-        [
-            // The type Android's certificate installer and iOS's profile installer recognise.
-            (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"apprtc-local-ca.crt\"",
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        ca.der.clone(),
-    )
-        .into_response()
+    reply(ca_response(app.ca.as_ref().map(|ca| CaFile::Der(&ca.der))))
 }
 
 async fn page(State(app): State<App>) -> Response {
-    let Some(ca) = app.ca else { return missing() };
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        html(&ca.name, &ca.sha256),
-    )
-        .into_response()
+    let html = app.ca.as_ref().map(|ca| html(&ca.name, &ca.sha256));
+    reply(ca_response(html.as_deref().map(CaFile::Page)))
 }
 
 /// The page. `name` and `sha256` come from the certificate this process made (hex digits,

@@ -5,11 +5,11 @@ use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use room::http::{ApiError, BodyError, HttpResponse, error_response, liveness_response};
+use room::http::{ApiError, BodyError, error_response, liveness_response};
 
 /// A response built by `room::http`, as axum sends it.
-pub(crate) fn reply(res: HttpResponse) -> Response {
-    res.map(Body::from).into_response()
+pub(crate) fn reply<B: Into<Body>>(res: http::Response<B>) -> Response {
+    res.map(Into::into).into_response()
 }
 
 /// The client's address, when the listener recorded it.

@@ -7,7 +7,6 @@
 //! requests, room-service results, WebSocket frames and every store call (through
 //! [`TimedStore`]).
 
-use crate::App;
 use async_trait::async_trait;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -124,13 +123,14 @@ impl Metrics {
         let _ = self.rooms.set(store);
     }
 
-    /// The Prometheus text of everything recorded, with the gauges read now.
-    pub fn render(&self, app: &App) -> String {
+    /// The Prometheus text of everything recorded, with the gauges read now (`open_sockets`
+    /// from the caller, which holds the connection limiter).
+    pub fn render(&self, open_sockets: usize) -> String {
         self.record(|| {
             if let Some(rooms) = self.rooms.get() {
                 gauge!("apprtc_rooms_open").set(rooms.len() as f64);
             }
-            gauge!("apprtc_sockets_open").set(app.limiter.open_sockets() as f64);
+            gauge!("apprtc_sockets_open").set(open_sockets as f64);
         });
         self.handle.render()
     }

@@ -9,11 +9,12 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, any, get, post};
 use room::http::{
     ApiError, collider_body_error, error_response, ice_response, join_response, leave_response,
-    message_body_error, message_response, parse_query, readiness_response, text_response,
+    message_body_error, message_response, metrics_response, parse_query, qr_response,
+    readiness_response,
 };
 use room::params::RequestContext;
 use room::service::JoinReply;
@@ -275,42 +276,13 @@ async fn readyz(State(app): State<App>) -> Response {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    use axum::http::header;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(&app),
-    )
-        .into_response()
+    reply(metrics_response(
+        app.metrics.render(app.limiter.open_sockets()),
+    ))
 }
-
-/// Longest text `/qr.svg` encodes: room links are short; this bounds the work per request.
-const QR_MAX_TEXT: usize = 512;
 
 /// `GET /qr.svg?text=<url>`: the room link as a QR code for the page (drawn here, nothing is
 /// fetched from elsewhere).
 async fn qr_svg(Ctx(ctx): Ctx) -> Response {
-    use axum::http::{StatusCode, header};
-    let bad = |why: &str| reply(text_response(StatusCode::BAD_REQUEST, format!("{why}\n")));
-    let text = match ctx.get("text") {
-        None | Some("") => return bad("missing text"),
-        Some(t) if t.len() > QR_MAX_TEXT => {
-            return bad(&format!("text longer than {QR_MAX_TEXT} bytes"));
-        }
-        Some(t) => t,
-    };
-    let Some(svg) = crate::qr::svg(text) else {
-        return bad("text does not fit in a QR code");
-    };
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        svg,
-    )
-        .into_response()
+    reply(qr_response(ctx.get("text"), crate::qr::svg))
 }

@@ -468,6 +468,95 @@ pub fn readiness_response(store: Result<(), &StoreError>) -> HttpResponse {
     )
 }
 
+/// `GET /metrics` answer: the Prometheus text exposition format.
+pub fn metrics_response(text: String) -> HttpResponse {
+    respond(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text,
+    )
+}
+
+/// Longest text `/qr.svg` encodes: room links are short; this bounds the work per request.
+pub const QR_MAX_TEXT: usize = 512;
+
+/// `GET /qr.svg?text=<url>` answer: the SVG `draw` makes of `text` (which returns `None` when
+/// the text does not fit in a QR code), or 400 naming what is wrong with `text`. The picture of
+/// a text never changes, so it may be cached for a day.
+pub fn qr_response(text: Option<&str>, draw: impl FnOnce(&str) -> Option<String>) -> HttpResponse {
+    let bad = |why: String| text_response(StatusCode::BAD_REQUEST, format!("{why}\n"));
+    let text = match text {
+        None | Some("") => return bad("missing text".to_owned()),
+        Some(t) if t.len() > QR_MAX_TEXT => {
+            return bad(format!("text longer than {QR_MAX_TEXT} bytes"));
+        }
+        Some(t) => t,
+    };
+    let Some(svg) = draw(text) else {
+        return bad("text does not fit in a QR code".to_owned());
+    };
+    let mut res = respond(StatusCode::OK, "image/svg+xml", svg);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    no_sniffing(res)
+}
+
+/// Tells the browser to take the content type as given (a file or a picture, not a page).
+fn no_sniffing<B>(mut res: http::Response<B>) -> http::Response<B> {
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+/// What `/ca`, `/ca.pem` and `/ca.crt` serve from the emulator's local certificate authority.
+#[derive(Debug, Clone, Copy)]
+pub enum CaFile<'a> {
+    /// `/ca`: the page with the steps for phones.
+    Page(&'a str),
+    /// `/ca.pem`: the certificate as PEM.
+    Pem(&'a str),
+    /// `/ca.crt`: the certificate as DER, the type Android's and iOS's installers take.
+    Der(&'a [u8]),
+}
+
+/// The answer for one of the local authority's files, or 404 when the server has no local
+/// authority (a given or self-signed certificate, or plain HTTP). The body is bytes: the DER
+/// file is binary.
+pub fn ca_response(file: Option<CaFile<'_>>) -> http::Response<Vec<u8>> {
+    let Some(file) = file else {
+        return text_response(
+            StatusCode::NOT_FOUND,
+            "no local certificate authority: this server uses a given or self-signed certificate\n",
+        )
+        .map(String::into_bytes);
+    };
+    let (content_type, download, body) = match file {
+        CaFile::Page(html) => ("text/html; charset=utf-8", None, html.as_bytes().to_vec()),
+        CaFile::Pem(pem) => (
+            "application/x-pem-file",
+            Some("attachment; filename=\"apprtc-local-ca.pem\""),
+            pem.as_bytes().to_vec(),
+        ),
+        CaFile::Der(der) => (
+            "application/x-x509-ca-cert",
+            Some("attachment; filename=\"apprtc-local-ca.crt\""),
+            der.to_vec(),
+        ),
+    };
+    let mut res = respond(StatusCode::OK, content_type, String::new()).map(|_| body);
+    if let Some(download) = download {
+        res.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static(download),
+        );
+    }
+    no_sniffing(res)
+}
+
 /// Why a request is not a WebSocket opening handshake (RFC 6455 §4.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeError {
@@ -544,11 +633,7 @@ pub fn static_response(file: &StaticFile, if_none_match: Option<&str>) -> HttpRe
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
+    no_sniffing(res)
 }
 
 /// Percent-decodes a path and splits it into segments (the original matched decoded paths).
@@ -593,6 +678,58 @@ mod tests {
             Some(vec!["join".to_owned(), String::new()])
         );
         assert!(path_segments("/join/%FF").is_err());
+    }
+
+    #[test]
+    fn qr_answers_name_what_is_wrong_with_the_text() {
+        let drawn = |t: &str| (t.len() < 100).then(|| format!("<svg>{t}</svg>"));
+        let long = "a".repeat(QR_MAX_TEXT + 1);
+        let fits_no_code = "a".repeat(QR_MAX_TEXT);
+        for (text, status, body) in [
+            (None, 400, "missing text\n"),
+            (Some(""), 400, "missing text\n"),
+            (Some(long.as_str()), 400, "text longer than 512 bytes\n"),
+            (
+                Some(fits_no_code.as_str()),
+                400,
+                "text does not fit in a QR code\n",
+            ),
+            (Some("https://h/r/1"), 200, "<svg>https://h/r/1</svg>"),
+        ] {
+            let res = qr_response(text, drawn);
+            assert_eq!((res.status().as_u16(), res.body().as_str()), (status, body));
+        }
+        let ok = qr_response(Some("x"), drawn);
+        assert_eq!(ok.headers()[header::CONTENT_TYPE], "image/svg+xml");
+        assert_eq!(ok.headers()[header::CACHE_CONTROL], "public, max-age=86400");
+        assert_eq!(ok.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+
+    #[test]
+    fn ca_files_keep_their_bytes_and_say_how_to_install_them() {
+        let der = [0x30, 0x82, 0x00, 0xff, 0x80];
+        let res = ca_response(Some(CaFile::Der(&der)));
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.body().as_slice(), der);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/x-x509-ca-cert"
+        );
+        assert!(
+            res.headers()[header::CONTENT_DISPOSITION]
+                .to_str()
+                .is_ok_and(|v| v.ends_with("\"apprtc-local-ca.crt\""))
+        );
+        let page = ca_response(Some(CaFile::Page("<p>steps</p>")));
+        assert_eq!(page.body().as_slice(), b"<p>steps</p>");
+        assert!(!page.headers().contains_key(header::CONTENT_DISPOSITION));
+        let missing = ca_response(None);
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(
+            missing
+                .body()
+                .starts_with(b"no local certificate authority")
+        );
     }
 
     #[test]
