@@ -92,7 +92,10 @@ impl Server {
         store: Arc<dyn RoomStore>,
     ) -> Self {
         let metrics = metrics::Metrics::new();
-        let store = Arc::new(metrics::TimedStore::new(store, metrics.clone()));
+        let store = Arc::new(metrics::TimedStore::new(
+            store,
+            metrics::Timing(metrics.clone()),
+        ));
         Self::with_timed_store(settings, relay_limits, options, store, metrics)
     }
 
@@ -173,7 +176,10 @@ impl Server {
             tls_roots: Default::default(),
         };
         let metrics = metrics::Metrics::new();
-        let store: Arc<dyn RoomStore> = Arc::new(metrics::TimedStore::new(store, metrics.clone()));
+        let store: Arc<dyn RoomStore> = Arc::new(metrics::TimedStore::new(
+            store,
+            metrics::Timing(metrics.clone()),
+        ));
         let deployment =
             Deployment::on_clock(config, store.clone(), connections, options.clock.clone());
         let gateway = options.gateway.clone();

@@ -7,7 +7,6 @@
 //! requests, room-service results, WebSocket frames and every store call (through
 //! [`TimedStore`]).
 
-use async_trait::async_trait;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,11 +16,8 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use room::adapters::memory::MemoryRoomStore;
-use room::domain::ids::{ClientId, RoomId};
-use room::domain::room::{Millis, Room};
-use room::ports::{
-    ConnectionRecord, DeliveryError, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned,
-};
+use room::domain::ids::RoomId;
+use room::ports::{DeliveryError, Hooked, StoreCall, StoreError, StoreFuture, StoreHook};
 use room::relay::frame::RelayError;
 use room::service::{MessageReply, ServiceError};
 use std::sync::{Arc, OnceLock};
@@ -290,113 +286,28 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     res
 }
 
-/// A [`RoomStore`] that times every call of the store it wraps and counts its failures.
+/// Times every call of the store it is hooked to and counts its failures.
 #[derive(Debug)]
-pub struct TimedStore {
-    inner: Arc<dyn RoomStore>,
-    metrics: Arc<Metrics>,
-}
+pub struct Timing(pub Arc<Metrics>);
 
-impl TimedStore {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn RoomStore>, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
-    }
+/// A store whose calls are timed and counted in `/metrics`.
+pub type TimedStore = Hooked<Timing>;
 
-    async fn timed<T>(
-        &self,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
+impl StoreHook for Timing {
+    async fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: StoreCall<'a>,
+        run: StoreFuture<'a, T>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let out = call.await;
-        self.metrics.store_call(operation, started.elapsed());
+        let out = run.await;
+        self.0.store_call(call.name(), started.elapsed());
         if let Err(e) = &out {
-            self.metrics.error(match e {
+            self.0.error(match e {
                 StoreError::Unavailable(_) => "store_unavailable",
                 StoreError::Corrupt(_) => "store_corrupt",
             });
         }
         out
-    }
-}
-
-#[async_trait]
-impl RoomStore for TimedStore {
-    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
-        self.timed("load", self.inner.load(room)).await
-    }
-
-    async fn read_route(&self, room: &RoomId, route: &RouteLook<'_>) -> Result<Routed, StoreError> {
-        // One read of the record, like `load` (a GetItem on DynamoDB).
-        self.timed("load", self.inner.read_route(room, route)).await
-    }
-
-    async fn swap(
-        &self,
-        room: &RoomId,
-        expected: Option<u64>,
-        new: Option<&Room>,
-    ) -> Result<Swap, StoreError> {
-        self.timed("swap", self.inner.swap(room, expected, new))
-            .await
-    }
-
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
-        self.timed("connection", self.inner.connection(connection))
-            .await
-    }
-
-    async fn park_frames(
-        &self,
-        connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
-        expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
-        self.timed(
-            "park_frames",
-            self.inner
-                .park_frames(connection, expected, parked, expires_at),
-        )
-        .await
-    }
-
-    async fn register_connection(
-        &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
-        self.timed(
-            "register_connection",
-            self.inner
-                .register_connection(connection, read, room, client, expires_at, expected, new),
-        )
-        .await
-    }
-
-    async fn close_connection(
-        &self,
-        connection: &str,
-        expires_at: Millis,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        self.timed(
-            "close_connection",
-            self.inner.close_connection(connection, expires_at),
-        )
-        .await
-    }
-
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
-        self.timed(
-            "registered_connections",
-            self.inner.registered_connections(),
-        )
-        .await
     }
 }

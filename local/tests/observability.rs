@@ -4,12 +4,10 @@
 mod common;
 
 use apprtc_local::{Listeners, Server, ServerOptions};
-use async_trait::async_trait;
 use common::{TestServer, WAIT, answer, offer};
 use room::Settings;
-use room::domain::ids::{ClientId, RoomId};
-use room::domain::room::{Millis, Room};
-use room::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
+use room::adapters::memory::MemoryRoomStore;
+use room::ports::{Hooked, StoreCall, StoreError, StoreFuture, StoreHook};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -152,55 +150,17 @@ async fn ready_with_the_memory_store() {
     s.shutdown().await.unwrap();
 }
 
-/// A store whose backend is down.
+/// A store whose backend is down: every call fails without reaching it.
 #[derive(Debug)]
-struct DownStore;
+struct Down;
 
-fn down() -> StoreError {
-    StoreError::Unavailable("connection refused".into())
-}
-
-#[async_trait]
-impl RoomStore for DownStore {
-    async fn load(&self, _: &RoomId) -> Result<Option<Versioned>, StoreError> {
-        Err(down())
-    }
-    async fn swap(&self, _: &RoomId, _: Option<u64>, _: Option<&Room>) -> Result<Swap, StoreError> {
-        Err(down())
-    }
-    async fn connection(&self, _: &str) -> Result<ConnectionRecord, StoreError> {
-        Err(down())
-    }
-    async fn park_frames(
-        &self,
-        _: &str,
-        _: Option<u64>,
-        _: &[String],
-        _: Millis,
-    ) -> Result<Swap, StoreError> {
-        Err(down())
-    }
-    async fn register_connection(
-        &self,
-        _: &str,
-        _: &ConnectionRecord,
-        _: &RoomId,
-        _: &ClientId,
-        _: Millis,
-        _: Option<u64>,
-        _: &Room,
-    ) -> Result<Swap, StoreError> {
-        Err(down())
-    }
-    async fn close_connection(
-        &self,
-        _: &str,
-        _: Millis,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        Err(down())
-    }
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
-        Err(down())
+impl StoreHook for Down {
+    async fn around<'a, T: Send + 'a>(
+        &'a self,
+        _: StoreCall<'a>,
+        _: StoreFuture<'a, T>,
+    ) -> Result<T, StoreError> {
+        Err(StoreError::Unavailable("connection refused".into()))
     }
 }
 
@@ -212,7 +172,7 @@ async fn not_ready_when_the_store_fails_and_the_failure_is_counted() {
         Settings::default(),
         Default::default(),
         ServerOptions::default(),
-        Arc::new(DownStore),
+        Arc::new(Hooked::new(Arc::new(MemoryRoomStore::new()), Down)),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(Listeners::plain(listener), async {

@@ -91,20 +91,13 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
         expires_at: Millis,
     ) -> Result<Swap, StoreError>;
 
-    /// Registers `connection` as `client` of `room` and writes the room (`new`, which holds the
-    /// connection and the frames that were parked) in one atomic write, only if the room's version
-    /// is still `expected` and the connection record is still `read` (same version; its `closed`
-    /// flag is kept). [`Swap::Conflict`] otherwise: the caller reloads both.
-    #[allow(clippy::too_many_arguments)]
+    /// Registers `registration.connection` as its client of its room and writes the room (`new`,
+    /// which holds the connection and the frames that were parked) in one atomic write, only if
+    /// the room's version is still `expected` and the connection record is still `read` (same
+    /// version; its `closed` flag is kept). [`Swap::Conflict`] otherwise: the caller reloads both.
     async fn register_connection(
         &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
+        registration: &Registration<'_>,
     ) -> Result<Swap, StoreError>;
 
     /// Marks `connection` closed (its `$disconnect`, or the relay closed it), so that a
@@ -117,6 +110,180 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
 
     /// Every registered, unclosed connection (for the keep-alive sweep).
     async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError>;
+}
+
+/// One registration of a relay connection, written by [`RoomStore::register_connection`].
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    /// The connection that registers.
+    pub connection: &'a str,
+    /// Its record as read before the decision.
+    pub read: &'a ConnectionRecord,
+    /// The room it registers in.
+    pub room: &'a RoomId,
+    /// The client it registers as.
+    pub client: &'a ClientId,
+    /// When the connection record may be dropped.
+    pub expires_at: Millis,
+    /// The room's version as read (`None`: no record).
+    pub expected: Option<u64>,
+    /// The room as it is to be written.
+    pub new: &'a Room,
+}
+
+/// One store call as a [`StoreHook`] sees it, before it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum StoreCall<'a> {
+    /// [`RoomStore::load`], or [`RoomStore::read_route`] (also one read).
+    Load(&'a RoomId),
+    /// [`RoomStore::swap`]: the room and what is written (`None`: deleted).
+    Swap(&'a RoomId, Option<&'a Room>),
+    /// [`RoomStore::connection`].
+    Connection(&'a str),
+    /// [`RoomStore::park_frames`].
+    ParkFrames(&'a str),
+    /// [`RoomStore::register_connection`].
+    RegisterConnection(&'a Registration<'a>),
+    /// [`RoomStore::close_connection`].
+    CloseConnection(&'a str),
+    /// [`RoomStore::registered_connections`].
+    RegisteredConnections,
+}
+
+impl StoreCall<'_> {
+    /// The call's name, as metrics and logs give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Load(_) => "load",
+            Self::Swap(..) => "swap",
+            Self::Connection(_) => "connection",
+            Self::ParkFrames(_) => "park_frames",
+            Self::RegisterConnection(_) => "register_connection",
+            Self::CloseConnection(_) => "close_connection",
+            Self::RegisteredConnections => "registered_connections",
+        }
+    }
+
+    /// The room record the call writes, if it writes one.
+    pub fn written_room(&self) -> Option<&Room> {
+        match self {
+            Self::Swap(_, new) => *new,
+            Self::RegisterConnection(r) => Some(r.new),
+            _ => None,
+        }
+    }
+}
+
+/// A store call in flight (what `#[async_trait]` methods return).
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What a [`Hooked`] store does around each call of the store it wraps: time it, count it, delay
+/// it, or answer in its place.
+pub trait StoreHook: Send + Sync + std::fmt::Debug {
+    /// Runs `run` (the wrapped store's answer to `call`), or answers without it.
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: StoreCall<'a>,
+        run: StoreFuture<'a, T>,
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'a;
+}
+
+/// A store that passes every call to `inner` through `hook`: the one wrapper for metrics, tests
+/// and benchmarks, so that none of them forwards the port by hand.
+#[derive(Debug)]
+pub struct Hooked<H> {
+    inner: std::sync::Arc<dyn RoomStore>,
+    hook: H,
+}
+
+impl<H: StoreHook> Hooked<H> {
+    /// Wraps `inner`.
+    pub fn new(inner: std::sync::Arc<dyn RoomStore>, hook: H) -> Self {
+        Self { inner, hook }
+    }
+
+    /// The hook.
+    pub fn hook(&self) -> &H {
+        &self.hook
+    }
+}
+
+#[async_trait]
+impl<H: StoreHook> RoomStore for Hooked<H> {
+    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
+        let call = StoreCall::Load(room);
+        self.hook.around(call, self.inner.load(room)).await
+    }
+
+    async fn read_route(&self, room: &RoomId, route: &RouteLook<'_>) -> Result<Routed, StoreError> {
+        let call = StoreCall::Load(room);
+        self.hook
+            .around(call, self.inner.read_route(room, route))
+            .await
+    }
+
+    async fn swap(
+        &self,
+        room: &RoomId,
+        expected: Option<u64>,
+        new: Option<&Room>,
+    ) -> Result<Swap, StoreError> {
+        let call = StoreCall::Swap(room, new);
+        self.hook
+            .around(call, self.inner.swap(room, expected, new))
+            .await
+    }
+
+    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+        let call = StoreCall::Connection(connection);
+        self.hook
+            .around(call, self.inner.connection(connection))
+            .await
+    }
+
+    async fn park_frames(
+        &self,
+        connection: &str,
+        expected: Option<u64>,
+        parked: &[String],
+        expires_at: Millis,
+    ) -> Result<Swap, StoreError> {
+        let run = self
+            .inner
+            .park_frames(connection, expected, parked, expires_at);
+        self.hook
+            .around(StoreCall::ParkFrames(connection), run)
+            .await
+    }
+
+    async fn register_connection(
+        &self,
+        registration: &Registration<'_>,
+    ) -> Result<Swap, StoreError> {
+        let call = StoreCall::RegisterConnection(registration);
+        self.hook
+            .around(call, self.inner.register_connection(registration))
+            .await
+    }
+
+    async fn close_connection(
+        &self,
+        connection: &str,
+        expires_at: Millis,
+    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
+        let call = StoreCall::CloseConnection(connection);
+        self.hook
+            .around(call, self.inner.close_connection(connection, expires_at))
+            .await
+    }
+
+    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        let call = StoreCall::RegisteredConnections;
+        self.hook
+            .around(call, self.inner.registered_connections())
+            .await
+    }
 }
 
 /// The record of one relay connection (absent: [`ConnectionRecord::default`]).

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::domain::room::{LeaveOutcome, RoomLimits};
-use room::ports::{ConnectionRecord, RoomStore, Routed, Swap};
+use room::ports::{ConnectionRecord, Registration, RoomStore, Routed, Swap};
 use room::service::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
@@ -397,7 +397,15 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
         );
         async move {
             store
-                .register_connection(&conn, &read, &room, &a, until, expected, &new)
+                .register_connection(&Registration {
+                    connection: &conn,
+                    read: &read,
+                    room: &room,
+                    client: &a,
+                    expires_at: until,
+                    expected,
+                    new: &new,
+                })
                 .await
                 .unwrap()
         }

@@ -10,9 +10,9 @@
 use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::ids::{ClientId, RoomId};
-use room::domain::room::{Millis, Room};
+use room::domain::room::Millis;
 use room::ports::{
-    Clock, ConnectionRecord, Connections, PostError, RoomStore, StoreError, Swap, Versioned,
+    Clock, Connections, Hooked, PostError, StoreCall, StoreError, StoreFuture, StoreHook,
 };
 use room::relay::RelayLimits;
 use room::relay::stored::StoredRelay;
@@ -65,76 +65,31 @@ impl Clock for TokioClock {
     }
 }
 
-/// The memory store with a seeded delay before every call, checking every written room.
+/// A seeded delay before every call of the memory store (the keep-alive's scan aside), checking
+/// every written room.
 #[derive(Debug)]
-struct SlowStore {
-    inner: MemoryRoomStore,
+struct Slow {
     rng: Arc<Rng>,
     oversized: Mutex<Vec<usize>>,
 }
 
-#[async_trait]
-impl RoomStore for SlowStore {
-    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
-        self.rng.pause(4).await;
-        self.inner.load(room).await
-    }
-    async fn swap(
-        &self,
-        room: &RoomId,
-        expected: Option<u64>,
-        new: Option<&Room>,
-    ) -> Result<Swap, StoreError> {
-        self.rng.pause(4).await;
-        if let Some(r) = new
+type SlowStore = Hooked<Slow>;
+
+impl StoreHook for Slow {
+    async fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: StoreCall<'a>,
+        run: StoreFuture<'a, T>,
+    ) -> Result<T, StoreError> {
+        if !matches!(call, StoreCall::RegisteredConnections) {
+            self.rng.pause(4).await;
+        }
+        if let Some(r) = call.written_room()
             && r.members.len() > 2
         {
             self.oversized.lock().unwrap().push(r.members.len());
         }
-        self.inner.swap(room, expected, new).await
-    }
-    async fn park_frames(
-        &self,
-        connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
-        expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
-        self.rng.pause(4).await;
-        self.inner
-            .park_frames(connection, expected, parked, expires_at)
-            .await
-    }
-    #[allow(clippy::too_many_arguments)]
-    async fn register_connection(
-        &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
-        self.rng.pause(4).await;
-        self.inner
-            .register_connection(connection, read, room, client, expires_at, expected, new)
-            .await
-    }
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
-        self.rng.pause(4).await;
-        self.inner.connection(connection).await
-    }
-    async fn close_connection(
-        &self,
-        connection: &str,
-        expires_at: Millis,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        self.rng.pause(4).await;
-        self.inner.close_connection(connection, expires_at).await
-    }
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
-        self.inner.registered_connections().await
+        run.await
     }
 }
 
@@ -199,11 +154,13 @@ struct World {
 
 fn world(seed: u64) -> World {
     let rng = Arc::new(Rng::new(seed));
-    let store = Arc::new(SlowStore {
-        inner: MemoryRoomStore::new(),
-        rng: rng.clone(),
-        oversized: Mutex::new(Vec::new()),
-    });
+    let store = Arc::new(Hooked::new(
+        Arc::new(MemoryRoomStore::new()),
+        Slow {
+            rng: rng.clone(),
+            oversized: Mutex::new(Vec::new()),
+        },
+    ));
     let conns = Arc::new(SlowConnections {
         inner: FakeConnections::default(),
         rng: rng.clone(),
@@ -373,7 +330,7 @@ async fn schedule(seed: u64, totals: &mut Totals) -> Result<(), String> {
     let grace = w.settings.limits.reconnect_grace;
     tokio::time::sleep(grace + Duration::from_secs(1)).await;
     join(&w, &room).await?;
-    let oversized = w.store.oversized.lock().unwrap().clone();
+    let oversized = w.store.hook().oversized.lock().unwrap().clone();
     if !oversized.is_empty() {
         return Err(format!("rooms written with {oversized:?} members"));
     }

@@ -3,18 +3,16 @@
 //! writes nothing, nothing scans.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
-use room::domain::room::{Millis, Room};
-use room::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
+use room::ports::{Hooked, StoreCall, StoreError, StoreFuture, StoreHook};
 use room::testing::RecordingNotifier;
-use room::{ClientId, RoomId, RoomService, Settings};
+use room::{RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Counts the reads and the room writes of the store it is hooked to.
 #[derive(Debug, Default)]
 struct Counting {
-    inner: MemoryRoomStore,
     loads: AtomicUsize,
     writes: AtomicUsize,
 }
@@ -28,63 +26,29 @@ impl Counting {
     }
 }
 
-#[async_trait]
-impl RoomStore for Counting {
-    async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(room).await
-    }
-    async fn swap(
-        &self,
-        room: &RoomId,
-        expected: Option<u64>,
-        new: Option<&Room>,
-    ) -> Result<Swap, StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.swap(room, expected, new).await
-    }
-    async fn connection(&self, c: &str) -> Result<ConnectionRecord, StoreError> {
-        self.inner.connection(c).await
-    }
-    async fn park_frames(
-        &self,
-        c: &str,
-        expected: Option<u64>,
-        parked: &[String],
-        until: Millis,
-    ) -> Result<Swap, StoreError> {
-        self.inner.park_frames(c, expected, parked, until).await
-    }
-    async fn register_connection(
-        &self,
-        c: &str,
-        read: &ConnectionRecord,
-        r: &RoomId,
-        id: &ClientId,
-        until: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .register_connection(c, read, r, id, until, expected, new)
-            .await
-    }
-    async fn close_connection(
-        &self,
-        c: &str,
-        until: Millis,
-    ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
-        self.inner.close_connection(c, until).await
-    }
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
-        self.inner.registered_connections().await
+impl StoreHook for Counting {
+    async fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: StoreCall<'a>,
+        run: StoreFuture<'a, T>,
+    ) -> Result<T, StoreError> {
+        match call {
+            StoreCall::Load(_) => self.loads.fetch_add(1, Ordering::SeqCst),
+            StoreCall::Swap(..) | StoreCall::RegisterConnection(_) => {
+                self.writes.fetch_add(1, Ordering::SeqCst)
+            }
+            _ => 0,
+        };
+        run.await
     }
 }
 
 #[tokio::test]
 async fn each_use_case_costs_one_read_and_at_most_one_write() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(Hooked::new(
+        Arc::new(MemoryRoomStore::new()),
+        Counting::default(),
+    ));
     let s = RoomService::new(
         store.clone(),
         Arc::new(RecordingNotifier::default()),
@@ -97,24 +61,28 @@ async fn each_use_case_costs_one_read_and_at_most_one_write() {
     };
     let a = id(s.join(&room, false).await.unwrap());
     assert_eq!(
-        store.take(),
+        store.hook().take(),
         (1, 1),
         "join: one read, one conditional write"
     );
     s.message(&room, &a, br#"{"type":"offer","sdp":"x"}"#)
         .await
         .unwrap();
-    assert_eq!(store.take(), (1, 1), "saved message: one read, one write");
+    assert_eq!(
+        store.hook().take(),
+        (1, 1),
+        "saved message: one read, one write"
+    );
     let b = id(s.join(&room, false).await.unwrap());
-    assert_eq!(store.take(), (1, 1), "second join");
+    assert_eq!(store.hook().take(), (1, 1), "second join");
     s.message(&room, &a, br#"{"type":"candidate","candidate":"c"}"#)
         .await
         .unwrap();
-    assert_eq!(store.take(), (1, 0), "forwarded message: no write");
+    assert_eq!(store.hook().take(), (1, 0), "forwarded message: no write");
     s.join(&room, false).await.unwrap();
-    assert_eq!(store.take(), (1, 0), "FULL: no write");
+    assert_eq!(store.hook().take(), (1, 0), "FULL: no write");
     s.leave(&room, &a).await.unwrap();
-    assert_eq!(store.take(), (1, 1), "leave");
+    assert_eq!(store.hook().take(), (1, 1), "leave");
     s.leave(&room, &b).await.unwrap();
-    assert_eq!(store.take(), (1, 1), "last leave deletes");
+    assert_eq!(store.hook().take(), (1, 1), "last leave deletes");
 }

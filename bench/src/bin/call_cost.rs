@@ -25,7 +25,7 @@ use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::room::{Millis, Room};
-use room::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
+use room::ports::{ConnectionRecord, Registration, RoomStore, StoreError, Swap, Versioned};
 use room::{ClientId, RoomId};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -387,22 +387,18 @@ impl RoomStore for Meter {
         Ok(out)
     }
 
-    async fn register_connection(
-        &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
+    async fn register_connection(&self, r: &Registration<'_>) -> Result<Swap, StoreError> {
+        let Registration {
+            connection,
+            read,
+            room,
+            client,
+            new,
+            ..
+        } = *r;
         let room_before = self.room_bytes(room).await;
         let conn_before = self.conn_bytes(connection).await;
-        let out = self
-            .inner
-            .register_connection(connection, read, room, client, expires_at, expected, new)
-            .await?;
+        let out = self.inner.register_connection(r).await?;
         let room_after = room_item_bytes(room, new);
         let conn_after = conn_item_bytes(connection, Some((room, client)), read.closed, None);
         let (rk, ck) = (room_key(room), conn_key(connection));

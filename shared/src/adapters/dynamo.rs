@@ -20,7 +20,7 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{ConnectionRecord, RoomStore, StoreError, Swap, Versioned};
+use crate::ports::{ConnectionRecord, Registration, RoomStore, StoreError, Swap, Versioned};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -348,24 +348,15 @@ impl RoomStore for DynamoRoomStore {
         }
     }
 
-    async fn register_connection(
-        &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
-        let body = serde_json::to_string(new).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+    async fn register_connection(&self, r: &Registration<'_>) -> Result<Swap, StoreError> {
+        let body = serde_json::to_string(r.new).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
         let room_put = Put::builder()
             .table_name(&self.table)
-            .item(KEY, key(room))
+            .item(KEY, key(r.room))
             .item("v", AttributeValue::N(new_version()?.to_string()))
             .item("room", AttributeValue::S(body))
-            .item(TTL_ATTRIBUTE, ttl_value(new.expires_at));
-        let room_put = match expected {
+            .item(TTL_ATTRIBUTE, ttl_value(r.new.expires_at));
+        let room_put = match r.expected {
             None => room_put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => room_put
                 .condition_expression("v = :v")
@@ -373,17 +364,17 @@ impl RoomStore for DynamoRoomStore {
         };
         let conn_put = Put::builder()
             .table_name(&self.table)
-            .item(KEY, conn_key(connection))
+            .item(KEY, conn_key(r.connection))
             .item("v", AttributeValue::N(new_version()?.to_string()))
-            .item("room", AttributeValue::S(room.to_string()))
-            .item("client", AttributeValue::S(client.to_string()))
-            .item(TTL_ATTRIBUTE, ttl_value(expires_at));
-        let conn_put = if read.closed {
+            .item("room", AttributeValue::S(r.room.to_string()))
+            .item("client", AttributeValue::S(r.client.to_string()))
+            .item(TTL_ATTRIBUTE, ttl_value(r.expires_at));
+        let conn_put = if r.read.closed {
             conn_put.item("closed", AttributeValue::Bool(true))
         } else {
             conn_put
         };
-        let conn_put = match read.version {
+        let conn_put = match r.read.version {
             None => conn_put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => conn_put
                 .condition_expression("v = :v")

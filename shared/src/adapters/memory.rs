@@ -2,7 +2,9 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{ConnectionRecord, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned};
+use crate::ports::{
+    ConnectionRecord, Registration, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -157,36 +159,27 @@ impl RoomStore for MemoryRoomStore {
         Ok(Swap::Done)
     }
 
-    async fn register_connection(
-        &self,
-        connection: &str,
-        read: &ConnectionRecord,
-        room: &RoomId,
-        client: &ClientId,
-        expires_at: Millis,
-        expected: Option<u64>,
-        new: &Room,
-    ) -> Result<Swap, StoreError> {
+    async fn register_connection(&self, r: &Registration<'_>) -> Result<Swap, StoreError> {
         let mut inner = self.inner();
         let current = inner
             .connections
-            .get(connection)
+            .get(r.connection)
             .and_then(|c| c.record.version);
-        if current != read.version || inner.rooms.get(room).map(|v| v.version) != expected {
+        if current != r.read.version || inner.rooms.get(r.room).map(|v| v.version) != r.expected {
             return Ok(Swap::Conflict);
         }
-        inner.swap(room, expected, Some(new));
+        inner.swap(r.room, r.expected, Some(r.new));
         let version = inner.version();
         inner.connections.insert(
-            connection.to_owned(),
+            r.connection.to_owned(),
             Conn {
                 record: ConnectionRecord {
-                    registration: Some((room.clone(), client.clone())),
-                    closed: read.closed,
+                    registration: Some((r.room.clone(), r.client.clone())),
+                    closed: r.read.closed,
                     parked: Vec::new(),
                     version: Some(version),
                 },
-                expires_at,
+                expires_at: r.expires_at,
             },
         );
         Ok(Swap::Done)

@@ -24,7 +24,8 @@ use crate::domain::relay::{self as rules, Attach, Batch, QueueLimits, Send};
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
 use crate::ports::{
-    Clock, Connections, DeliveryError, PeerNotifier, PostError, RoomStore, Routed, Swap,
+    Clock, ConnectionRecord, Connections, DeliveryError, PeerNotifier, PostError, Registration,
+    RoomStore, Routed, Swap,
 };
 use crate::service::{ServiceError, decide_room, update_room};
 use async_trait::async_trait;
@@ -160,15 +161,19 @@ impl StoredRelay {
         }
     }
 
+    /// The stored record of `connection`.
+    async fn connection_record(&self, connection: &str) -> Result<ConnectionRecord, RelayError> {
+        self.store
+            .connection(connection)
+            .await
+            .map_err(store_unavailable)
+    }
+
     /// A `send` on `connection`: relayed as its registration says, or parked until the
     /// registration when its invocation ran first.
     async fn send_from(&self, connection: &str, msg: SignalingMessage) -> Result<(), RelayError> {
         for _ in 0..ATTEMPTS {
-            let record = self
-                .store
-                .connection(connection)
-                .await
-                .map_err(store_unavailable)?;
+            let record = self.connection_record(connection).await?;
             // A socket that closed meanwhile had still sent the frame: it counts.
             if let Some((room, client)) = &record.registration {
                 return self.relay_valid(room, client, msg).await;
@@ -208,11 +213,7 @@ impl StoredRelay {
         let q = self.queue_limits();
         let mut stale: Option<String> = None;
         for _ in 0..ATTEMPTS {
-            let record = self
-                .store
-                .connection(connection)
-                .await
-                .map_err(store_unavailable)?;
+            let record = self.connection_record(connection).await?;
             if record.registration.is_some() {
                 return Err(RelayError::DuplicateRegisterRequest);
             }
@@ -252,15 +253,15 @@ impl StoredRelay {
             };
             let written = self
                 .store
-                .register_connection(
+                .register_connection(&Registration {
                     connection,
-                    &record,
-                    &room,
-                    &client,
-                    self.record_until(),
+                    read: &record,
+                    room: &room,
+                    client: &client,
+                    expires_at: self.record_until(),
                     expected,
-                    &new,
-                )
+                    new: &new,
+                })
                 .await
                 .map_err(store_unavailable)?;
             if written == Swap::Conflict {
