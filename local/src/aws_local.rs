@@ -36,8 +36,7 @@ use crate::websocket_codec::{Limits, Message, ReadError, Upgrade, WebSocket, clo
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{any, get};
 use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::apigw::{
@@ -45,6 +44,7 @@ use lambda_http::aws_lambda_events::apigw::{
 };
 use room::adapters::lambda::{Deployment, Route, handle, handle_websocket};
 use room::http::BodyError;
+use room::http::{ManagementReply, management_response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,13 +186,7 @@ async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     // reaches a function: answered as every backend answers it.
     let bytes = match read_body(body, API_GATEWAY_PAYLOAD).await {
         Ok(bytes) => bytes,
-        Err(BodyError::TooLarge { .. }) => {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "{\"message\":\"Request Entity Too Large\"}",
-            )
-                .into_response();
-        }
+        Err(BodyError::TooLarge { .. }) => return reply(room::http::gateway_payload_too_large()),
         Err(e) if route == Route::Collider => {
             return reply(room::http::collider_body_error(&e));
         }
@@ -391,48 +385,38 @@ pub fn management_router(aws: Arc<AwsLocal>) -> Router {
 /// A management API error as AWS answers it: the SDK takes the error's type from the
 /// `x-amzn-ErrorType` header (or a `__type` field), not from the message, so without it a 410 is
 /// not a `GoneException` to the relay and a post to a closed connection looks like an outage.
-fn management_error(status: StatusCode, kind: &'static str) -> Response {
-    (
-        status,
-        [
-            ("x-amzn-errortype", kind),
-            ("content-type", "application/json"),
-        ],
-        format!("{{\"message\":\"{kind}\"}}"),
-    )
-        .into_response()
-}
-
 async fn manage(
     State(aws): State<Arc<AwsLocal>>,
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let gone = || management_error(StatusCode::GONE, "GoneException");
-    let Some(tx) = aws.sender(&id) else {
-        return gone();
+    reply(management_response(manage_reply(&aws, &id, req).await))
+}
+
+/// What the management API does with `req` for connection `id`.
+async fn manage_reply(aws: &AwsLocal, id: &str, req: Request) -> ManagementReply {
+    let Some(tx) = aws.sender(id) else {
+        return ManagementReply::Gone;
     };
     match *req.method() {
         axum::http::Method::POST => {
             let Ok(body) = to_bytes(req.into_body(), MAX_MESSAGE).await else {
-                return management_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException");
+                return ManagementReply::PayloadTooLarge;
             };
             match tx.try_send(Outgoing::Frame(String::from_utf8_lossy(&body).into_owned())) {
-                Ok(()) => StatusCode::OK.into_response(),
+                Ok(()) => ManagementReply::Posted,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     let _ = tx.try_send(Outgoing::Close);
-                    management_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+                    ManagementReply::LimitExceeded
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => gone(),
+                Err(mpsc::error::TrySendError::Closed(_)) => ManagementReply::Gone,
             }
         }
-        axum::http::Method::GET => {
-            (StatusCode::OK, "{\"connectedAt\":\"2026-01-01T00:00:00Z\"}").into_response()
-        }
+        axum::http::Method::GET => ManagementReply::Open,
         axum::http::Method::DELETE => {
             let _ = tx.try_send(Outgoing::Close);
-            StatusCode::NO_CONTENT.into_response()
+            ManagementReply::Deleted
         }
-        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+        _ => ManagementReply::MethodNotAllowed,
     }
 }

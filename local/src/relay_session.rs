@@ -3,21 +3,19 @@
 //! socket; nothing here decides anything.
 
 use crate::App;
-use crate::http::PeerIp;
+use crate::http::{PeerIp, reply};
 use crate::websocket_codec::{Message, ReadError, Upgrade, WebSocket, close_code};
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use room::relay::frame::{RelayError, error_frame};
 use room::relay::sockets::CloseReason;
 
 pub async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Upgrade) -> Response {
     let too_many = |what| {
-        room::http::error_response(&room::http::ApiError::TooMany {
+        reply(room::http::error_response(&room::http::ApiError::TooMany {
             what,
             retry_after: 60,
-        })
-        .map(axum::body::Body::from)
-        .into_response()
+        }))
     };
     if let Some(ip) = peer
         && !app.limiter.allow_connection(ip)

@@ -557,6 +557,69 @@ pub fn ca_response(file: Option<CaFile<'_>>) -> http::Response<Vec<u8>> {
     no_sniffing(res)
 }
 
+/// API Gateway's own answer to a request over its payload limit, which no function sees (the
+/// aws-local stand-in gives it where the deployed gateway would).
+pub fn gateway_payload_too_large() -> HttpResponse {
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &json!({"message": "Request Entity Too Large"}),
+    )
+}
+
+/// What the API Gateway management API (`@connections`) answers, as the aws-local stand-in
+/// gives it to the relay's management client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagementReply {
+    /// `POST`: the frame is on its way to the socket.
+    Posted,
+    /// `GET`: the connection is open.
+    Open,
+    /// `DELETE`: the connection is being closed.
+    Deleted,
+    /// The connection is gone (`GoneException`).
+    Gone,
+    /// The frame is over the frame limit (`PayloadTooLargeException`).
+    PayloadTooLarge,
+    /// The connection is not reading fast enough (`LimitExceededException`).
+    LimitExceeded,
+    /// A method the API does not have.
+    MethodNotAllowed,
+}
+
+/// The management API's answer: an empty success, the connection's details, or an error named
+/// in `x-amzn-errortype` and the JSON body, as the SDK reads them.
+pub fn management_response(reply: ManagementReply) -> HttpResponse {
+    let (status, error) = match reply {
+        ManagementReply::Posted => (StatusCode::OK, None),
+        ManagementReply::Open => {
+            return json_response(
+                StatusCode::OK,
+                &json!({"connectedAt": "2026-01-01T00:00:00Z"}),
+            );
+        }
+        ManagementReply::Deleted => (StatusCode::NO_CONTENT, None),
+        ManagementReply::Gone => (StatusCode::GONE, Some("GoneException")),
+        ManagementReply::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("PayloadTooLargeException"),
+        ),
+        ManagementReply::LimitExceeded => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("LimitExceededException"),
+        ),
+        ManagementReply::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, None),
+    };
+    let Some(kind) = error else {
+        let mut res = http::Response::new(String::new());
+        *res.status_mut() = status;
+        return res;
+    };
+    let mut res = json_response(status, &json!({ "message": kind }));
+    res.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    res
+}
+
 /// Why a request is not a WebSocket opening handshake (RFC 6455 §4.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeError {
@@ -729,6 +792,40 @@ mod tests {
             missing
                 .body()
                 .starts_with(b"no local certificate authority")
+        );
+    }
+
+    #[test]
+    fn management_errors_carry_the_type_the_sdk_reads() {
+        for (reply, status, kind) in [
+            (ManagementReply::Gone, 410, "GoneException"),
+            (
+                ManagementReply::PayloadTooLarge,
+                413,
+                "PayloadTooLargeException",
+            ),
+            (
+                ManagementReply::LimitExceeded,
+                429,
+                "LimitExceededException",
+            ),
+        ] {
+            let res = management_response(reply);
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(res.headers()["x-amzn-errortype"], kind);
+            let body: serde_json::Value = serde_json::from_str(res.body()).unwrap_or_default();
+            assert_eq!(body["message"], kind);
+        }
+        let posted = management_response(ManagementReply::Posted);
+        assert_eq!(
+            (posted.status(), posted.body().as_str()),
+            (StatusCode::OK, "")
+        );
+        let open = management_response(ManagementReply::Open);
+        assert!(open.body().contains("connectedAt"));
+        assert_eq!(
+            gateway_payload_too_large().body(),
+            r#"{"message":"Request Entity Too Large"}"#
         );
     }
 
