@@ -92,10 +92,7 @@ impl Server {
         store: Arc<dyn RoomStore>,
     ) -> Self {
         let metrics = metrics::Metrics::new();
-        let store = Arc::new(metrics::TimedStore::new(
-            store,
-            metrics::Timing(metrics.clone()),
-        ));
+        let store = metrics::timed(store, &metrics);
         Self::with_timed_store(settings, relay_limits, options, store, metrics)
     }
 
@@ -176,10 +173,7 @@ impl Server {
             tls_roots: Default::default(),
         };
         let metrics = metrics::Metrics::new();
-        let store: Arc<dyn RoomStore> = Arc::new(metrics::TimedStore::new(
-            store,
-            metrics::Timing(metrics.clone()),
-        ));
+        let store = metrics::timed(store, &metrics);
         let deployment =
             Deployment::on_clock(config, store.clone(), connections, options.clock.clone());
         let gateway = options.gateway.clone();

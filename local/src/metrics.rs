@@ -17,7 +17,9 @@ use metrics::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::ids::RoomId;
-use room::ports::{DeliveryError, Hooked, StoreCall, StoreError, StoreFuture, StoreHook};
+use room::ports::{
+    DeliveryError, Hooked, RoomStore, StoreCall, StoreError, StoreFuture, StoreHook,
+};
 use room::relay::frame::RelayError;
 use room::service::{MessageReply, ServiceError};
 use std::sync::{Arc, OnceLock};
@@ -292,6 +294,11 @@ pub struct Timing(pub Arc<Metrics>);
 
 /// A store whose calls are timed and counted in `/metrics`.
 pub type TimedStore = Hooked<Timing>;
+
+/// `store`, its calls timed and counted in `metrics`.
+pub fn timed(store: Arc<dyn RoomStore>, metrics: &Arc<Metrics>) -> Arc<dyn RoomStore> {
+    Arc::new(TimedStore::new(store, Timing(metrics.clone())))
+}
 
 impl StoreHook for Timing {
     async fn around<'a, T: Send + 'a>(
