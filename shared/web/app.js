@@ -250,6 +250,8 @@
     this.iceServers = [];
     this.loopback = null;
     this.gen = 0;
+    this.restarting = null;
+    this.gaveUp = null;
     this.state = 'idle';
     this.facing = 'user';
   }
@@ -610,23 +612,21 @@
       case 'offer':
       case 'answer':
         if ((m.type === 'offer') === this.isInitiator) { trace('ignored', m.type); return; }
+        if (m.type === 'offer' && this.remoteSet) this.onRestartOffer(pc);
         return pc.setRemoteDescription({type: m.type, sdp: m.sdp}).then(function () {
           self.remoteSet = true;
           var pending = self.pendingCandidates;
           self.pendingCandidates = [];
           return Promise.all(pending.map(function (c) { return self.addCandidate(pc, c); }));
         }).then(function () {
-          if (m.type === 'answer' && self.restarting && isConnected(pc)) {
-            // A restart while the old path still works: ICE stays connected and moves over.
-            trace('ICE restart worked');
-            self.endRestart();
-            self.setState('connected');
-          }
+          if (m.type === 'answer') self.restartSettled(pc);
           if (self.state !== 'connected') self.setState('connecting');
           if (m.type !== 'offer') return;
           return pc.createAnswer().then(function (answer) {
             return pc.setLocalDescription(answer).then(function () {
-              if (self.pc === pc) self.sendSignal({sdp: answer.sdp, type: 'answer'});
+              if (self.pc !== pc) return;
+              self.sendSignal({sdp: answer.sdp, type: 'answer'});
+              self.restartSettled(pc);
             });
           });
         });
@@ -693,11 +693,7 @@
     var pc = this.pc;
     if (!pc || pc.signalingState === 'closed') return false;
     if (this.restarting) return false;
-    this.restarting = {offered: this.isInitiator, gen: this.gen};
-    this.restartTimer = setTimeout(function () {
-      if (self.pc === pc && self.restarting) self.giveUp();
-    }, timing.restartWaitMs);
-    this.setState('connecting', 'Connection lost; reconnecting\u2026');
+    this.beginRestart(pc, this.isInitiator);
     if (!this.isInitiator) {
       // Unmodified clients never offer as the joiner, and the initiator ignores offers; the
       // initiator sees the same failure and restarts.
@@ -718,6 +714,37 @@
     return true;
   };
 
+  // A new offer on a connection that already had one is the other side's ICE restart. Each side
+  // notices the lost path on its own clock, so the offer can come late: while this side is still
+  // waiting, the wait starts over from the offer; after this side has given up, the offer is a
+  // fresh attempt and gets its own wait, so a restart that works still recovers the call.
+  Call.prototype.onRestartOffer = function (pc) {
+    if (!this.restarting && this.gaveUp !== pc) return;
+    trace('ICE restart offer from the other side');
+    this.beginRestart(pc, false);
+  };
+
+  // One restart attempt: the user is told, and it has restartWaitMs to reconnect.
+  Call.prototype.beginRestart = function (pc, offered) {
+    var self = this;
+    clearTimeout(this.restartTimer);
+    this.gaveUp = null;
+    this.restarting = {offered: offered, gen: this.gen};
+    this.restartTimer = setTimeout(function () {
+      if (self.pc === pc && self.restarting) self.giveUp();
+    }, timing.restartWaitMs);
+    this.setState('connecting', 'Connection lost; reconnecting\u2026');
+  };
+
+  // Both descriptions of a restart are set. If the old path still works, ICE stays connected and
+  // moves over without another state change, so the restart is over now.
+  Call.prototype.restartSettled = function (pc) {
+    if (!this.restarting || !isConnected(pc)) return;
+    trace('ICE restart worked');
+    this.endRestart();
+    this.setState('connected');
+  };
+
   Call.prototype.endRestart = function () {
     clearTimeout(this.restartTimer);
     this.restartTimer = null;
@@ -727,6 +754,7 @@
   Call.prototype.giveUp = function () {
     trace('ICE restart did not reconnect');
     this.endRestart();
+    this.gaveUp = this.pc;
     this.fail('Could not reconnect to the other person (the network may block it). ' +
       'Hang up and rejoin to try again.');
   };
@@ -735,6 +763,7 @@
     clearTimeout(this.disconnectTimer);
     this.disconnectTimer = null;
     this.endRestart();
+    this.gaveUp = null;
     if (this.pc) {
       this.pc.onicecandidate = this.pc.ontrack = this.pc.oniceconnectionstatechange = null;
       this.pc.close();
