@@ -382,9 +382,7 @@ pub fn management_router(aws: Arc<AwsLocal>) -> Router {
         .with_state(aws)
 }
 
-/// A management API error as AWS answers it: the SDK takes the error's type from the
-/// `x-amzn-ErrorType` header (or a `__type` field), not from the message, so without it a 410 is
-/// not a `GoneException` to the relay and a post to a closed connection looks like an outage.
+/// One management API call, answered as AWS answers it (`room::http::management_response`).
 async fn manage(
     State(aws): State<Arc<AwsLocal>>,
     Path(id): Path<String>,

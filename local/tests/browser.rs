@@ -711,12 +711,11 @@ async fn ice_restart_renegotiates_and_the_call_goes_on() {
     // The two sides notice a lost path on their own clocks, so a restart offer can reach a
     // joiner that has already given up. That offer is a fresh attempt: on a path that works, the
     // joiner takes it and is back in the call instead of being left asking to rejoin.
-    let gave_up = "return window.__apprtc.log.filter(l => l.endsWith(' ICE restart did not reconnect'))\
-                   .length";
+    let gave_up = count("ICE restart did not reconnect");
     b.js("window.__apprtc.timing.restartWaitMs = 50; return true")
         .await;
     assert_eq!(b.js("return window.__apprtc.restartIce()").await, true);
-    b.wait_for("the joiner to give up", gave_up, |v| *v == 1)
+    b.wait_for("the joiner to give up", &gave_up, |v| *v == 1)
         .await;
     b.wait_state(&["error"]).await;
     b.js("window.__apprtc.timing.restartWaitMs = 30000; return true")
@@ -733,7 +732,7 @@ async fn ice_restart_renegotiates_and_the_call_goes_on() {
     )
     .await;
     wait_all_connected(&[&a, &b]).await;
-    assert_eq!(b.js(gave_up).await, 1, "{}", b.diagnostics().await);
+    assert_eq!(b.js(&gave_up).await, 1, "{}", b.diagnostics().await);
     assert_eq!(
         b.js(&count("ICE restart offer from the other side")).await,
         1,

@@ -587,37 +587,32 @@ pub enum ManagementReply {
 }
 
 /// The management API's answer: an empty success, the connection's details, or an error named
-/// in `x-amzn-errortype` and the JSON body, as the SDK reads them.
+/// in `x-amzn-errortype` and the JSON body. The SDK takes an error's type from that header (or a
+/// `__type` field), not from the message: without it a 410 is not a `GoneException` to the relay,
+/// and a post to a closed connection looks like an outage.
 pub fn management_response(reply: ManagementReply) -> HttpResponse {
-    let (status, error) = match reply {
-        ManagementReply::Posted => (StatusCode::OK, None),
-        ManagementReply::Open => {
-            return json_response(
-                StatusCode::OK,
-                &json!({"connectedAt": "2026-01-01T00:00:00Z"}),
-            );
+    let error = |status, kind: &'static str| {
+        let mut res = json_response(status, &json!({ "message": kind }));
+        res.headers_mut()
+            .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+        res
+    };
+    match reply {
+        ManagementReply::Posted => text_response(StatusCode::OK, ""),
+        ManagementReply::Open => json_response(
+            StatusCode::OK,
+            &json!({"connectedAt": "2026-01-01T00:00:00Z"}),
+        ),
+        ManagementReply::Deleted => text_response(StatusCode::NO_CONTENT, ""),
+        ManagementReply::Gone => error(StatusCode::GONE, "GoneException"),
+        ManagementReply::PayloadTooLarge => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException")
         }
-        ManagementReply::Deleted => (StatusCode::NO_CONTENT, None),
-        ManagementReply::Gone => (StatusCode::GONE, Some("GoneException")),
-        ManagementReply::PayloadTooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Some("PayloadTooLargeException"),
-        ),
-        ManagementReply::LimitExceeded => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("LimitExceededException"),
-        ),
-        ManagementReply::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, None),
-    };
-    let Some(kind) = error else {
-        let mut res = http::Response::new(String::new());
-        *res.status_mut() = status;
-        return res;
-    };
-    let mut res = json_response(status, &json!({ "message": kind }));
-    res.headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_static(kind));
-    res
+        ManagementReply::LimitExceeded => {
+            error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+        }
+        ManagementReply::MethodNotAllowed => text_response(StatusCode::METHOD_NOT_ALLOWED, ""),
+    }
 }
 
 /// Why a request is not a WebSocket opening handshake (RFC 6455 §4.2.1).
