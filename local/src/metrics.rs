@@ -35,14 +35,18 @@ const LATENCY_BUCKETS: [f64; 14] = [
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The store operations [`TimedStore`] times, in the order of [`Metrics::store_calls`].
-const STORE_OPERATIONS: [&str; 7] = [
+const STORE_OPERATIONS: [&str; 11] = [
     "load",
     "swap",
     "connection",
-    "park_frames",
+    "park_frame",
     "register_connection",
     "close_connection",
     "registered_connections",
+    "queue",
+    "append",
+    "step",
+    "release",
 ];
 
 /// One server's recorder and the handle that renders it.

@@ -28,6 +28,7 @@ pub mod ice;
 pub mod params;
 pub mod ports;
 pub mod relay;
+pub mod retry;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -3,6 +3,7 @@
 //! Gateway connections).
 
 use crate::domain::ids::{CLIENT_ID_RANDOM_BYTES, ClientId, RoomId};
+use crate::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use async_trait::async_trait;
 
@@ -79,22 +80,24 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
     /// arrives in a separate invocation that only knows its connection id).
     async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError>;
 
-    /// Replaces the frames kept for unregistered `connection` (frames whose invocation ran
-    /// before their socket's `register`) with `parked`, only if its record is still the one read
-    /// (version `expected`; `None`: no record): a frame is never parked after a registration took
-    /// the parked ones.
-    async fn park_frames(
+    /// Appends `frame` to the frames kept for `connection` while it is not registered (frames
+    /// whose invocation ran before their socket's `register`), within the caps of `q`, without
+    /// reading the record first: concurrent frames of one socket never conflict. A frame is never
+    /// parked once a registration took the parked ones: [`Parked::Registered`] then, and the
+    /// caller routes it as a registered connection's frame.
+    async fn park_frame(
         &self,
         connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
+        frame: &str,
+        q: &QueueLimits,
         expires_at: Millis,
-    ) -> Result<Swap, StoreError>;
+    ) -> Result<Parked, StoreError>;
 
-    /// Registers `registration.connection` as its client of its room and writes the room (`new`,
-    /// which holds the connection and the frames that were parked) in one atomic write, only if
-    /// the room's version is still `expected` and the connection record is still `read` (same
-    /// version; its `closed` flag is kept). [`Swap::Conflict`] otherwise: the caller reloads both.
+    /// Registers `registration.connection` as its client of its room, writes the room (`new`,
+    /// which holds the connection) and appends the frames parked on the connection to the
+    /// member's queue, in one atomic write, only if the room's version is still `expected` and
+    /// the connection record is still `read` (same version, same parked frames; its `closed`
+    /// flag is kept). [`Swap::Conflict`] otherwise: the caller reloads both.
     async fn register_connection(
         &self,
         registration: &Registration<'_>,
@@ -110,6 +113,52 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
 
     /// Every registered, unclosed connection (for the keep-alive sweep).
     async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError>;
+
+    /// The queue of frames `member` of `room` sent that wait for its peer (empty when none).
+    /// One consistent read.
+    async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError>;
+
+    /// Appends `frame` to `member`'s queue within the caps of `q` ([`MemberQueue::append`]), in
+    /// one write that reads nothing first, so appends never conflict with each other or with a
+    /// delivery. `expires_at`: when the queue may be dropped.
+    async fn append(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        frame: &str,
+        now: Millis,
+        q: &QueueLimits,
+        expires_at: Millis,
+    ) -> Result<Appended, StoreError>;
+
+    /// One step of delivering `member`'s queue for the invocation `token`
+    /// ([`MemberQueue::step`]), applied atomically. `posted`: the frames of the previous step's
+    /// [`Step::Deliver`] that were posted, a prefix of them (empty for the first step).
+    async fn step(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        posted: &[String],
+        now: Millis,
+        q: &QueueLimits,
+    ) -> Result<Step, StoreError>;
+
+    /// Gives up the lease `token` holds on `member`'s queue, keeping its frames
+    /// ([`MemberQueue::release`]).
+    async fn release(&self, room: &RoomId, member: &ClientId, token: u64)
+    -> Result<(), StoreError>;
+}
+
+/// What [`RoomStore::park_frame`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parked {
+    /// Kept for the connection's registration.
+    Kept,
+    /// The connection registered meanwhile: nothing was kept.
+    Registered,
+    /// The connection's parked frames are at their cap: nothing was kept.
+    Full,
 }
 
 /// One registration of a relay connection, written by [`RoomStore::register_connection`].
@@ -140,14 +189,22 @@ pub enum StoreCall<'a> {
     Swap(&'a RoomId, Option<&'a Room>),
     /// [`RoomStore::connection`].
     Connection(&'a str),
-    /// [`RoomStore::park_frames`].
-    ParkFrames(&'a str),
+    /// [`RoomStore::park_frame`].
+    ParkFrame(&'a str),
     /// [`RoomStore::register_connection`].
     RegisterConnection(&'a Registration<'a>),
     /// [`RoomStore::close_connection`].
     CloseConnection(&'a str),
     /// [`RoomStore::registered_connections`].
     RegisteredConnections,
+    /// [`RoomStore::queue`]: the room and the member.
+    Queue(&'a RoomId, &'a ClientId),
+    /// [`RoomStore::append`]: the room and the member.
+    Append(&'a RoomId, &'a ClientId),
+    /// [`RoomStore::step`]: the room and the member.
+    Step(&'a RoomId, &'a ClientId),
+    /// [`RoomStore::release`]: the room and the member.
+    Release(&'a RoomId, &'a ClientId),
 }
 
 impl StoreCall<'_> {
@@ -157,10 +214,14 @@ impl StoreCall<'_> {
             Self::Load(_) => "load",
             Self::Swap(..) => "swap",
             Self::Connection(_) => "connection",
-            Self::ParkFrames(_) => "park_frames",
+            Self::ParkFrame(_) => "park_frame",
             Self::RegisterConnection(_) => "register_connection",
             Self::CloseConnection(_) => "close_connection",
             Self::RegisteredConnections => "registered_connections",
+            Self::Queue(..) => "queue",
+            Self::Append(..) => "append",
+            Self::Step(..) => "step",
+            Self::Release(..) => "release",
         }
     }
 
@@ -242,18 +303,16 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
             .await
     }
 
-    async fn park_frames(
+    async fn park_frame(
         &self,
         connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
+        frame: &str,
+        q: &QueueLimits,
         expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
-        let run = self
-            .inner
-            .park_frames(connection, expected, parked, expires_at);
+    ) -> Result<Parked, StoreError> {
+        let run = self.inner.park_frame(connection, frame, q, expires_at);
         self.hook
-            .around(StoreCall::ParkFrames(connection), run)
+            .around(StoreCall::ParkFrame(connection), run)
             .await
     }
 
@@ -284,6 +343,49 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
             .around(call, self.inner.registered_connections())
             .await
     }
+
+    async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError> {
+        let call = StoreCall::Queue(room, member);
+        self.hook.around(call, self.inner.queue(room, member)).await
+    }
+
+    async fn append(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        frame: &str,
+        now: Millis,
+        q: &QueueLimits,
+        expires_at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let run = self.inner.append(room, member, frame, now, q, expires_at);
+        self.hook.around(StoreCall::Append(room, member), run).await
+    }
+
+    async fn step(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        posted: &[String],
+        now: Millis,
+        q: &QueueLimits,
+    ) -> Result<Step, StoreError> {
+        let run = self.inner.step(room, member, token, posted, now, q);
+        self.hook.around(StoreCall::Step(room, member), run).await
+    }
+
+    async fn release(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+    ) -> Result<(), StoreError> {
+        let run = self.inner.release(room, member, token);
+        self.hook
+            .around(StoreCall::Release(room, member), run)
+            .await
+    }
 }
 
 /// The record of one relay connection (absent: [`ConnectionRecord::default`]).
@@ -296,7 +398,9 @@ pub struct ConnectionRecord {
     pub closed: bool,
     /// Frames that arrived before its registration, in order.
     pub parked: Vec<String>,
-    /// Version for the conditional writes; `None` while no record exists.
+    /// Version for the conditional writes: changed by a registration or a close, not by parking
+    /// a frame (a registration checks the parked frames themselves); `None` while no record
+    /// exists.
     pub version: Option<u64>,
 }
 

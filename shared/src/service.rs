@@ -10,14 +10,10 @@ use crate::domain::room::{
 };
 use crate::ports::{
     Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap,
-    SystemClock, Versioned,
+    SystemClock,
 };
+use crate::retry::Backoff;
 use std::sync::Arc;
-
-/// Compare-and-swap attempts before a request gives up. Only writes that change a room conflict,
-/// and a room accepts at most a handful of those per call, so this bound is never reached by
-/// honest traffic.
-const MAX_ATTEMPTS: usize = 8;
 
 /// Failures that are not room outcomes; the HTTP layer answers them with 503.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +21,7 @@ pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Too many concurrent writers on one room.
+    /// Concurrent writers on one room kept winning until the invocation's time ran out.
     #[error("room is busy, retry")]
     Contention,
     /// No randomness for a client id.
@@ -41,7 +37,10 @@ pub(crate) async fn update_room<T>(
     room: &RoomId,
     mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
 ) -> Result<T, ServiceError> {
-    for _ in 0..MAX_ATTEMPTS {
+    // Another writer won: read again and re-apply the rule after a backoff, for as long as the
+    // invocation has time (only membership events write a room, so this is rare and short).
+    let mut backoff = Backoff::new();
+    loop {
         let loaded = store.load(room).await?;
         let before = loaded.as_ref().map(|v| &v.room);
         let mut slot = before.cloned();
@@ -54,42 +53,10 @@ pub(crate) async fn update_room<T>(
             Swap::Done => return Ok(out),
             Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
         }
-    }
-    Err(ServiceError::Contention)
-}
-
-/// Like [`update_room`], for a rule whose outcome tells whether it changed the room: an outcome
-/// that changed nothing (`changed` says false) is not written, and no copy of the room is kept to
-/// compare with (the relay's per-frame path). Pruning the rule did on the way is left to the next
-/// write; every rule prunes before it decides.
-/// `read` is the record as the caller has just read it: the first attempt decides on it, a retry
-/// after a conflict reloads.
-pub(crate) async fn decide_room<T>(
-    store: &dyn RoomStore,
-    clock: &dyn Clock,
-    room: &RoomId,
-    read: Option<Versioned>,
-    mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
-    changed: impl Fn(&T) -> bool,
-) -> Result<T, ServiceError> {
-    let mut read = Some(read);
-    for _ in 0..MAX_ATTEMPTS {
-        let loaded = match read.take() {
-            Some(loaded) => loaded,
-            None => store.load(room).await?,
-        };
-        let expected = loaded.as_ref().map(|v| v.version);
-        let mut slot = loaded.map(|v| v.room);
-        let out = rule(&mut slot, clock.now());
-        if !changed(&out) {
-            return Ok(out);
-        }
-        match store.swap(room, expected, slot.as_ref()).await? {
-            Swap::Done => return Ok(out),
-            Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
+        if !backoff.wait().await {
+            return Err(ServiceError::Contention);
         }
     }
-    Err(ServiceError::Contention)
 }
 
 /// Answer to a join.

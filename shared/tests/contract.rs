@@ -4,8 +4,9 @@
 //! not a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use room::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use room::domain::room::{LeaveOutcome, RoomLimits};
-use room::ports::{ConnectionRecord, Registration, RoomStore, Routed, Swap};
+use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
 use room::service::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
@@ -352,6 +353,12 @@ fn fresh_connection(tag: &str) -> String {
     format!("{}=", fresh_room(tag))
 }
 
+const QUEUE: QueueLimits = QueueLimits {
+    max_frames: 8,
+    max_bytes: 64,
+    lease: 5_000,
+};
+
 async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     let room = fresh_room("conn");
     let (a, _, _) = joined(&f, &room).await;
@@ -359,33 +366,20 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     let until = START + 3_600_000;
     let empty = f.store.connection(&conn).await.unwrap();
     assert_eq!(empty, ConnectionRecord::default());
-    let parked = vec!["f1".to_owned()];
-    assert_eq!(
-        f.store
-            .park_frames(&conn, None, &parked, until)
-            .await
-            .unwrap(),
-        Swap::Done
-    );
-    assert_eq!(
-        f.store
-            .park_frames(&conn, None, &parked, until)
-            .await
-            .unwrap(),
-        Swap::Conflict,
-        "a stale read cannot park"
-    );
+    let park = |frame: &'static str| {
+        let (store, conn) = (f.store.clone(), conn.clone());
+        async move { store.park_frame(&conn, frame, &QUEUE, until).await.unwrap() }
+    };
+    assert_eq!(park("f1").await, Parked::Kept);
     let read = f.store.connection(&conn).await.unwrap();
-    assert_eq!((read.parked.clone(), read.closed), (parked.clone(), false));
-    let both = vec!["f1".to_owned(), "f2".to_owned()];
     assert_eq!(
-        f.store
-            .park_frames(&conn, read.version, &both, until)
-            .await
-            .unwrap(),
-        Swap::Done
+        (read.parked.clone(), read.closed),
+        (vec!["f1".to_owned()], false)
     );
-    // The registration conflicts on a stale connection read or a stale room version.
+    assert!(read.version.is_some(), "parking creates the record");
+    assert_eq!(park("f2").await, Parked::Kept);
+    // The registration conflicts on a stale connection read (a frame parked since) or a stale
+    // room version.
     let loaded = f.store.load(&room).await.unwrap().unwrap();
     let register = |read: ConnectionRecord, expected| {
         let (store, conn, room, a, new) = (
@@ -412,10 +406,11 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     };
     assert_eq!(
         register(read.clone(), Some(loaded.version)).await,
-        Swap::Conflict
+        Swap::Conflict,
+        "a frame parked after the read"
     );
     let current = f.store.connection(&conn).await.unwrap();
-    assert_eq!(current.parked, both);
+    assert_eq!(current.parked, ["f1", "f2"]);
     assert_eq!(register(current.clone(), None).await, Swap::Conflict);
     assert_eq!(
         register(current.clone(), Some(loaded.version)).await,
@@ -424,12 +419,16 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     let registered = f.store.connection(&conn).await.unwrap();
     assert_eq!(registered.registration, Some((room.clone(), a.clone())));
     assert!(registered.parked.is_empty() && !registered.closed);
+    let queue = f.store.queue(&room, &a).await.unwrap();
     assert_eq!(
-        f.store
-            .park_frames(&conn, registered.version, &parked, until)
-            .await
-            .unwrap(),
-        Swap::Conflict,
+        queue.frames,
+        ["f1", "f2"],
+        "the parked frames joined the member's queue"
+    );
+    assert_eq!(queue.bytes, 4);
+    assert_eq!(
+        park("f3").await,
+        Parked::Registered,
         "nothing is parked once registered"
     );
     assert!(f.store.registered_connections().await.unwrap().contains(&(
@@ -459,17 +458,184 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     // A socket that closed before registering still parks, and its registration keeps `closed`.
     let late = fresh_connection("late");
     assert_eq!(f.store.close_connection(&late, until).await.unwrap(), None);
-    let read = f.store.connection(&late).await.unwrap();
-    assert!(read.closed);
     assert_eq!(
         f.store
-            .park_frames(&late, read.version, &parked, until)
+            .park_frame(&late, "f1", &QUEUE, until)
             .await
             .unwrap(),
-        Swap::Done
+        Parked::Kept
     );
     let read = f.store.connection(&late).await.unwrap();
-    assert!(read.closed && read.parked == parked);
+    assert!(read.closed && read.parked == ["f1"]);
+    // Parking stops at the caps.
+    let full = fresh_connection("full");
+    for _ in 0..QUEUE.max_frames {
+        assert_eq!(
+            f.store.park_frame(&full, "f", &QUEUE, until).await.unwrap(),
+            Parked::Kept
+        );
+    }
+    assert_eq!(
+        f.store.park_frame(&full, "f", &QUEUE, until).await.unwrap(),
+        Parked::Full
+    );
+}
+
+async fn a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty(f: Fixture) {
+    let room = fresh_room("queue");
+    let (a, _, _) = joined(&f, &room).await;
+    let until = START + 3_600_000;
+    let now = START;
+    assert_eq!(
+        f.store.queue(&room, &a).await.unwrap(),
+        MemberQueue::default()
+    );
+    assert_eq!(
+        f.store.step(&room, &a, 1, &[], now, &QUEUE).await.unwrap(),
+        Step::Done,
+        "an empty queue has nothing to deliver"
+    );
+    let append = |frame: &'static str| {
+        let (store, room, a) = (f.store.clone(), room.clone(), a.clone());
+        async move {
+            store
+                .append(&room, &a, frame, now, &QUEUE, until)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(append("f1").await, Appended::Queued { delivering: false });
+    assert_eq!(append("f2").await, Appended::Queued { delivering: false });
+    let two = vec!["f1".to_owned(), "f2".to_owned()];
+    assert_eq!(
+        f.store.step(&room, &a, 1, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(two.clone())
+    );
+    assert_eq!(
+        f.store.step(&room, &a, 2, &[], now, &QUEUE).await.unwrap(),
+        Step::Busy,
+        "one holder at a time"
+    );
+    assert_eq!(append("f3").await, Appended::Queued { delivering: true });
+    // Holder 1 posted f1 only; then f2 and f3 are left.
+    assert_eq!(
+        f.store
+            .step(&room, &a, 1, &two[..1], now, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Deliver(vec!["f2".to_owned(), "f3".to_owned()])
+    );
+    let rest = vec!["f2".to_owned(), "f3".to_owned()];
+    assert_eq!(
+        f.store
+            .step(&room, &a, 1, &rest, now, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Done
+    );
+    let q = f.store.queue(&room, &a).await.unwrap();
+    assert!(q.idle(now), "{q:?}");
+    assert_eq!(q.bytes, 0);
+    // A holder that gives up keeps the frames; an expired lease is taken over.
+    append("f4").await;
+    assert!(matches!(
+        f.store.step(&room, &a, 3, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    f.store.release(&room, &a, 3).await.unwrap();
+    assert!(matches!(
+        f.store.step(&room, &a, 4, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    assert_eq!(
+        f.store
+            .step(&room, &a, 5, &[], now + QUEUE.lease - 1, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Busy
+    );
+    assert_eq!(
+        f.store
+            .step(&room, &a, 5, &[], now + QUEUE.lease, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Deliver(vec!["f4".to_owned()])
+    );
+    // The caps hold inside the write.
+    let b = fresh_room("queue-cap");
+    let (b_id, _, _) = joined(&f, &b).await;
+    for _ in 0..QUEUE.max_frames {
+        assert!(matches!(
+            f.store
+                .append(&b, &b_id, "f", now, &QUEUE, until)
+                .await
+                .unwrap(),
+            Appended::Queued { .. }
+        ));
+    }
+    assert_eq!(
+        f.store
+            .append(&b, &b_id, "f", now, &QUEUE, until)
+            .await
+            .unwrap(),
+        Appended::Full
+    );
+    let big = "x".repeat(QUEUE.max_bytes);
+    let c = fresh_room("queue-bytes");
+    assert_eq!(
+        f.store
+            .append(&c, &b_id, &big, now, &QUEUE, until)
+            .await
+            .unwrap(),
+        Appended::Queued { delivering: false }
+    );
+    assert_eq!(
+        f.store
+            .append(&c, &b_id, "y", now, &QUEUE, until)
+            .await
+            .unwrap(),
+        Appended::Full
+    );
+}
+
+/// Many writers at once on one queue and one connection record, as a burst of frames runs on as
+/// many invocations: none fails for another, each frame is kept exactly once.
+async fn concurrent_appends_and_parks_all_land(f: Fixture) {
+    let room = fresh_room("burst");
+    let (a, _, _) = joined(&f, &room).await;
+    let conn = fresh_connection("burst");
+    let until = START + 3_600_000;
+    let q = QueueLimits {
+        max_frames: 1024,
+        max_bytes: 64 * 1024,
+        lease: 5_000,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let (store, room, a, conn) = (f.store.clone(), room.clone(), a.clone(), conn.clone());
+        tasks.push(tokio::spawn(async move {
+            let frame = format!("frame-{i}");
+            let appended = store
+                .append(&room, &a, &frame, START, &q, until)
+                .await
+                .unwrap();
+            let parked = store.park_frame(&conn, &frame, &q, until).await.unwrap();
+            (appended, parked)
+        }));
+    }
+    for t in tasks {
+        let (appended, parked) = t.await.unwrap();
+        assert!(matches!(appended, Appended::Queued { .. }));
+        assert_eq!(parked, Parked::Kept);
+    }
+    let mut want: Vec<String> = (0..32).map(|i| format!("frame-{i}")).collect();
+    want.sort();
+    let mut queued = f.store.queue(&room, &a).await.unwrap().frames;
+    queued.sort();
+    assert_eq!(queued, want);
+    let mut parked = f.store.connection(&conn).await.unwrap().parked;
+    parked.sort();
+    assert_eq!(parked, want);
 }
 
 async fn concurrent_joins_admit_exactly_two(f: Fixture) {
@@ -522,6 +688,8 @@ macro_rules! all_cases {
             stale_writes_conflict,
             concurrent_joins_admit_exactly_two,
             connection_records_park_register_and_close_conditionally,
+            a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty,
+            concurrent_appends_and_parks_all_land,
             a_route_read_answers_in_place_or_hands_back_the_record_as_loaded,
         );
     };

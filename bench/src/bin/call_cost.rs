@@ -24,8 +24,9 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use room::adapters::memory::MemoryRoomStore;
+use room::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use room::domain::room::{Millis, Room};
-use room::ports::{ConnectionRecord, Registration, RoomStore, StoreError, Swap, Versioned};
+use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, StoreError, Swap, Versioned};
 use room::{ClientId, RoomId};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -194,6 +195,30 @@ fn conn_item_bytes(
     n
 }
 
+fn queue_key(room: &RoomId, member: &ClientId) -> String {
+    format!("QUEUE#{room}#{member}")
+}
+
+/// A member's queue item: the frames, their byte count and the lease (absent: no item).
+fn queue_item_bytes(room: &RoomId, member: &ClientId, q: &MemberQueue) -> Option<usize> {
+    if q.frames.is_empty() && q.lease.is_none() && q.bytes == 0 {
+        return None;
+    }
+    let mut n = "pk".len()
+        + queue_key(room, member).len()
+        + "f".len()
+        + 3
+        + q.frames.iter().map(|f| f.len() + 1).sum::<usize>()
+        + "b".len()
+        + number_bytes(6)
+        + "ttl".len()
+        + number_bytes(TTL_DIGITS);
+    if q.lease.is_some() {
+        n += "lo".len() + number_bytes(VERSION_DIGITS) + "lu".len() + number_bytes(13);
+    }
+    Some(n)
+}
+
 fn record_bytes(connection: &str, r: &ConnectionRecord) -> Option<usize> {
     r.version?;
     let registration = r.registration.as_ref().map(|(room, client)| (room, client));
@@ -275,6 +300,28 @@ impl Meter {
         }
     }
 
+    async fn queue_bytes(&self, room: &RoomId, member: &ClientId) -> Option<usize> {
+        let q = self.inner.queue(room, member).await.ok()?;
+        queue_item_bytes(room, member, &q)
+    }
+
+    fn queue_write(
+        &self,
+        op: &'static str,
+        room: &RoomId,
+        member: &ClientId,
+        before: Option<usize>,
+        after: Option<usize>,
+    ) {
+        let key = queue_key(room, member);
+        self.record(op, |t, items| {
+            t.calls += 1;
+            t.wru += write_units(before, after);
+            t.largest_item = t.largest_item.max(after.unwrap_or(0));
+            items.insert(key, after.unwrap_or(0));
+        });
+    }
+
     async fn conn_bytes(&self, connection: &str) -> Option<usize> {
         let r = self.inner.connection(connection).await.ok()?;
         record_bytes(connection, &r)
@@ -285,7 +332,11 @@ const GET_ROOM: &str = "GetItem ROOM# (`load`)";
 const GET_CONN: &str = "GetItem CONN# (`connection`)";
 const PUT_ROOM: &str = "PutItem ROOM# (`swap`)";
 const DELETE_ROOM: &str = "DeleteItem ROOM# (`swap` to nothing)";
-const PARK: &str = "UpdateItem CONN# (`park_frames`)";
+const PARK: &str = "UpdateItem CONN# (`park_frame`)";
+const GET_QUEUE: &str = "GetItem QUEUE# (`queue`)";
+const APPEND: &str = "UpdateItem QUEUE# (`append`)";
+const STEP: &str = "UpdateItem QUEUE# (`step`)";
+const RELEASE: &str = "UpdateItem QUEUE# (`release`)";
 const REGISTER: &str = "TransactWriteItems ROOM# + CONN# (`register_connection`)";
 const CLOSE: &str = "UpdateItem CONN# (`close_connection`)";
 const SCAN: &str = "Scan (`registered_connections`)";
@@ -354,34 +405,28 @@ impl RoomStore for Meter {
         Ok(out)
     }
 
-    async fn park_frames(
+    async fn park_frame(
         &self,
         connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
+        frame: &str,
+        q: &QueueLimits,
         expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
+    ) -> Result<Parked, StoreError> {
         let before = self.conn_bytes(connection).await;
         let out = self
             .inner
-            .park_frames(connection, expected, parked, expires_at)
+            .park_frame(connection, frame, q, expires_at)
             .await?;
-        let closed = self
-            .inner
-            .connection(connection)
-            .await
-            .is_ok_and(|r| r.closed);
-        let after = conn_item_bytes(connection, None, closed, Some(parked));
+        let after = self.conn_bytes(connection).await;
         let key = conn_key(connection);
         self.record(PARK, |t, items| {
             t.calls += 1;
-            t.largest_item = t.largest_item.max(after);
-            if out == Swap::Done {
-                t.wru += write_units(before, Some(after));
-                items.insert(key, after);
+            t.largest_item = t.largest_item.max(after.unwrap_or(0));
+            if out == Parked::Kept {
+                t.wru += write_units(before, after);
+                items.insert(key, after.unwrap_or(0));
             } else {
-                t.conflicts += 1;
-                t.wru += failed_write_units(before, Some(after));
+                t.wru += failed_write_units(before, before);
             }
         });
         Ok(out)
@@ -398,7 +443,9 @@ impl RoomStore for Meter {
         } = *r;
         let room_before = self.room_bytes(room).await;
         let conn_before = self.conn_bytes(connection).await;
+        let queue_before = self.queue_bytes(room, &client.canonical()).await;
         let out = self.inner.register_connection(r).await?;
+        let queue_after = self.queue_bytes(room, &client.canonical()).await;
         let room_after = room_item_bytes(room, new);
         let conn_after = conn_item_bytes(connection, Some((room, client)), read.closed, None);
         let (rk, ck) = (room_key(room), conn_key(connection));
@@ -407,9 +454,16 @@ impl RoomStore for Meter {
             t.largest_item = t.largest_item.max(room_before.unwrap_or(0).max(room_after));
             // A transactional write costs two write units per 1 KB of each item.
             if out == Swap::Done {
+                // The parked frames join the member's queue in the same transaction.
+                let queue = if read.parked.is_empty() {
+                    0.0
+                } else {
+                    write_units(queue_before, queue_after)
+                };
                 t.wru += 2.0
                     * (write_units(room_before, Some(room_after))
-                        + write_units(conn_before, Some(conn_after)));
+                        + write_units(conn_before, Some(conn_after))
+                        + queue);
                 items.insert(rk, room_after);
                 items.insert(ck, conn_after);
             } else {
@@ -451,6 +505,70 @@ impl RoomStore for Meter {
             t.rru += bytes.div_ceil(4096).max(1) as f64 * 0.5;
         });
         Ok(out)
+    }
+
+    async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError> {
+        let out = self.inner.queue(room, member).await?;
+        let bytes = queue_item_bytes(room, member, &out);
+        self.record(GET_QUEUE, |t, _| {
+            t.calls += 1;
+            t.rru += read_units(bytes);
+            t.largest_item = t.largest_item.max(bytes.unwrap_or(0));
+        });
+        Ok(out)
+    }
+
+    async fn append(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        frame: &str,
+        now: Millis,
+        q: &QueueLimits,
+        expires_at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let before = self.queue_bytes(room, member).await;
+        let out = self
+            .inner
+            .append(room, member, frame, now, q, expires_at)
+            .await?;
+        let after = self.queue_bytes(room, member).await;
+        self.queue_write(APPEND, room, member, before, after);
+        Ok(out)
+    }
+
+    async fn step(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        posted: &[String],
+        now: Millis,
+        q: &QueueLimits,
+    ) -> Result<Step, StoreError> {
+        let before = self.queue_bytes(room, member).await;
+        let out = self.inner.step(room, member, token, posted, now, q).await?;
+        let after = self.queue_bytes(room, member).await;
+        // Removing what was posted, or taking the lease; the lease's release once the queue is
+        // empty is a second write.
+        self.queue_write(STEP, room, member, before, after);
+        if out == Step::Done && before.is_some() {
+            self.queue_write(STEP, room, member, after, after);
+        }
+        Ok(out)
+    }
+
+    async fn release(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+    ) -> Result<(), StoreError> {
+        let before = self.queue_bytes(room, member).await;
+        self.inner.release(room, member, token).await?;
+        let after = self.queue_bytes(room, member).await;
+        self.queue_write(RELEASE, room, member, before, after);
+        Ok(())
     }
 }
 

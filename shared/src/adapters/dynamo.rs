@@ -19,8 +19,11 @@
 //! DynamoDB deletes them late.
 
 use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::relay::{Appended, BATCH, Lease, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
-use crate::ports::{ConnectionRecord, Registration, RoomStore, StoreError, Swap, Versioned};
+use crate::ports::{
+    ConnectionRecord, Parked, Registration, RoomStore, StoreError, Swap, Versioned,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -29,6 +32,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -175,6 +179,77 @@ fn conn_key(connection: &str) -> AttributeValue {
     AttributeValue::S(format!("CONN#{connection}"))
 }
 
+/// The key of `member`'s queue in `room` (a canonical id).
+fn queue_key(room: &RoomId, member: &ClientId) -> AttributeValue {
+    AttributeValue::S(format!("QUEUE#{room}#{member}"))
+}
+
+/// A queue item's frames (L of S), oldest first.
+const QUEUE_FRAMES: &str = "f";
+/// A queue item's bytes (N).
+const QUEUE_BYTES: &str = "b";
+/// A queue item's lease holder (N).
+const LEASE_OWNER: &str = "lo";
+/// A queue item's lease end (N, epoch ms).
+const LEASE_UNTIL: &str = "lu";
+
+fn number(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn strings<S: AsRef<str>>(items: &[S]) -> AttributeValue {
+    AttributeValue::L(
+        items
+            .iter()
+            .map(|s| AttributeValue::S(s.as_ref().to_owned()))
+            .collect(),
+    )
+}
+
+fn number_of(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| corrupt(format!("{name} is not a number"))),
+        Some(_) => Err(corrupt(format!("{name} is not a number"))),
+    }
+}
+
+fn string_list(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Vec<String>, StoreError> {
+    match item.get(name) {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::L(l)) => l
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(s) => Ok(s.clone()),
+                _ => Err(corrupt(format!("{name} holds a non-string"))),
+            })
+            .collect(),
+        Some(_) => Err(corrupt(format!("{name} is not a list"))),
+    }
+}
+
+fn decode_queue(item: &HashMap<String, AttributeValue>) -> Result<MemberQueue, StoreError> {
+    let lease = match (number_of(item, LEASE_OWNER)?, number_of(item, LEASE_UNTIL)?) {
+        (Some(owner), Some(until)) => Some(Lease { owner, until }),
+        _ => None,
+    };
+    let bytes = number_of(item, QUEUE_BYTES)?.unwrap_or(0);
+    Ok(MemberQueue {
+        frames: string_list(item, QUEUE_FRAMES)?,
+        bytes: usize::try_from(bytes).map_err(|_| corrupt("queue bytes out of range"))?,
+        lease,
+    })
+}
+
 fn unavailable<E>(op: &'static str, e: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -306,42 +381,51 @@ impl RoomStore for DynamoRoomStore {
             .map_or(Ok(ConnectionRecord::default()), decode_connection)
     }
 
-    async fn park_frames(
+    async fn park_frame(
         &self,
         connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
+        frame: &str,
+        q: &QueueLimits,
         expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
-        let version = new_version()?;
+    ) -> Result<Parked, StoreError> {
+        let Some(room_for) = q.max_bytes.checked_sub(frame.len()) else {
+            return Ok(Parked::Full);
+        };
+        // Appends without reading: concurrent frames of one socket are applied one after the
+        // other by DynamoDB, none fails for another. The version is only created here (a
+        // registration checks the parked frames themselves).
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, conn_key(connection))
-            .update_expression("SET v = :new, parked = :parked, #ttl = :ttl")
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":new", AttributeValue::N(version.to_string()))
-            .expression_attribute_values(
-                ":parked",
-                AttributeValue::L(parked.iter().cloned().map(AttributeValue::S).collect()),
+            .update_expression(
+                "SET parked = list_append(if_not_exists(parked, :empty), :new), \
+                 v = if_not_exists(v, :fresh), #ttl = :ttl ADD pb :len",
             )
+            .condition_expression(
+                "attribute_not_exists(room) AND (attribute_not_exists(parked) \
+                 OR (size(parked) < :max AND pb <= :room_for))",
+            )
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":new", strings(&[frame]))
+            .expression_attribute_values(":fresh", number(new_version()?))
             .expression_attribute_values(":ttl", ttl_value(expires_at))
+            .expression_attribute_values(":len", number(frame.len()))
+            .expression_attribute_values(":max", number(q.max_frames))
+            .expression_attribute_values(":room_for", number(room_for))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let update = match expected {
-            None => update.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => update
-                .condition_expression("v = :v AND attribute_not_exists(room)")
-                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
-        };
         match update.send().await {
-            Ok(_) => Ok(Swap::Done),
+            Ok(_) => Ok(Parked::Kept),
             Err(e) => match e.as_service_error() {
-                // A retry of a write that landed finds its own version.
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    let ours = c.item().and_then(|item| item.get("v"))
-                        == Some(&AttributeValue::N(version.to_string()));
-                    Ok(if ours { Swap::Done } else { Swap::Conflict })
+                    let registered = c.item().is_some_and(|item| item.contains_key("room"));
+                    Ok(if registered {
+                        Parked::Registered
+                    } else {
+                        Parked::Full
+                    })
                 }
                 _ => Err(unavailable("UpdateItem", e)),
             },
@@ -374,11 +458,16 @@ impl RoomStore for DynamoRoomStore {
         } else {
             conn_put
         };
+        // Parking a frame leaves the version alone: the parked frames read are checked too.
         let conn_put = match r.read.version {
             None => conn_put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) if r.read.parked.is_empty() => conn_put
+                .condition_expression("v = :v AND attribute_not_exists(parked)")
+                .expression_attribute_values(":v", number(v)),
             Some(v) => conn_put
-                .condition_expression("v = :v")
-                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+                .condition_expression("v = :v AND size(parked) = :n")
+                .expression_attribute_values(":v", number(v))
+                .expression_attribute_values(":n", number(r.read.parked.len())),
         };
         let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
             p.build()
@@ -387,13 +476,33 @@ impl RoomStore for DynamoRoomStore {
         };
         // The SDK fills in the idempotency token and keeps it across its retries, so a retried
         // transaction that had landed is not applied twice.
-        let out = self
+        let mut tx = self
             .client
             .transact_write_items()
             .transact_items(build(room_put)?)
-            .transact_items(build(conn_put)?)
-            .send()
-            .await;
+            .transact_items(build(conn_put)?);
+        if !r.read.parked.is_empty() {
+            // The parked frames join the member's queue in the same write.
+            let bytes: usize = r.read.parked.iter().map(String::len).sum();
+            let append = Update::builder()
+                .table_name(&self.table)
+                .key(KEY, queue_key(r.room, &r.client.canonical()))
+                .update_expression(
+                    "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl \
+                     ADD #b :len",
+                )
+                .expression_attribute_names("#f", QUEUE_FRAMES)
+                .expression_attribute_names("#b", QUEUE_BYTES)
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":new", strings(&r.read.parked))
+                .expression_attribute_values(":ttl", ttl_value(r.expires_at))
+                .expression_attribute_values(":len", number(bytes))
+                .build()
+                .map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+            tx = tx.transact_items(TransactWriteItem::builder().update(append).build());
+        }
+        let out = tx.send().await;
         match out {
             Ok(_) => Ok(Swap::Done),
             Err(e) => match e.as_service_error() {
@@ -460,6 +569,248 @@ impl RoomStore for DynamoRoomStore {
         }
         Ok(found)
     }
+
+    async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, queue_key(room, member))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        out.item().map_or(Ok(MemberQueue::default()), decode_queue)
+    }
+
+    async fn append(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        frame: &str,
+        now: Millis,
+        q: &QueueLimits,
+        expires_at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let Some(room_for) = q.max_bytes.checked_sub(frame.len()) else {
+            return Ok(Appended::Full);
+        };
+        // No read first: DynamoDB applies concurrent appends one after the other, in the order
+        // they reach it, and the caps are checked inside the write.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, queue_key(room, member))
+            .update_expression(
+                "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl ADD #b :len",
+            )
+            .condition_expression(
+                "attribute_not_exists(#f) OR (size(#f) < :max AND #b <= :room_for)",
+            )
+            .expression_attribute_names("#f", QUEUE_FRAMES)
+            .expression_attribute_names("#b", QUEUE_BYTES)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":new", strings(&[frame]))
+            .expression_attribute_values(":ttl", ttl_value(expires_at))
+            .expression_attribute_values(":len", number(frame.len()))
+            .expression_attribute_values(":max", number(q.max_frames))
+            .expression_attribute_values(":room_for", number(room_for))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let queue = out
+                    .attributes()
+                    .map_or(Ok(MemberQueue::default()), decode_queue)?;
+                Ok(Appended::Queued {
+                    delivering: queue.delivering(now),
+                })
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Appended::Full)
+            }
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
+    }
+
+    async fn step(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        posted: &[String],
+        now: Millis,
+        q: &QueueLimits,
+    ) -> Result<Step, StoreError> {
+        // MemberQueue::step as conditional writes: remove what was posted (the holder only), or
+        // take the lease (free or ours, frames waiting); once nothing remains, release it in a
+        // write that fails if a frame was appended meanwhile, and take the queue again then.
+        let key = queue_key(room, member);
+        let q = QueueWrite {
+            store: self,
+            key: &key,
+            token,
+            now,
+            until: now.saturating_add(q.lease),
+        };
+        let mut posted = &posted[..posted.len().min(BATCH)];
+        loop {
+            let written = if posted.is_empty() {
+                q.take().await?
+            } else {
+                q.remove(posted).await?
+            };
+            posted = &[];
+            let queue = match written {
+                Written::Item(queue) => queue,
+                Written::Refused(old) => match old {
+                    Some(old) if !old.frames.is_empty() => return Ok(Step::Busy),
+                    Some(old) if old.lease.is_some_and(|l| l.owner == token) => old,
+                    _ => return Ok(Step::Done),
+                },
+            };
+            if !queue.frames.is_empty() {
+                let mut frames = queue.frames;
+                frames.truncate(BATCH);
+                return Ok(Step::Deliver(frames));
+            }
+            match q.release().await? {
+                Written::Item(_) => return Ok(Step::Done),
+                Written::Refused(Some(old)) if old.lease.is_some_and(|l| l.owner == token) => {}
+                Written::Refused(_) => return Ok(Step::Busy),
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, queue_key(room, member))
+            .update_expression("REMOVE #lo, #lu")
+            .condition_expression("#lo = :t")
+            .expression_attribute_names("#lo", LEASE_OWNER)
+            .expression_attribute_names("#lu", LEASE_UNTIL)
+            .expression_attribute_values(":t", number(token));
+        match update.send().await {
+            Ok(_) => Ok(()),
+            // Not ours (any more): nothing to give up.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
+    }
+}
+
+/// What a conditional write to a queue item answered: the item after the write, or, when its
+/// condition failed, the item as it was (`None`: no item).
+enum Written {
+    Item(MemberQueue),
+    Refused(Option<MemberQueue>),
+}
+
+/// The writes of one delivery step on one queue item.
+struct QueueWrite<'a> {
+    store: &'a DynamoRoomStore,
+    key: &'a AttributeValue,
+    token: u64,
+    now: Millis,
+    until: Millis,
+}
+
+impl QueueWrite<'_> {
+    fn update(
+        &self,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.store
+            .client
+            .update_item()
+            .table_name(&self.store.table)
+            .key(KEY, self.key.clone())
+            .expression_attribute_names("#f", QUEUE_FRAMES)
+            .expression_attribute_names("#lo", LEASE_OWNER)
+            .expression_attribute_names("#lu", LEASE_UNTIL)
+            .expression_attribute_values(":t", number(self.token))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    /// Takes the lease when frames wait and it is free or ours.
+    async fn take(&self) -> Result<Written, StoreError> {
+        let update = self
+            .update()
+            .update_expression("SET #lo = :t, #lu = :until")
+            .condition_expression(
+                "size(#f) > :zero AND (attribute_not_exists(#lo) OR #lo = :t OR #lu <= :now)",
+            )
+            .expression_attribute_values(":until", number(self.until))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":now", number(self.now));
+        written(update.send().await)
+    }
+
+    /// Removes the `posted` frames from the front and renews the lease, if still ours.
+    async fn remove(&self, posted: &[String]) -> Result<Written, StoreError> {
+        let removed: Vec<String> = (0..posted.len()).map(|i| format!("#f[{i}]")).collect();
+        let freed: usize = posted.iter().map(String::len).sum();
+        let update = self
+            .update()
+            .update_expression(format!(
+                "REMOVE {} SET #lu = :until ADD #b :freed",
+                removed.join(", ")
+            ))
+            .condition_expression("#lo = :t")
+            .expression_attribute_names("#b", QUEUE_BYTES)
+            .expression_attribute_values(":until", number(self.until))
+            .expression_attribute_values(":freed", AttributeValue::N(format!("-{freed}")));
+        written(update.send().await)
+    }
+
+    /// Releases the lease if it is ours and no frame waits.
+    async fn release(&self) -> Result<Written, StoreError> {
+        let update = self
+            .update()
+            .update_expression("REMOVE #lo, #lu")
+            .condition_expression("#lo = :t AND size(#f) = :zero")
+            .expression_attribute_values(":zero", number(0));
+        written(update.send().await)
+    }
+}
+
+fn written(
+    out: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<UpdateItemError>,
+    >,
+) -> Result<Written, StoreError> {
+    match out {
+        Ok(out) => Ok(Written::Item(
+            out.attributes()
+                .map_or(Ok(MemberQueue::default()), decode_queue)?,
+        )),
+        Err(e) => match e.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                Ok(Written::Refused(c.item().map(decode_queue).transpose()?))
+            }
+            _ => Err(unavailable("UpdateItem", e)),
+        },
+    }
 }
 
 fn ttl_value(expires_at: Millis) -> AttributeValue {
@@ -491,17 +842,7 @@ fn decode_connection(
         ),
         _ => return Err(corrupt("connection item without version")),
     };
-    let parked = match item.get("parked") {
-        Some(AttributeValue::L(l)) => l
-            .iter()
-            .map(|v| match v {
-                AttributeValue::S(s) => Ok(s.clone()),
-                _ => Err(corrupt("parked frame is not a string")),
-            })
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-        Some(_) => return Err(corrupt("parked frames are not a list")),
-    };
+    let parked = string_list(item, "parked")?;
     Ok(ConnectionRecord {
         registration,
         closed: item.contains_key("closed"),

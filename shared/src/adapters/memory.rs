@@ -1,9 +1,11 @@
 //! In-memory room store: the emulator's default and the reference for the contract tests.
 
 use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use crate::ports::{
-    ConnectionRecord, Registration, RoomStore, RouteLook, Routed, StoreError, Swap, Versioned,
+    ConnectionRecord, Parked, Registration, RoomStore, RouteLook, Routed, StoreError, Swap,
+    Versioned,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -20,6 +22,13 @@ struct Inner {
     rooms: HashMap<RoomId, Versioned>,
     next_version: u64,
     connections: HashMap<String, Conn>,
+    queues: HashMap<(RoomId, ClientId), Queued>,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    queue: MemberQueue,
+    expires_at: Millis,
 }
 
 #[derive(Debug)]
@@ -81,6 +90,7 @@ impl MemoryRoomStore {
             slot.is_some()
         });
         inner.connections.retain(|_, c| now < c.expires_at);
+        inner.queues.retain(|_, q| now < q.expires_at);
         before - inner.rooms.len()
     }
 
@@ -128,47 +138,57 @@ impl RoomStore for MemoryRoomStore {
             .unwrap_or_default())
     }
 
-    async fn park_frames(
+    async fn park_frame(
         &self,
         connection: &str,
-        expected: Option<u64>,
-        parked: &[String],
+        frame: &str,
+        q: &QueueLimits,
         expires_at: Millis,
-    ) -> Result<Swap, StoreError> {
+    ) -> Result<Parked, StoreError> {
         let mut inner = self.inner();
-        let current = inner.connections.get(connection).map(|c| &c.record);
-        if current.and_then(|r| r.version) != expected
-            || current.is_some_and(|r| r.registration.is_some())
-        {
-            return Ok(Swap::Conflict);
-        }
-        let closed = current.is_some_and(|r| r.closed);
-        let version = inner.version();
-        inner.connections.insert(
-            connection.to_owned(),
-            Conn {
+        // A record created by parking gets a version, as a registration's condition needs one.
+        let fresh = inner.version();
+        let conn = inner
+            .connections
+            .entry(connection.to_owned())
+            .or_insert_with(|| Conn {
                 record: ConnectionRecord {
-                    registration: None,
-                    closed,
-                    parked: parked.to_vec(),
-                    version: Some(version),
+                    version: Some(fresh),
+                    ..ConnectionRecord::default()
                 },
                 expires_at,
-            },
-        );
-        Ok(Swap::Done)
+            });
+        let record = &mut conn.record;
+        if record.registration.is_some() {
+            return Ok(Parked::Registered);
+        }
+        let bytes: usize = record.parked.iter().map(String::len).sum();
+        if record.parked.len() >= q.max_frames || bytes + frame.len() > q.max_bytes {
+            return Ok(Parked::Full);
+        }
+        record.parked.push(frame.to_owned());
+        conn.expires_at = expires_at;
+        Ok(Parked::Kept)
     }
 
     async fn register_connection(&self, r: &Registration<'_>) -> Result<Swap, StoreError> {
         let mut inner = self.inner();
-        let current = inner
-            .connections
-            .get(r.connection)
-            .and_then(|c| c.record.version);
-        if current != r.read.version || inner.rooms.get(r.room).map(|v| v.version) != r.expected {
+        let current = inner.connections.get(r.connection).map(|c| &c.record);
+        if current.and_then(|c| c.version) != r.read.version
+            || current.map_or(0, |c| c.parked.len()) != r.read.parked.len()
+            || inner.rooms.get(r.room).map(|v| v.version) != r.expected
+        {
             return Ok(Swap::Conflict);
         }
         inner.swap(r.room, r.expected, Some(r.new));
+        if !r.read.parked.is_empty() {
+            let queued = inner
+                .queues
+                .entry((r.room.clone(), r.client.canonical()))
+                .or_default();
+            queued.queue.extend(&r.read.parked);
+            queued.expires_at = queued.expires_at.max(r.expires_at);
+        }
         let version = inner.version();
         inner.connections.insert(
             r.connection.to_owned(),
@@ -216,5 +236,63 @@ impl RoomStore for MemoryRoomStore {
                 Some((id.clone(), r, cl))
             })
             .collect())
+    }
+
+    async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError> {
+        let key = (room.clone(), member.clone());
+        Ok(self
+            .inner()
+            .queues
+            .get(&key)
+            .map(|q| q.queue.clone())
+            .unwrap_or_default())
+    }
+
+    async fn append(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        frame: &str,
+        now: Millis,
+        q: &QueueLimits,
+        expires_at: Millis,
+    ) -> Result<Appended, StoreError> {
+        let mut inner = self.inner();
+        let queued = inner
+            .queues
+            .entry((room.clone(), member.clone()))
+            .or_default();
+        queued.expires_at = queued.expires_at.max(expires_at);
+        Ok(queued.queue.append(frame, now, q))
+    }
+
+    async fn step(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        posted: &[String],
+        now: Millis,
+        q: &QueueLimits,
+    ) -> Result<Step, StoreError> {
+        let mut inner = self.inner();
+        let key = (room.clone(), member.clone());
+        let Some(queued) = inner.queues.get_mut(&key) else {
+            return Ok(Step::Done);
+        };
+        Ok(queued.queue.step(token, posted.len(), now, q))
+    }
+
+    async fn release(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+    ) -> Result<(), StoreError> {
+        let key = (room.clone(), member.clone());
+        if let Some(queued) = self.inner().queues.get_mut(&key) {
+            queued.queue.release(token);
+        }
+        Ok(())
     }
 }

@@ -1,17 +1,24 @@
-//! Relay rules for a relay whose sockets live outside this process (API Gateway WebSockets): the
-//! connection id of each member and the frames waiting for its peer are kept in the room record,
-//! with the collider's semantics (docs/protocol.md §3.6). Pure functions, like the room rules.
+//! Relay rules for a relay whose sockets live outside this process (API Gateway WebSockets), with
+//! the collider's semantics (docs/protocol.md §3.6). Pure functions, like the room rules.
 //!
-//! Every frame is its own invocation, and invocations run in parallel, so each rule decides on the
-//! room as it is inside the conditional write that acts on it. Per sender, frames keep their order:
-//! a frame goes straight to the peer's connection only while nothing of the sender's waits and
-//! nobody is delivering its queue; otherwise it joins the queue, and the one invocation holding
-//! the queue's [`Lease`] delivers it in order, removing frames only once they were posted.
+//! The room record holds who is in the room and which connection each member registered; it
+//! changes only on membership events (join, leave, register, a socket gone). The frames a member
+//! sends while its peer cannot take them wait in that member's [`MemberQueue`], a record of its
+//! own that frames are appended to without reading it first, so a burst of frames from one call
+//! never writes the room record and never conflicts with itself.
+//!
+//! Every frame is its own invocation, and invocations run in parallel. Per sender, frames keep
+//! their order as far as the invocations' order allows: a frame goes straight to the peer's
+//! connection only while the sender's queue is [idle](MemberQueue::idle); otherwise it joins the
+//! queue, and the one invocation holding the queue's [`Lease`] delivers it in order, removing
+//! frames only once they were posted. The lease is given up only by a [step](MemberQueue::step)
+//! that finds the queue empty, in the same write, so a frame appended meanwhile is never left
+//! behind: either the holder's next step sees it, or its appender finds the lease free and
+//! delivers it itself.
 
 use super::ids::ClientId;
 use super::room::{
-    Lease, Member, Millis, Presence, Room, RoomLimits, RoomSlot, away, departed, needs_pruning,
-    prune,
+    Member, Millis, Presence, Room, RoomLimits, RoomSlot, away, needs_pruning, prune,
 };
 
 /// Result of registering a connection.
@@ -21,13 +28,11 @@ pub enum Attach {
     NotMember,
     /// Another connection is registered for this id (it may be dead: the caller checks).
     Taken(String),
-    /// Registered. Each flag says the caller now holds the lease on that member's queue and
-    /// must deliver it ([`next_batch`]).
+    /// Registered. The caller delivers what waits in the registering member's queue and in its
+    /// peer's, now that the registration may have made either deliverable.
     Attached {
-        /// The registering member's own queue (frames parked before the registration).
-        flush_own: bool,
-        /// The peer (whose queue waited for this registration), when its queue is to be delivered.
-        flush_peer: Option<ClientId>,
+        /// The other member, whose queue may now be delivered to this connection.
+        peer: Option<ClientId>,
         /// Connections of clients that left the room and still had one: the caller closes them.
         evict: Vec<String>,
     },
@@ -38,33 +43,25 @@ pub enum Attach {
 pub enum Send {
     /// Post it to this connection now (nothing of the sender's waits).
     Direct(String),
-    /// Queued behind earlier frames or until the peer registers; nothing more to do.
-    Queued,
-    /// Queued, and the caller now holds the queue's lease: it delivers the queue.
-    Flush,
+    /// Append it to the sender's queue: it waits behind earlier frames or for the peer.
+    Queue,
     /// Nobody to deliver to (and the sender cannot queue).
     Drop,
-    /// The sender's queue is at its cap.
-    QueueFull,
 }
 
-/// The next step of delivering a member's queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Batch {
-    /// Post these frames, in order, to this connection, then call [`next_batch`] with how many
-    /// were posted.
-    Post {
-        /// The peer's connection.
-        connection: String,
-        /// The frames, oldest first.
-        frames: Vec<String>,
-    },
-    /// Done: the lease is released (the queue is empty, its peer is not registered, or the lease
-    /// was lost to another invocation).
-    Done,
+/// Most frames one delivery step hands out.
+pub const BATCH: usize = 64;
+
+/// A claim on delivering one member's queue, held by one invocation until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder's token.
+    pub owner: u64,
+    /// Epoch milliseconds after which another invocation may take it over.
+    pub until: Millis,
 }
 
-/// Caps on one member's queue.
+/// Caps on one member's queue, and how long a delivery lease lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueLimits {
     /// Most frames.
@@ -75,31 +72,110 @@ pub struct QueueLimits {
     pub lease: Millis,
 }
 
-fn lease_free(m: &Member, now: Millis) -> bool {
-    m.lease.is_none_or(|l| now >= l.until)
+/// The frames one member sent that wait for its peer, oldest first, and who delivers them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberQueue {
+    /// The frames, oldest first.
+    pub frames: Vec<String>,
+    /// Their bytes.
+    pub bytes: usize,
+    /// Who is delivering them.
+    pub lease: Option<Lease>,
 }
 
-fn holds(m: &Member, token: u64) -> bool {
-    m.lease.is_some_and(|l| l.owner == token)
+/// What appending a frame to a queue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Appended. `delivering`: a live lease is held, and its holder will post the frame.
+    Queued {
+        /// Someone holds the lease.
+        delivering: bool,
+    },
+    /// The queue is at its cap; nothing was appended.
+    Full,
 }
 
-/// Takes the lease on `sender`'s queue if it has frames, its peer is registered and nobody else
-/// delivers it.
-fn claim(
-    sender: &mut Member,
-    peer_registered: bool,
-    token: u64,
-    now: Millis,
-    q: &QueueLimits,
-) -> bool {
-    if sender.queued.is_empty() || !peer_registered || !lease_free(sender, now) {
-        return false;
+/// The next step of delivering a member's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The caller holds the lease: post these frames, in order, then take the next step with
+    /// how many were posted.
+    Deliver(Vec<String>),
+    /// Nothing waits; the caller's lease, if it had one, is released.
+    Done,
+    /// Another invocation holds the lease and delivers the queue (or the caller lost its lease).
+    Busy,
+}
+
+fn lease_free(lease: Option<Lease>, now: Millis) -> bool {
+    lease.is_none_or(|l| now >= l.until)
+}
+
+impl MemberQueue {
+    /// Whether a frame may go straight to the peer: nothing waits and nobody delivers.
+    pub fn idle(&self, now: Millis) -> bool {
+        self.frames.is_empty() && lease_free(self.lease, now)
     }
-    sender.lease = Some(Lease {
-        owner: token,
-        until: now.saturating_add(q.lease),
-    });
-    true
+
+    /// Whether someone holds a lease that has not expired.
+    pub fn delivering(&self, now: Millis) -> bool {
+        !lease_free(self.lease, now)
+    }
+
+    /// Appends `frame` within the caps.
+    pub fn append(&mut self, frame: &str, now: Millis, q: &QueueLimits) -> Appended {
+        if self.frames.len() >= q.max_frames || self.bytes + frame.len() > q.max_bytes {
+            return Appended::Full;
+        }
+        self.frames.push(frame.to_owned());
+        self.bytes += frame.len();
+        Appended::Queued {
+            delivering: self.delivering(now),
+        }
+    }
+
+    /// Appends frames that were accepted earlier (a connection's parked frames joining its
+    /// member's queue at registration): no cap, they were capped when parked.
+    pub fn extend(&mut self, frames: &[String]) {
+        self.frames.extend_from_slice(frames);
+        self.bytes += frames.iter().map(String::len).sum::<usize>();
+    }
+
+    /// One step of delivering this queue for the invocation `token`: when it holds the lease,
+    /// removes the `delivered` frames its previous step handed out; then, if frames remain and
+    /// the lease is free or its own, takes or renews the lease and hands out up to [`BATCH`] of
+    /// them; if none remain, releases its lease. Frames are removed only once posted, so a holder that dies
+    /// loses nothing: its lease expires and the next step of anyone delivers them again.
+    pub fn step(&mut self, token: u64, delivered: usize, now: Millis, q: &QueueLimits) -> Step {
+        let holds = self.lease.is_some_and(|l| l.owner == token);
+        if holds {
+            let n = delivered.min(self.frames.len());
+            let bytes: usize = self.frames.drain(..n).map(|f| f.len()).sum();
+            self.bytes = self.bytes.saturating_sub(bytes);
+        } else if delivered > 0 || !lease_free(self.lease, now) {
+            return Step::Busy;
+        }
+        if self.frames.is_empty() {
+            if holds {
+                self.lease = None;
+            }
+            return Step::Done;
+        }
+        self.lease = Some(Lease {
+            owner: token,
+            until: now.saturating_add(q.lease),
+        });
+        Step::Deliver(self.frames.iter().take(BATCH).cloned().collect())
+    }
+}
+
+impl MemberQueue {
+    /// Gives up the lease `token` holds, keeping the frames (a delivery that cannot go on).
+    pub fn release(&mut self, token: u64) {
+        if self.lease.is_some_and(|l| l.owner == token) {
+            self.lease = None;
+        }
+    }
 }
 
 /// Splits the room into the member `id` and the other one.
@@ -123,21 +199,17 @@ pub struct Registering<'a> {
     pub conn: &'a str,
     /// A previous connection of this id known to be dead, which may be replaced.
     pub stale: Option<&'a str>,
-    /// Frames that arrived on the connection before its registration, in order.
-    pub parked: &'a [String],
     /// The connection closed before its registration was handled: it registers (its frames
     /// count, as the socket had sent them) and leaves at once, keeping its place for the grace.
     pub closed: bool,
 }
 
-/// Registers `r.conn` for `r.client` and appends the frames parked for it to its queue. `token`
-/// identifies the caller for the leases it may take.
+/// Registers `r.conn` for `r.client`. The frames parked on the connection join the member's
+/// queue in the same write (the store does that part).
 pub fn attach(
     slot: &mut RoomSlot,
     r: &Registering<'_>,
-    token: u64,
     now: Millis,
-    q: &QueueLimits,
     limits: &RoomLimits,
 ) -> Attach {
     prune(slot, now);
@@ -148,23 +220,20 @@ pub fn attach(
     let Some((me, peer)) = pair(&mut room.members, &id) else {
         return Attach::NotMember;
     };
+    let peer = peer.map(|p| p.id.clone());
     if let Some(existing) = &me.connection
         && existing != r.conn
         && Some(existing.as_str()) != r.stale
     {
         if r.closed {
             // A newer socket of this id is registered: this one only had frames to deliver.
-            me.queued.extend_from_slice(r.parked);
-            let peer_registered = peer.is_some_and(|p| p.connection.is_some());
             return Attach::Attached {
-                flush_own: claim(me, peer_registered, token, now, q),
-                flush_peer: None,
+                peer,
                 evict: Vec::new(),
             };
         }
         return Attach::Taken(existing.clone());
     }
-    me.queued.extend_from_slice(r.parked);
     if r.closed {
         me.connection = None;
         if me.presence != Presence::Virtual {
@@ -177,12 +246,6 @@ pub fn attach(
             me.received.clear();
         }
     }
-    let peer_registered = peer.as_ref().is_some_and(|p| p.connection.is_some());
-    let flush_own = claim(me, peer_registered, token, now, q);
-    let flush_peer = match peer {
-        Some(p) if !r.closed => claim(p, true, token, now, q).then(|| p.id.clone()),
-        _ => None,
-    };
     let evict = if r.closed {
         Vec::new()
     } else {
@@ -191,11 +254,7 @@ pub fn attach(
             .filter_map(|d| d.connection.take())
             .collect()
     };
-    Attach::Attached {
-        flush_own,
-        flush_peer,
-        evict,
-    }
+    Attach::Attached { peer, evict }
 }
 
 /// The connection `conn` closed: its member keeps its place for the reconnect grace. Returns the
@@ -218,152 +277,58 @@ pub fn detach(
     Some(m.id.clone())
 }
 
-/// The connection a frame from `from` goes straight to when that changes nothing in the room:
-/// nothing in it is due for pruning, the sender is a member whose queue is empty and not being
-/// delivered, and its peer is registered. [`send`] decides [`Send::Direct`] through this, so a
-/// caller may read a stored room in place (no copy, no write) and fall back to [`send`] on `None`.
+/// The connection of `from`'s peer, when `from` is a member and its peer is registered and
+/// nothing in the room is due for pruning. [`send`] decides [`Send::Direct`] for an idle queue
+/// through this, so a caller may read a stored room in place (no copy) and fall back to
+/// [`send`] on `None`.
 pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<&'a str> {
     if needs_pruning(room, now) {
         return None;
     }
     let me = room.members.iter().position(|m| from.names(&m.id))?;
     let peer = room.members.iter().enumerate().find(|(i, _)| *i != me)?.1;
-    let me = &room.members[me];
-    if me.queued.is_empty() && lease_free(me, now) {
-        peer.connection.as_deref()
-    } else {
-        None
-    }
+    peer.connection.as_deref()
 }
 
-/// Decides what becomes of `frame` from `from`, queueing it where it must wait. `queue` is false
-/// for a frame that is only worth delivering now (`bye`). A member that just left may still send
-/// its `bye` straight to the peer.
-pub fn send(
-    slot: &mut RoomSlot,
-    from: &ClientId,
-    frame: &str,
-    queue: bool,
-    token: u64,
-    now: Millis,
-    q: &QueueLimits,
-) -> Send {
-    prune(slot, now);
-    if let Some(c) = slot.as_ref().and_then(|room| direct_route(room, from, now)) {
+/// The connection of `sender`'s registered peer in `slot`, if any (who a queue is delivered to).
+pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Option<String> {
+    let mut slot = slot.clone();
+    prune(&mut slot, now);
+    let id = sender.canonical();
+    let room = slot.as_ref()?;
+    room.members.iter().any(|m| m.id == id).then_some(())?;
+    room.members
+        .iter()
+        .find(|m| m.id != id)
+        .and_then(|m| m.connection.clone())
+}
+
+/// Decides what becomes of a frame from `from`, given whether `from`'s queue is idle. `queue`
+/// is false for a frame that is only worth delivering now (`bye`). A member that just left may
+/// still send its `bye` straight to the peer. Changes nothing: queueing is the store's append.
+pub fn send(slot: &RoomSlot, from: &ClientId, idle: bool, queue: bool, now: Millis) -> Send {
+    if idle && let Some(c) = slot.as_ref().and_then(|room| direct_route(room, from, now)) {
         return Send::Direct(c.to_owned());
     }
+    let mut slot = slot.clone();
+    prune(&mut slot, now);
     let id = from.canonical();
-    let was_here = departed(slot, &id, now);
-    let Some(room) = slot else {
+    let was_here = super::room::departed(&slot, &id, now);
+    let Some(room) = slot.as_mut() else {
         return Send::Drop;
     };
-    let Some((me, peer)) = pair(&mut room.members, &id) else {
+    let Some((_, peer)) = pair(&mut room.members, &id) else {
         return match room.members.iter().find_map(|m| m.connection.clone()) {
             Some(c) if was_here => Send::Direct(c),
             _ => Send::Drop,
         };
     };
-    let peer_registered = peer.is_some_and(|p| p.connection.is_some());
-    if !queue && !peer_registered {
-        return Send::Drop;
+    let peer = peer.and_then(|p| p.connection.clone());
+    match peer {
+        None if !queue => Send::Drop,
+        Some(c) if idle => Send::Direct(c),
+        _ => Send::Queue,
     }
-    let bytes: usize = me.queued.iter().map(String::len).sum();
-    if me.queued.len() >= q.max_frames || bytes + frame.len() > q.max_bytes {
-        return Send::QueueFull;
-    }
-    me.queued.push(frame.to_owned());
-    if claim(me, peer_registered, token, now, q) {
-        Send::Flush
-    } else {
-        Send::Queued
-    }
-}
-
-/// One step of delivering `sender`'s queue under the lease `token`: removes the `delivered` frames
-/// the previous step posted, then hands out the rest (renewing the lease) or releases the lease.
-/// Removal happens only once a post succeeded, so a holder that dies loses nothing: its lease
-/// expires and the next sender or registration delivers the queue again.
-pub fn next_batch(
-    slot: &mut RoomSlot,
-    sender: &ClientId,
-    token: u64,
-    delivered: usize,
-    now: Millis,
-    q: &QueueLimits,
-) -> Batch {
-    let Some(room) = slot.as_mut() else {
-        return Batch::Done;
-    };
-    let id = sender.canonical();
-    let Some((me, peer)) = pair(&mut room.members, &id) else {
-        return Batch::Done;
-    };
-    if !holds(me, token) {
-        return Batch::Done;
-    }
-    me.queued.drain(..delivered.min(me.queued.len()));
-    match peer.and_then(|p| p.connection.clone()) {
-        Some(connection) if !me.queued.is_empty() => {
-            me.lease = Some(Lease {
-                owner: token,
-                until: now.saturating_add(q.lease),
-            });
-            Batch::Post {
-                connection,
-                frames: me.queued.clone(),
-            }
-        }
-        _ => {
-            me.lease = None;
-            Batch::Done
-        }
-    }
-}
-
-/// Releases the lease `token` holds on `sender`'s queue, keeping the frames (after a failed post).
-pub fn release(slot: &mut RoomSlot, sender: &ClientId, token: u64) {
-    let id = sender.canonical();
-    if let Some(me) = slot
-        .as_mut()
-        .and_then(|r| r.members.iter_mut().find(|m| m.id == id))
-        && holds(me, token)
-    {
-        me.lease = None;
-    }
-}
-
-/// Members whose queue has frames, a registered peer and no delivery in progress (for the sweep).
-pub fn stuck(slot: &RoomSlot, now: Millis) -> Vec<ClientId> {
-    let Some(room) = slot.as_ref().filter(|r| now < r.expires_at) else {
-        return Vec::new();
-    };
-    let peer_registered = |m: &Member| {
-        room.members
-            .iter()
-            .any(|p| p.id != m.id && p.connection.is_some())
-    };
-    room.members
-        .iter()
-        .filter(|m| !m.queued.is_empty() && lease_free(m, now) && peer_registered(m))
-        .map(|m| m.id.clone())
-        .collect()
-}
-
-/// Takes the lease on `sender`'s queue if it can be delivered now (for the sweep).
-pub fn claim_queue(
-    slot: &mut RoomSlot,
-    sender: &ClientId,
-    token: u64,
-    now: Millis,
-    q: &QueueLimits,
-) -> bool {
-    prune(slot, now);
-    let id = sender.canonical();
-    let Some((me, peer)) = slot.as_mut().and_then(|r| pair(&mut r.members, &id)) else {
-        return false;
-    };
-    let peer_registered = peer.is_some_and(|p| p.connection.is_some());
-    claim(me, peer_registered, token, now, q)
 }
 
 #[cfg(test)]
@@ -381,31 +346,24 @@ mod tests {
         lease: 5_000,
     };
 
-    fn reg<'a>(
-        client: &'a ClientId,
-        conn: &'a str,
-        stale: Option<&'a str>,
-        parked: &'a [String],
-    ) -> Registering<'a> {
+    fn reg<'a>(client: &'a ClientId, conn: &'a str, stale: Option<&'a str>) -> Registering<'a> {
         Registering {
             client,
             conn,
             stale,
-            parked,
             closed: false,
         }
     }
 
-    fn attached(flush_own: bool, flush_peer: Option<&str>) -> Attach {
+    fn attached(peer: Option<&str>) -> Attach {
         Attach::Attached {
-            flush_own,
-            flush_peer: flush_peer.map(id),
+            peer: peer.map(id),
             evict: Vec::new(),
         }
     }
 
     #[test]
-    fn frames_queue_until_the_peer_registers_and_its_registration_delivers_them() {
+    fn frames_queue_until_the_peer_registers_then_go_straight_on() {
         let l = RoomLimits::default();
         let mut slot = None;
         assert!(matches!(
@@ -413,63 +371,99 @@ mod tests {
             JoinOutcome::Joined { .. }
         ));
         assert_eq!(
-            attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l),
-            attached(false, None)
+            attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l),
+            attached(None)
         );
         join(&mut slot, &id("b"), false, 0, &l);
+        assert_eq!(send(&slot, &id("a"), true, true, 0), Send::Queue);
         assert_eq!(
-            send(&mut slot, &id("a"), "f1", true, 2, 0, &Q),
-            Send::Queued
+            attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l),
+            attached(Some("a"))
         );
+        // While a's queue is not idle, a's frames queue behind it.
+        assert_eq!(send(&slot, &id("a"), false, true, 0), Send::Queue);
         assert_eq!(
-            attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 3, 0, &Q, &l),
-            attached(false, Some("a"))
-        );
-        // While b's registration delivers a's queue, a's next frame waits behind it.
-        assert_eq!(
-            send(&mut slot, &id("a"), "f2", true, 4, 0, &Q),
-            Send::Queued
-        );
-        assert_eq!(
-            next_batch(&mut slot, &id("a"), 3, 0, 0, &Q),
-            Batch::Post {
-                connection: "cb".into(),
-                frames: vec!["f1".into(), "f2".into()]
-            }
-        );
-        assert_eq!(next_batch(&mut slot, &id("a"), 3, 2, 0, &Q), Batch::Done);
-        assert_eq!(
-            send(&mut slot, &id("a"), "f3", true, 5, 0, &Q),
+            send(&slot, &id("a"), true, true, 0),
             Send::Direct("cb".into())
         );
         assert_eq!(
-            attach(&mut slot, &reg(&id("b"), "cb2", None, &[]), 6, 0, &Q, &l),
+            attach(&mut slot, &reg(&id("b"), "cb2", None), 0, &l),
             Attach::Taken("cb".into())
         );
         assert_eq!(
-            attach(
-                &mut slot,
-                &reg(&id("b"), "cb2", Some("cb"), &[]),
-                6,
-                0,
-                &Q,
-                &l
-            ),
-            attached(false, None)
+            attach(&mut slot, &reg(&id("b"), "cb2", Some("cb")), 0, &l),
+            attached(Some("a"))
         );
         assert_eq!(detach(&mut slot, "cb2", 0, &l), Some(id("b")));
+        assert_eq!(send(&slot, &id("a"), true, true, 0), Send::Queue);
         assert_eq!(
-            send(&mut slot, &id("a"), "f4", true, 7, 0, &Q),
-            Send::Queued
+            send(&slot, &id("a"), true, false, 0),
+            Send::Drop,
+            "a bye waits for nobody"
         );
     }
 
-    /// Rooms driven through random joins, registrations, sends, deliveries, closes, leaves and
-    /// clock steps: wherever [`direct_route`] answers, [`send`] decides the same frame the same
-    /// way and changes nothing, and wherever `send` sends a member's frame straight on without a
-    /// change, `direct_route` had answered (the in-place read misses no direct frame).
     #[test]
-    fn direct_route_answers_exactly_where_send_goes_direct_without_a_change() {
+    fn a_queue_is_delivered_in_order_by_one_holder_and_released_only_when_empty() {
+        let mut q = MemberQueue::default();
+        assert_eq!(q.step(1, 0, 0, &Q), Step::Done, "nothing to deliver");
+        assert_eq!(
+            q.append("f1", 0, &Q),
+            Appended::Queued { delivering: false }
+        );
+        assert_eq!(q.step(1, 0, 0, &Q), Step::Deliver(vec!["f1".into()]));
+        assert!(!q.idle(0));
+        // Appended behind a delivery in progress: the holder's next step hands it out.
+        assert_eq!(q.append("f2", 0, &Q), Appended::Queued { delivering: true });
+        assert_eq!(q.step(2, 0, 0, &Q), Step::Busy, "one holder at a time");
+        assert_eq!(q.step(1, 1, 0, &Q), Step::Deliver(vec!["f2".into()]));
+        assert_eq!(q.step(1, 1, 0, &Q), Step::Done);
+        assert!(q.idle(0));
+        assert_eq!(q.bytes, 0);
+        assert_eq!(q.lease, None);
+    }
+
+    #[test]
+    fn a_holder_that_died_loses_nothing_and_its_lease_is_taken_over_when_it_expires() {
+        let mut q = MemberQueue::default();
+        q.append("f1", 0, &Q);
+        q.append("f2", 0, &Q);
+        assert!(matches!(q.step(1, 0, 0, &Q), Step::Deliver(_)));
+        // Holder 1 posted one frame, then died before its next step.
+        assert_eq!(q.step(2, 0, Q.lease - 1, &Q), Step::Busy);
+        assert_eq!(
+            q.step(2, 0, Q.lease, &Q),
+            Step::Deliver(vec!["f1".into(), "f2".into()])
+        );
+        assert_eq!(
+            q.step(1, 1, Q.lease, &Q),
+            Step::Busy,
+            "a lost lease removes nothing"
+        );
+        assert_eq!(q.frames.len(), 2);
+    }
+
+    #[test]
+    fn a_queue_refuses_frames_over_its_caps() {
+        let mut q = MemberQueue::default();
+        for _ in 0..Q.max_frames {
+            assert!(matches!(q.append("f", 0, &Q), Appended::Queued { .. }));
+        }
+        assert_eq!(q.append("f", 0, &Q), Appended::Full);
+        let mut q = MemberQueue::default();
+        assert_eq!(
+            q.append(&"x".repeat(Q.max_bytes + 1), 0, &Q),
+            Appended::Full
+        );
+        assert!(q.frames.is_empty());
+    }
+
+    /// Rooms driven through random joins, registrations, closes, leaves and clock steps:
+    /// wherever [`direct_route`] answers for an idle queue, [`send`] decides the same, and
+    /// wherever `send` goes direct for a member with an idle queue, `direct_route` had answered
+    /// unless something was due for pruning.
+    #[test]
+    fn direct_route_answers_exactly_where_send_goes_direct() {
         let l = RoomLimits {
             reconnect_grace: std::time::Duration::from_millis(300),
             register_deadline: std::time::Duration::from_millis(500),
@@ -489,44 +483,34 @@ mod tests {
             let mut now: Millis = 1_000;
             for step in 0..60_u64 {
                 let who = &clients[usize::try_from(next(4)).unwrap_or(0)];
-                match next(8) {
+                match next(6) {
                     0 => drop(join(&mut slot, who, next(4) == 0, now, &l)),
                     1 => {
                         let conn = format!("c{step}");
-                        drop(attach(
-                            &mut slot,
-                            &reg(who, &conn, None, &[]),
-                            step,
-                            now,
-                            &Q,
-                            &l,
-                        ));
+                        drop(attach(&mut slot, &reg(who, &conn, None), now, &l));
                     }
-                    2 => drop(send(&mut slot, who, "f", next(2) == 0, step, now, &Q)),
-                    3 => drop(next_batch(&mut slot, who, next(step + 1), 1, now, &Q)),
-                    4 => {
+                    2 => {
                         let conn = format!("c{}", next(step + 1));
                         drop(detach(&mut slot, &conn, now, &l));
                     }
-                    5 => drop(leave(&mut slot, who, now, &l)),
+                    3 => drop(leave(&mut slot, who, now, &l)),
                     _ => now += next(400),
                 }
                 for from in &clients {
                     checked += 1;
-                    let mut after = slot.clone();
-                    let decided = send(&mut after, from, "g", true, 1_000 + step, now, &Q);
+                    let decided = send(&slot, from, true, true, now);
                     let route = slot.as_ref().and_then(|r| direct_route(r, from, now));
                     if let Some(c) = route {
                         direct += 1;
                         assert_eq!(decided, Send::Direct(c.to_owned()));
-                        assert_eq!(after, slot, "a direct frame changes nothing");
                     } else if let Send::Direct(_) = decided {
                         let member = slot
                             .as_ref()
                             .is_some_and(|r| r.members.iter().any(|m| from.names(&m.id)));
+                        let pruning = slot.as_ref().is_some_and(|r| needs_pruning(r, now));
                         assert!(
-                            after != slot || !member,
-                            "send went direct for a member without a change, route did not"
+                            !member || pruning,
+                            "send went direct for a member, route did not"
                         );
                     }
                 }
@@ -544,93 +528,27 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
-        attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 2, 0, &Q, &l);
+        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
+        attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l);
         // b hangs up (`/leave` or `bye`) with its socket still open: it may still send its bye.
         leave(&mut slot, &id("b"), 10, &l);
         assert_eq!(
-            send(&mut slot, &id("b"), "bye", false, 3, 10, &Q),
+            send(&slot, &id("b"), true, false, 10),
             Send::Direct("ca".into())
         );
         join(&mut slot, &id("c"), false, 20, &l);
-        let Attach::Attached { evict, .. } =
-            attach(&mut slot, &reg(&id("c"), "cc", None, &[]), 4, 20, &Q, &l)
+        let Attach::Attached { evict, .. } = attach(&mut slot, &reg(&id("c"), "cc", None), 20, &l)
         else {
             panic!("c registers");
         };
         assert_eq!(evict, ["cb"]);
         // Once only: a later registration has nothing left to close.
         detach(&mut slot, "cc", 30, &l);
-        let Attach::Attached { evict, .. } =
-            attach(&mut slot, &reg(&id("c"), "cc2", None, &[]), 5, 30, &Q, &l)
+        let Attach::Attached { evict, .. } = attach(&mut slot, &reg(&id("c"), "cc2", None), 30, &l)
         else {
             panic!("c registers again");
         };
         assert!(evict.is_empty(), "{evict:?}");
-    }
-
-    #[test]
-    fn frames_parked_before_a_registration_are_delivered_first_and_in_order() {
-        let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, 0, &l);
-        join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 1, 0, &Q, &l);
-        let parked = ["p1".to_owned(), "p2".to_owned()];
-        assert_eq!(
-            attach(&mut slot, &reg(&id("a"), "ca", None, &parked), 2, 0, &Q, &l),
-            attached(true, None)
-        );
-        assert_eq!(
-            send(&mut slot, &id("a"), "f3", true, 3, 0, &Q),
-            Send::Queued
-        );
-        let Batch::Post { frames, .. } = next_batch(&mut slot, &id("a"), 2, 0, 0, &Q) else {
-            panic!("nothing to post");
-        };
-        assert_eq!(frames, ["p1", "p2", "f3"]);
-    }
-
-    #[test]
-    fn a_failed_delivery_keeps_the_frames_and_an_expired_lease_is_taken_over() {
-        let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, 0, &l);
-        join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
-        assert_eq!(
-            send(&mut slot, &id("a"), "f1", true, 2, 0, &Q),
-            Send::Queued
-        );
-        attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 3, 0, &Q, &l);
-        // The holder posted one frame of two, then its invocation died.
-        assert_eq!(
-            send(&mut slot, &id("a"), "f2", true, 4, 0, &Q),
-            Send::Queued
-        );
-        assert!(matches!(
-            next_batch(&mut slot, &id("a"), 3, 0, 0, &Q),
-            Batch::Post { .. }
-        ));
-        release(&mut slot, &id("a"), 99);
-        assert_eq!(
-            send(&mut slot, &id("a"), "f3", true, 5, 1, &Q),
-            Send::Queued
-        );
-        assert_eq!(
-            send(&mut slot, &id("a"), "f4", true, 6, Q.lease + 1, &Q),
-            Send::Flush
-        );
-        let Batch::Post { frames, .. } = next_batch(&mut slot, &id("a"), 6, 0, Q.lease + 1, &Q)
-        else {
-            panic!("nothing to post");
-        };
-        assert_eq!(frames, ["f1", "f2", "f3", "f4"]);
-        assert_eq!(
-            next_batch(&mut slot, &id("a"), 3, 4, Q.lease + 1, &Q),
-            Batch::Done,
-            "lost lease"
-        );
     }
 
     #[test]
@@ -639,21 +557,15 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
+        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
         leave(&mut slot, &id("b"), 0, &l);
         assert_eq!(
-            send(&mut slot, &id("b"), "bye", false, 2, 0, &Q),
+            send(&slot, &id("b"), true, false, 0),
             Send::Direct("ca".into())
         );
-        assert_eq!(
-            send(&mut slot, &id("x"), "bye", false, 2, 0, &Q),
-            Send::Drop
-        );
+        assert_eq!(send(&slot, &id("x"), true, false, 0), Send::Drop);
         let after = crate::domain::room::millis(l.reconnect_grace);
-        assert_eq!(
-            send(&mut slot, &id("b"), "bye", false, 2, after, &Q),
-            Send::Drop
-        );
+        assert_eq!(send(&slot, &id("b"), true, false, after), Send::Drop);
     }
 
     #[test]
@@ -663,8 +575,8 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None, &[]), 1, 0, &Q, &l);
-        attach(&mut slot, &reg(&id("b"), "cb", None, &[]), 2, 0, &Q, &l);
+        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
+        attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l);
         // b's socket is found dead at t=100 (its disconnect event never came).
         assert_eq!(detach(&mut slot, "cb", 100, &l), Some(id("b")));
         assert_eq!(join(&mut slot, &id("c"), false, 100, &l), JoinOutcome::Full);

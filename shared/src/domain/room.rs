@@ -89,27 +89,11 @@ pub struct Member {
     /// socket of this process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
-    /// Relay frames from this member waiting for the peer to register (deployed relay only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub queued: Vec<String>,
     /// The saved messages this member was handed at join, kept until it registers: if it never
     /// does, they go back to the other member for the next joiner (an offer is not lost to a
     /// ghost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub received: Vec<String>,
-    /// Who is delivering `queued` to the peer now, and until when (deployed relay only): frames
-    /// are appended behind a delivery in progress instead of overtaking it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease: Option<Lease>,
-}
-
-/// A claim on delivering one member's queue, held by one invocation until it expires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// The holder's token.
-    pub owner: u64,
-    /// Epoch milliseconds after which another invocation may take it over.
-    pub until: Millis,
 }
 
 /// A member that left (`/leave`, `bye`, collider `DELETE`) a moment ago: it may still deliver
@@ -275,9 +259,7 @@ pub fn join(
             until: deadline(now, limits.register_deadline),
         },
         connection: None,
-        queued: Vec::new(),
         received: Vec::new(),
-        lease: None,
     };
     let Some(room) = slot else {
         let mut members = vec![newcomer(true)];
@@ -288,9 +270,7 @@ pub fn join(
                 saved: Vec::new(),
                 presence: Presence::Virtual,
                 connection: None,
-                queued: Vec::new(),
                 received: Vec::new(),
-                lease: None,
             });
         }
         let mut room = Room {

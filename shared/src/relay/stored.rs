@@ -20,14 +20,15 @@ use super::{
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::{MessageKind, SignalingMessage};
-use crate::domain::relay::{self as rules, Attach, Batch, QueueLimits, Send};
+use crate::domain::relay::{self as rules, Appended, Attach, QueueLimits, Send, Step};
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
 use crate::ports::{
-    Clock, ConnectionRecord, Connections, DeliveryError, PeerNotifier, PostError, Registration,
-    RoomStore, Routed, Swap,
+    Clock, ConnectionRecord, Connections, DeliveryError, Parked, PeerNotifier, PostError,
+    Registration, RoomStore, Routed, StoreError, Swap,
 };
-use crate::service::{ServiceError, decide_room, update_room};
+use crate::retry::Backoff;
+use crate::service::{ServiceError, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
 use std::collections::BTreeSet;
@@ -41,9 +42,6 @@ const CONNECTION_RECORD_TTL: Duration = Duration::from_secs(3 * 3600);
 /// How long a queue's delivery lease lasts without renewal: far longer than posting a batch takes,
 /// short enough that a queue whose deliverer died waits only this long.
 pub const DELIVERY_LEASE: Duration = Duration::from_secs(5);
-
-/// Attempts of one operation against concurrent writers.
-const ATTEMPTS: usize = 16;
 
 /// What the keep-alive sweep sends to every registered connection: traffic that resets API
 /// Gateway's idle timeout and that every AppRTC client drops without a word. The web client and
@@ -172,29 +170,26 @@ impl StoredRelay {
     /// A `send` on `connection`: relayed as its registration says, or parked until the
     /// registration when its invocation ran first.
     async fn send_from(&self, connection: &str, msg: SignalingMessage) -> Result<(), RelayError> {
-        for _ in 0..ATTEMPTS {
+        let f = frame::encode(msg.as_str(), "");
+        // Twice at most: a registration that lands between the read and the park is seen by the
+        // second read (the park refuses a registered connection).
+        for _ in 0..2 {
             let record = self.connection_record(connection).await?;
             // A socket that closed meanwhile had still sent the frame: it counts.
             if let Some((room, client)) = &record.registration {
                 return self.relay_valid(room, client, msg).await;
             }
-            let (mut parked, version) = (record.parked, record.version);
-            let f = frame::encode(msg.as_str(), "");
-            let bytes: usize = parked.iter().map(String::len).sum();
-            if parked.len() >= self.limits.max_queued_messages
-                || bytes + f.len() > self.limits.max_queued_bytes
-            {
-                return Err(RelayError::QueueFull);
-            }
-            parked.push(f);
-            match self
+            // The registration's write checks the parked frames it read, so a frame parked
+            // after that read makes it read again: nothing parked is left behind.
+            let parked = self
                 .store
-                .park_frames(connection, version, &parked, self.record_until())
+                .park_frame(connection, &f, &self.queue_limits(), self.record_until())
                 .await
-                .map_err(store_unavailable)?
-            {
-                Swap::Done => return Ok(()),
-                Swap::Conflict => continue,
+                .map_err(store_unavailable)?;
+            match parked {
+                Parked::Kept => return Ok(()),
+                Parked::Full => return Err(RelayError::QueueFull),
+                Parked::Registered => {}
             }
         }
         Err(RelayError::Unavailable)
@@ -209,10 +204,9 @@ impl StoredRelay {
     ) -> Result<(RoomId, ClientId), RelayError> {
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
-        let token = token();
-        let q = self.queue_limits();
         let mut stale: Option<String> = None;
-        for _ in 0..ATTEMPTS {
+        let mut backoff = Backoff::new();
+        loop {
             let record = self.connection_record(connection).await?;
             if record.registration.is_some() {
                 return Err(RelayError::DuplicateRegisterRequest);
@@ -224,17 +218,11 @@ impl StoredRelay {
                 client: &client,
                 conn: connection,
                 stale: stale.as_deref(),
-                parked: &record.parked,
                 closed: record.closed,
             };
             let limits = &self.settings.limits;
-            let outcome = rules::attach(&mut slot, &registering, token, self.now(), &q, limits);
-            let (flush_own, flush_peer, evict) = match outcome {
-                Attach::Attached {
-                    flush_own,
-                    flush_peer,
-                    evict,
-                } => (flush_own, flush_peer, evict),
+            let (peer, evict) = match rules::attach(&mut slot, &registering, self.now(), limits) {
+                Attach::Attached { peer, evict } => (peer, evict),
                 Attach::NotMember => return Err(RelayError::NotIssued),
                 Attach::Taken(old) if stale.is_none() => {
                     // Replace a registration whose socket died without a disconnect event.
@@ -265,6 +253,10 @@ impl StoredRelay {
                 .await
                 .map_err(store_unavailable)?;
             if written == Swap::Conflict {
+                // Another writer won (a frame parked, the room changed): read both again.
+                if !backoff.wait().await {
+                    return Err(RelayError::Unavailable);
+                }
                 continue;
             }
             tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
@@ -272,15 +264,14 @@ impl StoredRelay {
             for c in &evict {
                 self.connections.close(c).await;
             }
-            if flush_own {
-                self.flush(&room, &client, token).await;
-            }
-            if let Some(peer) = flush_peer {
-                self.flush(&room, &peer, token).await;
+            // Either queue may have become deliverable: the registering member's (its parked
+            // frames, if its peer is registered) and its peer's (waiting for this connection).
+            self.deliver_queue(&room, &client.canonical()).await;
+            if let Some(peer) = peer {
+                self.deliver_queue(&room, &peer).await;
             }
             return Ok((room, client));
         }
-        Err(RelayError::Unavailable)
     }
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
@@ -319,6 +310,28 @@ impl StoredRelay {
             })
     }
 
+    /// Where a frame from `from` goes: decided on the stored room (read in place when the
+    /// sender's queue is idle, which most frames find), never written.
+    async fn decide(
+        &self,
+        room: &RoomId,
+        from: &ClientId,
+        idle: bool,
+        queue: bool,
+    ) -> Result<Send, StoreError> {
+        let now = self.now();
+        let loaded = if idle {
+            let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
+            match self.store.read_route(room, &route).await? {
+                Routed::Route(c) => return Ok(Send::Direct(c)),
+                Routed::Loaded(loaded) => loaded,
+            }
+        } else {
+            self.store.load(room).await?
+        };
+        Ok(rules::send(&loaded.map(|v| v.room), from, idle, queue, now))
+    }
+
     async fn deliver_frame(
         &self,
         room: &RoomId,
@@ -326,42 +339,48 @@ impl StoredRelay {
         frame: String,
         queue: bool,
     ) -> Result<(), DeliveryError> {
-        let fail = |e: ServiceError| DeliveryError::Unavailable(e.to_string());
-        let token = token();
-        let q = self.queue_limits();
-        // A dead peer connection is detached and the frame queued instead: at most two rounds.
+        let fail = |e: StoreError| DeliveryError::Unavailable(e.to_string());
+        let sender = from.canonical();
+        // A dead peer connection is detached and the frame decided again: at most two rounds.
         for _ in 0..2 {
-            // Most frames go straight to a registered peer: decided on the record in place.
-            let now = self.now();
-            let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
-            let read = self
+            let idle = self
                 .store
-                .read_route(room, &route)
+                .queue(room, &sender)
                 .await
-                .map_err(|e| fail(e.into()))?;
-            let decision = match read {
-                Routed::Route(c) => Send::Direct(c),
-                Routed::Loaded(loaded) => decide_room(
-                    &*self.store,
-                    &*self.clock,
-                    room,
-                    loaded,
-                    |slot, now| rules::send(slot, from, &frame, queue, token, now, &q),
-                    |d| matches!(d, Send::Queued | Send::Flush),
-                )
-                .await
-                .map_err(fail)?,
-            };
-            match decision {
-                Send::Drop | Send::Queued => return Ok(()),
-                Send::QueueFull => return Err(DeliveryError::QueueFull),
-                Send::Flush => {
-                    self.flush(room, from, token).await;
-                    return Ok(());
+                .map_err(fail)?
+                .idle(self.now());
+            match self.decide(room, from, idle, queue).await.map_err(fail)? {
+                Send::Drop => return Ok(()),
+                Send::Queue => {
+                    let appended = self
+                        .store
+                        .append(
+                            room,
+                            &sender,
+                            &frame,
+                            self.now(),
+                            &self.queue_limits(),
+                            self.record_until(),
+                        )
+                        .await
+                        .map_err(fail)?;
+                    match appended {
+                        Appended::Full => return Err(DeliveryError::QueueFull),
+                        // The holder's next step finds the frame: it releases the lease only
+                        // in a write that sees the queue empty.
+                        Appended::Queued { delivering: true } => return Ok(()),
+                        Appended::Queued { delivering: false } => {
+                            self.deliver_queue(room, &sender).await;
+                            return Ok(());
+                        }
+                    }
                 }
                 Send::Direct(c) => match self.connections.post(&c, &frame).await {
                     Ok(()) => return Ok(()),
-                    Err(PostError::Gone) => self.peer_gone(room, &c).await.map_err(fail)?,
+                    Err(PostError::Gone) => self
+                        .peer_gone(room, &c)
+                        .await
+                        .map_err(|e| DeliveryError::Unavailable(e.to_string()))?,
                     Err(PostError::Failed(e)) => return Err(DeliveryError::Unavailable(e)),
                 },
             }
@@ -380,30 +399,72 @@ impl StoredRelay {
         .map(|_| ())
     }
 
-    /// Delivers `sender`'s queue under the lease `token` holds, batch by batch, until it is
-    /// empty, its peer is gone or a post fails. Whatever was not posted stays queued.
-    async fn flush(&self, room: &RoomId, sender: &ClientId, token: u64) {
+    /// The registered connection of `sender`'s peer in `room`, if any.
+    async fn peer_of(
+        &self,
+        room: &RoomId,
+        sender: &ClientId,
+    ) -> Result<Option<String>, StoreError> {
+        let loaded = self.store.load(room).await?;
+        Ok(rules::peer_connection(
+            &loaded.map(|v| v.room),
+            sender,
+            self.now(),
+        ))
+    }
+
+    /// Delivers `sender`'s queue (a canonical id) to its peer's registered connection, if
+    /// nobody else is delivering it, batch by batch until it is empty. Frames leave the queue
+    /// only once posted. When it cannot go on (the peer's socket is gone, posts keep failing
+    /// until the invocation's time is nearly up), it releases the lease, keeping the frames, and
+    /// looks once more whether the peer is registered now: a registration that found the lease
+    /// held is not left waiting for it.
+    async fn deliver_queue(&self, room: &RoomId, sender: &ClientId) {
+        let token = token();
         let q = self.queue_limits();
-        let mut delivered = 0;
+        let mut posted: Vec<String> = Vec::new();
+        let mut holding = false;
+        let mut backoff = Backoff::new();
         loop {
-            let step = update_room(&*self.store, &*self.clock, room, |slot, now| {
-                rules::next_batch(slot, sender, token, delivered, now, &q)
-            })
-            .await;
-            let (connection, frames) = match step {
-                Ok(Batch::Post { connection, frames }) => (connection, frames),
-                Ok(Batch::Done) => return,
+            let peer = match self.peer_of(room, sender).await {
+                Ok(peer) => peer,
                 Err(e) => {
-                    // The lease expires and the next sender or the sweep delivers the queue.
+                    tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
+                    self.release(room, sender, token, &posted, holding).await;
+                    return;
+                }
+            };
+            let Some(connection) = peer else {
+                if holding {
+                    self.release(room, sender, token, &posted, holding).await;
+                    posted.clear();
+                    holding = false;
+                    // Registered meanwhile? Then deliver after all.
+                    if matches!(self.peer_of(room, sender).await, Ok(Some(_))) {
+                        continue;
+                    }
+                }
+                return;
+            };
+            let step = self
+                .store
+                .step(room, sender, token, &posted, self.now(), &q)
+                .await;
+            posted.clear();
+            let frames = match step {
+                Ok(Step::Deliver(frames)) => frames,
+                Ok(Step::Done | Step::Busy) => return,
+                Err(e) => {
+                    // Nothing was removed that had not been posted; the lease expires.
                     tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
                     return;
                 }
             };
-            delivered = 0;
+            holding = true;
             let mut failure = None;
-            for f in &frames {
-                match self.connections.post(&connection, f).await {
-                    Ok(()) => delivered += 1,
+            for f in frames {
+                match self.connections.post(&connection, &f).await {
+                    Ok(()) => posted.push(f),
                     Err(e) => {
                         failure = Some(e);
                         break;
@@ -412,28 +473,49 @@ impl StoredRelay {
             }
             match failure {
                 None => {}
-                // The peer's socket is gone: it keeps its place for the grace, and the next round
-                // delivers the rest to a newer socket of the peer, or releases the lease.
+                // The peer's socket is gone: it keeps its place for the grace, and the next
+                // round finds no peer (the lease is released) or a newer socket of the peer.
                 Some(PostError::Gone) => {
                     if let Err(e) = self.peer_gone(room, &connection).await {
                         tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
+                        self.release(room, sender, token, &posted, holding).await;
                         return;
                     }
                 }
-                Some(PostError::Failed(e)) => {
-                    let done = delivered;
-                    let result = update_room(&*self.store, &*self.clock, room, |slot, now| {
-                        let _ = rules::next_batch(slot, sender, token, done, now, &q);
-                        rules::release(slot, sender, token);
-                    })
-                    .await;
-                    if let Err(e) = result {
-                        tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
-                    }
+                Some(PostError::Failed(e)) if !backoff.wait().await => {
                     tracing::warn!(%room, client = %sender, error = %e, "queue delivery failed; frames kept");
+                    self.release(room, sender, token, &posted, holding).await;
                     return;
                 }
+                // Posted again, from the first frame not posted, after the wait.
+                Some(PostError::Failed(_)) => {}
             }
+        }
+    }
+
+    /// Removes the `posted` frames and gives up the lease `token` holds on `sender`'s queue,
+    /// keeping the rest.
+    async fn release(
+        &self,
+        room: &RoomId,
+        sender: &ClientId,
+        token: u64,
+        posted: &[String],
+        holding: bool,
+    ) {
+        if !holding {
+            return;
+        }
+        let q = self.queue_limits();
+        let now = self.now();
+        let step = self.store.step(room, sender, token, posted, now, &q).await;
+        let released = match step {
+            Ok(Step::Deliver(_)) => self.store.release(room, sender, token).await,
+            Ok(Step::Done | Step::Busy) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            tracing::warn!(%room, client = %sender, error = %e, "could not release a queue");
         }
     }
 
@@ -476,19 +558,14 @@ impl StoredRelay {
             }
             rooms.insert(room.to_string());
         }
-        let q = self.queue_limits();
         for room in rooms.iter().filter_map(|r| RoomId::parse(r).ok()) {
             let Some(loaded) = self.store.load(&room).await? else {
                 continue;
             };
-            for sender in rules::stuck(&Some(loaded.room), self.now()) {
-                let token = token();
-                let claimed = update_room(&*self.store, &*self.clock, &room, |slot, now| {
-                    rules::claim_queue(slot, &sender, token, now, &q)
-                })
-                .await?;
-                if claimed {
-                    self.flush(&room, &sender, token).await;
+            for member in loaded.room.members.iter().map(|m| m.id.clone()) {
+                let queue = self.store.queue(&room, &member).await?;
+                if !queue.frames.is_empty() && !queue.delivering(self.now()) {
+                    self.deliver_queue(&room, &member).await;
                     report.flushed += 1;
                 }
             }

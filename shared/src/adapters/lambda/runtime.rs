@@ -4,8 +4,17 @@
 use super::http::{Route, handle};
 use super::websocket::handle_websocket;
 use super::wiring::Deployment;
+use crate::retry::{deadline_in, within};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_http::{Error, LambdaEvent, Request, service_fn};
+use lambda_http::{Error, LambdaEvent, Request, RequestExt, service_fn};
+
+/// The invocation's deadline from its context (epoch milliseconds), as a point in time.
+fn deadline_of(context: &lambda_http::Context) -> tokio::time::Instant {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    deadline_in(context.deadline, now)
+}
 
 fn init_tracing() {
     lambda_http::tracing::init_default_subscriber();
@@ -17,7 +26,13 @@ pub async fn run(route: Route) -> Result<(), Error> {
     let dep = Deployment::from_env().await?;
     let dep = &dep;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(handle(dep, route, req).await)
+        // Retries against concurrent writers stop before Lambda ends the invocation.
+        let deadline = req.lambda_context_ref().map(deadline_of);
+        let res = match deadline {
+            Some(deadline) => within(deadline, handle(dep, route, req)).await,
+            None => handle(dep, route, req).await,
+        };
+        Ok::<_, Error>(res)
     }))
     .await
 }
@@ -29,7 +44,8 @@ pub async fn run_websocket() -> Result<(), Error> {
     let dep = &dep;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(handle_websocket(dep, event.payload).await)
+            let deadline = deadline_of(&event.context);
+            Ok::<_, Error>(within(deadline, handle_websocket(dep, event.payload)).await)
         },
     ))
     .await
@@ -42,8 +58,8 @@ pub async fn run_keepalive() -> Result<(), Error> {
     let dep = Deployment::from_env().await?;
     let dep = &dep;
     lambda_http::lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            let sweep = dep.relay.sweep().await?;
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let sweep = within(deadline_of(&event.context), dep.relay.sweep()).await?;
             tracing::info!(
                 kept_alive = sweep.kept_alive,
                 gone = sweep.gone,
