@@ -7,12 +7,20 @@
 //! It behaves as API Gateway and Lambda are documented to, so the relay is exercised under the
 //! same concurrency, ordering and limits as when deployed ([`crate::GatewayOptions`]):
 //!
-//! - Every frame is its own invocation, run on one of `instances` function instances after a
+//! - Every frame is its own invocation, run on one of the `relay` function's `instances` after a
 //!   random delay up to `jitter`: frames of one connection run in parallel and in no particular
 //!   order. Lambda: "Lambda handles requests in parallel... each instance processes one request
 //!   at a time" (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html>);
 //!   API Gateway integrates each WebSocket message with its route's backend separately
 //!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-routes-integrations.html>).
+//! - `instances` is per function: the concurrency scaling rate "is a function-level limit", so
+//!   "each function in your account can scale independently of other functions"
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html>). Each function of
+//!   `template.yaml` has its own `instances`: `relay` runs every WebSocket route
+//!   (`register`, `send`, `$default`, `$disconnect`; there is no `$connect` route), `keepalive`
+//!   the schedule, and `join`, `message`, `leave`, `iceconfig`, `collider` and `web` the HTTP
+//!   API's routes, so a burst of frames never waits for an HTTP request's instance, nor the
+//!   reverse.
 //! - `$disconnect` "is a best-effort event... API Gateway will try its best to deliver the
 //!   `$disconnect` event to your integration, but it cannot guarantee delivery"
 //!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html>):
@@ -71,14 +79,56 @@ enum Outgoing {
     Close,
 }
 
-/// The stand-in's state: the deployment, its open connections and its function instances.
+/// The functions of `template.yaml`, each with one permit per instance: Lambda scales every
+/// function on its own.
+#[derive(Debug)]
+struct Functions {
+    join: Semaphore,
+    message: Semaphore,
+    leave: Semaphore,
+    iceconfig: Semaphore,
+    collider: Semaphore,
+    web: Semaphore,
+    /// Every WebSocket route.
+    relay: Semaphore,
+    keepalive: Semaphore,
+}
+
+impl Functions {
+    fn new(instances: usize) -> Self {
+        let pool = || Semaphore::new(instances.max(1));
+        Self {
+            join: pool(),
+            message: pool(),
+            leave: pool(),
+            iceconfig: pool(),
+            collider: pool(),
+            web: pool(),
+            relay: pool(),
+            keepalive: pool(),
+        }
+    }
+
+    /// The instances of the function the HTTP API invokes for `route`.
+    fn http(&self, route: Route) -> &Semaphore {
+        match route {
+            Route::Join => &self.join,
+            Route::Message => &self.message,
+            Route::Leave => &self.leave,
+            Route::IceConfig => &self.iceconfig,
+            Route::Collider => &self.collider,
+            Route::Web => &self.web,
+        }
+    }
+}
+
+/// The stand-in's state: the deployment, its open connections and its functions' instances.
 #[derive(Debug)]
 pub struct AwsLocal {
     deployment: Deployment,
     connections: Mutex<HashMap<String, mpsc::Sender<Outgoing>>>,
     gateway: GatewayOptions,
-    /// One permit per function instance.
-    instances: Semaphore,
+    functions: Functions,
 }
 
 impl AwsLocal {
@@ -87,20 +137,20 @@ impl AwsLocal {
         Arc::new(Self {
             deployment,
             connections: Mutex::new(HashMap::new()),
-            instances: Semaphore::new(gateway.instances.max(1)),
+            functions: Functions::new(gateway.instances),
             gateway,
         })
     }
 
     /// Runs one WebSocket event as Lambda would: after the delay API Gateway and a cold or busy
-    /// instance add, on a free instance, independently of every other event.
+    /// instance add, on a free instance of `relay`, independently of every other event.
     fn invoke(self: &Arc<Self>, event: ApiGatewayWebsocketProxyRequest, delay: Duration) {
         let aws = self.clone();
         tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let Ok(_instance) = aws.instances.acquire().await else {
+            let Ok(_instance) = aws.functions.relay.acquire().await else {
                 return;
             };
             handle_websocket(&aws.deployment, event).await;
@@ -207,6 +257,9 @@ async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     if let Ok(v) = scheme.parse() {
         lambda_req.headers_mut().insert("x-forwarded-proto", v);
     }
+    // A free instance of the route's function, held until the handler returns (the semaphore
+    // is never closed).
+    let _instance = edge.aws.functions.http(route).acquire().await;
     let res = handle(&edge.aws.deployment, route, lambda_req).await;
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, Body::from(body.to_vec()))
@@ -287,7 +340,7 @@ pub async fn keepalive_schedule(aws: Arc<AwsLocal>, mut shutdown: watch::Receive
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let Ok(_instance) = aws.instances.acquire().await else { return };
+                let Ok(_instance) = aws.functions.keepalive.acquire().await else { return };
                 match aws.deployment.relay.sweep().await {
                     Ok(s) => tracing::debug!(kept_alive = s.kept_alive, gone = s.gone, flushed = s.flushed, "keep-alive sweep"),
                     Err(e) => tracing::warn!(error = %e, "keep-alive sweep failed"),

@@ -173,7 +173,8 @@ pub struct Config {
     /// aws-local: each WebSocket frame's invocation starts after a random delay up to this long.
     #[arg(long, env = "APPRTC_APIGW_JITTER", default_value = "10ms", value_parser = room::config::parse_duration)]
     pub apigw_jitter: Duration,
-    /// aws-local: function instances (invocations running at once).
+    /// aws-local: instances of each function (invocations of one function running at once; every
+    /// function has its own, as Lambda scales each on its own).
     #[arg(long, env = "APPRTC_APIGW_INSTANCES", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     pub apigw_instances: u16,
     /// aws-local: delay of each `$disconnect` event after its socket closed.

@@ -33,7 +33,8 @@ pub struct GatewayOptions {
     /// Each WebSocket frame's invocation starts after a random delay up to this long, so frames
     /// of one connection run in parallel and in no particular order.
     pub jitter: Duration,
-    /// Function instances: invocations that run at once (more wait for a free one).
+    /// Instances of each function: invocations of one function that run at once (more wait for
+    /// a free one). Every function has its own, as Lambda scales each function on its own.
     pub instances: usize,
     /// `$disconnect` arrives this long after the socket closed.
     pub disconnect_delay: Duration,
