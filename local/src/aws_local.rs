@@ -60,6 +60,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+/// The functions' timeout (`Globals.Function.Timeout` in `template.yaml`): "the amount of time
+/// that Lambda allows a function to run before stopping it"
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html>).
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(6);
+
 /// Frames waiting for one stand-in connection before it counts as a slow reader.
 const OUTBOUND_QUEUE: usize = 1088;
 
@@ -153,7 +158,13 @@ impl AwsLocal {
             let Ok(_instance) = aws.functions.relay.acquire().await else {
                 return;
             };
-            handle_websocket(&aws.deployment, event).await;
+            // Lambda stops an invocation at its timeout; the handler's retries see the deadline
+            // as the Lambda context gives it.
+            let deadline = Instant::now() + FUNCTION_TIMEOUT;
+            let run = room::retry::within(deadline, handle_websocket(&aws.deployment, event));
+            if tokio::time::timeout_at(deadline, run).await.is_err() {
+                tracing::warn!(timeout = ?FUNCTION_TIMEOUT, "invocation timed out");
+            }
         });
     }
 
@@ -260,7 +271,8 @@ async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     // A free instance of the route's function, held until the handler returns (the semaphore
     // is never closed).
     let _instance = edge.aws.functions.http(route).acquire().await;
-    let res = handle(&edge.aws.deployment, route, lambda_req).await;
+    let deadline = Instant::now() + FUNCTION_TIMEOUT;
+    let res = room::retry::within(deadline, handle(&edge.aws.deployment, route, lambda_req)).await;
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, Body::from(body.to_vec()))
 }

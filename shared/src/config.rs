@@ -378,8 +378,9 @@ pub const API_GATEWAY_MAX_MESSAGE_BYTES: usize = 32 * 1024 - 23;
 /// The deployed default message limit: a quarter of the frame is left for the escaping the
 /// wrapping adds (an SDP's line breaks and quotes are escaped once more).
 pub const DEPLOYED_MESSAGE_BYTES: usize = 24 * 1024;
-/// The deployed default for bytes queued per sender: the room record, queues included, is one
-/// DynamoDB item (at most 400 KB).
+
+/// The deployed default for bytes queued per sender: each sender's queue is one DynamoDB item (at
+/// most 400 KB), and an append costs a write unit per KB of the item.
 const DEPLOYED_QUEUED_BYTES: usize = 64 * 1024;
 /// Default lifetime of minted TURN credentials.
 pub const TURN_TTL: Duration = Duration::from_secs(24 * 3600);

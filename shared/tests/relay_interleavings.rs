@@ -367,3 +367,71 @@ async fn every_message_arrives_once_in_order_under_parallel_unordered_invocation
         failures.join("\n")
     );
 }
+
+/// The burst schedule: both sides register and send 16 frames at the same instant, every frame
+/// its own invocation started at once (as on as many Lambda instances as there are frames), with
+/// the seeded delays before every store call and post deciding who gets where first. Nothing
+/// orders these frames, so only the set is checked: each exactly once, no error frame, no socket
+/// closed.
+async fn burst(seed: u64) -> Result<(), String> {
+    const FRAMES: usize = 16;
+    let w = Arc::new(world(seed));
+    let room = RoomId::parse(&format!("burst{seed}")).map_err(|e| e.to_string())?;
+    let a = join(&w, &room).await?;
+    let b = join(&w, &room).await?;
+    let mut tasks = Vec::new();
+    for (client, name) in [(&a, "a"), (&b, "b")] {
+        let conn = format!("{name}0");
+        w.conns.inner.open(&conn);
+        let frames = std::iter::once(register(room.as_str(), client.as_str()))
+            .chain((0..FRAMES).map(|i| send(&message(name, i))));
+        for f in frames {
+            let (w, conn) = (w.clone(), conn.clone());
+            tasks.push(tokio::spawn(
+                async move { w.relay.on_frame(&conn, &f).await },
+            ));
+        }
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())?;
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let expect = |side: &str| sorted((0..FRAMES).map(|i| format!("{side}-{i}")).collect());
+    let at_b = sorted(received(&w, &["b0"])?);
+    if at_b != expect("a") {
+        return Err(format!("B received {at_b:?}"));
+    }
+    let at_a = sorted(received(&w, &["a0"])?);
+    if at_a != expect("b") {
+        return Err(format!("A received {at_a:?}"));
+    }
+    let closed = w.conns.inner.closed();
+    if !closed.is_empty() {
+        return Err(format!("sockets closed: {closed:?}"));
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_frames_on_as_many_invocations_arrives_exactly_once() {
+    let seeds: Vec<u64> = match std::env::var("RELAY_SEED") {
+        Ok(s) => vec![s.parse().unwrap()],
+        Err(_) => (0..300).collect(),
+    };
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        if let Err(e) = burst(seed).await {
+            failures.push(format!("seed {seed}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} burst schedules failed; first: {}",
+        failures.len(),
+        seeds.len(),
+        failures.first().map_or("", String::as_str)
+    );
+}

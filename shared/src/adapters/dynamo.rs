@@ -1,4 +1,5 @@
-//! DynamoDB room store (feature `dynamodb`): one item per room in a single table.
+//! DynamoDB room store (feature `dynamodb`): one table; an item per room, per relay queue and per
+//! relay connection (`docs/dynamodb.md` has the layout and what each operation reads and writes).
 //!
 //! | attribute | type | meaning |
 //! |---|---|---|
@@ -8,9 +9,12 @@
 //! | `ttl` | N | epoch seconds after which DynamoDB may delete the item (TTL attribute) |
 //!
 //! Relay connections of the deployed relay are items `CONN#<connection id>`: `v` (version),
-//! `parked` (the frames that arrived before the connection's `register`), `room` and `client` once
-//! it registered, `closed` once its `$disconnect` was handled, `ttl`. A registration writes the room
-//! and the connection item in one `TransactWriteItems`, each conditioned on the version read.
+//! `parked` and `pb` (the frames that arrived before the connection's `register`, appended without
+//! a read), `room` and `client` once it registered, `closed` once its `$disconnect` was handled,
+//! `ttl`. Each member's relay queue is an item `QUEUE#<room id>#<client id>`: `f` (frames, appended
+//! without a read), `b` (their bytes), `lo` and `lu` (the delivery lease), `ttl`. A registration
+//! writes the room and the connection item, and appends the parked frames to the queue, in one
+//! `TransactWriteItems`.
 //!
 //! `load` is one consistent `GetItem`; `swap` is one `PutItem` (or `DeleteItem`) conditioned on the
 //! version read (`attribute_not_exists(pk)` for a new room). A failed condition is
