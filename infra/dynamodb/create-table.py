@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Creates the apprtc-lambda room table (on-demand, TTL on `ttl`) if it does not exist.
+"""Creates the apprtc-lambda room table (on-demand, TTL on `ttl`, the sparse index `registered` of
+open relay connections) if it does not exist. The same table as template.yaml's RoomTable.
 
 Usage: create-table.py [TABLE_NAME]   (default: $TABLE_NAME or "apprtc-rooms")
 The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB (e.g. http://127.0.0.1:8000 for DynamoDB Local);
@@ -19,8 +20,21 @@ def main() -> int:
     try:
         ddb.create_table(
             TableName=table,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "live", "AttributeType": "S"},
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "registered",
+                    "KeySchema": [{"AttributeName": "live", "KeyType": "HASH"}],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["room", "client"],
+                    },
+                }
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as e:

@@ -183,6 +183,23 @@ fn conn_key(connection: &str) -> AttributeValue {
     AttributeValue::S(format!("CONN#{connection}"))
 }
 
+/// The sparse global secondary index of registered, open connections (the keep-alive sweep's
+/// read): partition key [`LIVE`], `room` and `client` projected.
+pub const REGISTERED_INDEX: &str = "registered";
+/// The index's partition key: present only on a registered, open connection item; one of
+/// [`LIVE_SHARDS`] values.
+pub const LIVE: &str = "live";
+/// How many partition values the index spreads registrations over.
+pub const LIVE_SHARDS: u32 = 8;
+
+/// The index partition of `connection` (FNV-1a of its id).
+fn live_shard(connection: &str) -> u32 {
+    let hash = connection.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    u32::try_from(hash % u64::from(LIVE_SHARDS)).unwrap_or(0)
+}
+
 /// The key of `member`'s queue in `room` (a canonical id).
 fn queue_key(room: &RoomId, member: &ClientId) -> AttributeValue {
     AttributeValue::S(format!("QUEUE#{room}#{member}"))
@@ -196,6 +213,9 @@ const QUEUE_BYTES: &str = "b";
 const LEASE_OWNER: &str = "lo";
 /// A queue item's lease end (N, epoch ms).
 const LEASE_UNTIL: &str = "lu";
+/// The token of the last append or removal on an item (N): a retried write that had landed finds
+/// its own token and is not applied twice.
+const LAST_WRITE: &str = "w";
 
 fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
@@ -397,7 +417,9 @@ impl RoomStore for DynamoRoomStore {
         };
         // Appends without reading: concurrent frames of one socket are applied one after the
         // other by DynamoDB, none fails for another. The version is only created here (a
-        // registration checks the parked frames themselves).
+        // registration checks the parked frames themselves). The write's token makes an SDK
+        // retry of a park that landed fail its condition and be recognised.
+        let write = new_version()?;
         let update = self
             .client
             .update_item()
@@ -405,12 +427,15 @@ impl RoomStore for DynamoRoomStore {
             .key(KEY, conn_key(connection))
             .update_expression(
                 "SET parked = list_append(if_not_exists(parked, :empty), :new), \
-                 v = if_not_exists(v, :fresh), #ttl = :ttl ADD pb :len",
+                 v = if_not_exists(v, :fresh), #ttl = :ttl, #w = :w ADD pb :len",
             )
             .condition_expression(
                 "attribute_not_exists(room) AND (attribute_not_exists(parked) \
-                 OR (size(parked) < :max AND pb <= :room_for))",
+                 OR (size(parked) < :max AND pb <= :room_for)) \
+                 AND (attribute_not_exists(#w) OR #w <> :w)",
             )
+            .expression_attribute_names("#w", LAST_WRITE)
+            .expression_attribute_values(":w", number(write))
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":new", strings(&[frame]))
@@ -424,7 +449,13 @@ impl RoomStore for DynamoRoomStore {
             Ok(_) => Ok(Parked::Kept),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    let registered = c.item().is_some_and(|item| item.contains_key("room"));
+                    let old = c.item();
+                    let registered = old.is_some_and(|item| item.contains_key("room"));
+                    if !registered
+                        && old.and_then(|item| item.get(LAST_WRITE)) == Some(&number(write))
+                    {
+                        return Ok(Parked::Kept);
+                    }
                     Ok(if registered {
                         Parked::Registered
                     } else {
@@ -460,7 +491,11 @@ impl RoomStore for DynamoRoomStore {
         let conn_put = if r.read.closed {
             conn_put.item("closed", AttributeValue::Bool(true))
         } else {
-            conn_put
+            // In the sparse index the keep-alive sweep reads.
+            conn_put.item(
+                LIVE,
+                AttributeValue::S(live_shard(r.connection).to_string()),
+            )
         };
         // Parking a frame leaves the version alone: the parked frames read are checked too.
         let conn_put = match r.read.version {
@@ -537,8 +572,9 @@ impl RoomStore for DynamoRoomStore {
             .update_item()
             .table_name(&self.table)
             .key(KEY, conn_key(connection))
-            .update_expression("SET closed = :t, v = :v, #ttl = :ttl")
+            .update_expression("SET closed = :t, v = :v, #ttl = :ttl REMOVE #live")
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_names("#live", LIVE)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":v", AttributeValue::N(new_version()?.to_string()))
             .expression_attribute_values(":ttl", ttl_value(expires_at))
@@ -550,25 +586,30 @@ impl RoomStore for DynamoRoomStore {
     }
 
     async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+        // The sparse index holds only registered, open connections (`live` is written by the
+        // registration and removed by the close), spread over a few partition values so that no
+        // one index partition takes every registration of a busy deployment.
         let mut found = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression(
-                "begins_with(pk, :conn) AND attribute_exists(room) AND attribute_not_exists(closed)",
-            )
-            .expression_attribute_values(":conn", AttributeValue::S("CONN#".to_owned()))
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| unavailable("Scan", e))?;
-            if let (Some(AttributeValue::S(pk)), Some((room, client))) =
-                (item.get(KEY), registration(&item))
-                && let Some(id) = pk.strip_prefix("CONN#")
-            {
-                found.push((id.to_owned(), room, client));
+        for shard in 0..LIVE_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(REGISTERED_INDEX)
+                .key_condition_expression("#live = :shard")
+                .expression_attribute_names("#live", LIVE)
+                .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let item = item.map_err(|e| unavailable("Query", e))?;
+                if let (Some(AttributeValue::S(pk)), Some((room, client))) =
+                    (item.get(KEY), registration(&item))
+                    && let Some(id) = pk.strip_prefix("CONN#")
+                {
+                    found.push((id.to_owned(), room, client));
+                }
             }
         }
         Ok(found)
@@ -601,19 +642,27 @@ impl RoomStore for DynamoRoomStore {
         };
         // No read first: DynamoDB applies concurrent appends one after the other, in the order
         // they reach it, and the caps are checked inside the write.
+        // The write's own token: an SDK retry of an append that landed (its answer was lost) fails
+        // the condition and is recognised, rather than appending the frame twice.
+        let write = new_version()?;
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, queue_key(room, member))
             .update_expression(
-                "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl ADD #b :len",
+                "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl, #w = :w \
+                 ADD #b :len",
             )
             .condition_expression(
-                "attribute_not_exists(#f) OR (size(#f) < :max AND #b <= :room_for)",
+                "(attribute_not_exists(#f) OR (size(#f) < :max AND #b <= :room_for)) \
+                 AND (attribute_not_exists(#w) OR #w <> :w)",
             )
             .expression_attribute_names("#f", QUEUE_FRAMES)
             .expression_attribute_names("#b", QUEUE_BYTES)
+            .expression_attribute_names("#w", LAST_WRITE)
+            .expression_attribute_values(":w", number(write))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":new", strings(&[frame]))
@@ -769,21 +818,34 @@ impl QueueWrite<'_> {
         written(update.send().await)
     }
 
-    /// Removes the `posted` frames from the front and renews the lease, if still ours.
+    /// Removes the `posted` frames from the front and renews the lease, if still ours. An SDK
+    /// retry of a removal that landed would remove as many frames again: the write's token
+    /// makes it fail its condition, and the item as it is then is the answer.
     async fn remove(&self, posted: &[String]) -> Result<Written, StoreError> {
         let removed: Vec<String> = (0..posted.len()).map(|i| format!("#f[{i}]")).collect();
         let freed: usize = posted.iter().map(String::len).sum();
+        let write = new_version()?;
         let update = self
             .update()
             .update_expression(format!(
-                "REMOVE {} SET #lu = :until ADD #b :freed",
+                "REMOVE {} SET #lu = :until, #w = :w ADD #b :freed",
                 removed.join(", ")
             ))
-            .condition_expression("#lo = :t")
+            .condition_expression("#lo = :t AND (attribute_not_exists(#w) OR #w <> :w)")
             .expression_attribute_names("#b", QUEUE_BYTES)
+            .expression_attribute_names("#w", LAST_WRITE)
+            .expression_attribute_values(":w", number(write))
             .expression_attribute_values(":until", number(self.until))
             .expression_attribute_values(":freed", AttributeValue::N(format!("-{freed}")));
-        written(update.send().await)
+        let out = update.send().await;
+        if let Err(e) = &out
+            && let Some(UpdateItemError::ConditionalCheckFailedException(c)) = e.as_service_error()
+            && let Some(old) = c.item()
+            && old.get(LAST_WRITE) == Some(&number(write))
+        {
+            return Ok(Written::Item(decode_queue(old)?));
+        }
+        written(out)
     }
 
     /// Releases the lease if it is ours and no frame waits.

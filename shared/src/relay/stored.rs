@@ -461,8 +461,15 @@ impl StoredRelay {
                 }
             };
             holding = true;
+            // The lease runs for DELIVERY_LEASE from this step: past half of it, the next step
+            // (which removes what was posted) renews it before anyone may take it over and post
+            // the same frames again.
+            let renew_at = tokio::time::Instant::now() + DELIVERY_LEASE / 2;
             let mut failure = None;
             for f in frames {
+                if tokio::time::Instant::now() >= renew_at {
+                    break;
+                }
                 match self.connections.post(&connection, &f).await {
                     Ok(()) => posted.push(f),
                     Err(e) => {
