@@ -6,6 +6,14 @@ use crate::ports::{Connections, PostError};
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
+use std::time::Duration;
+
+/// Connection establishment to the management API.
+const POST_CONNECT: Duration = Duration::from_secs(1);
+/// One management API attempt.
+const POST_ATTEMPT: Duration = Duration::from_secs(3);
+/// All attempts of one management API call.
+const POST_OPERATION: Duration = Duration::from_secs(5);
 
 /// The management API client for one WebSocket API stage.
 #[derive(Debug, Clone)]
@@ -17,8 +25,18 @@ impl ApiGatewayConnections {
     /// A client for `endpoint` (`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>`,
     /// or a local stand-in), built once from the process's shared AWS configuration.
     pub fn new(config: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        // A PostToConnection attempt that times out may still have posted, and the SDK's retry
+        // would post the frame twice: attempts get far longer than a post takes (tens of
+        // milliseconds), so that only a post that failed is retried, all within the functions'
+        // 6 s timeout.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(POST_CONNECT)
+            .operation_attempt_timeout(POST_ATTEMPT)
+            .operation_timeout(POST_OPERATION)
+            .build();
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
             .endpoint_url(endpoint)
+            .timeout_config(timeouts)
             .build();
         Self {
             client: Client::from_conf(conf),
