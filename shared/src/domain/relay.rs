@@ -290,6 +290,16 @@ pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<
     peer.connection.as_deref()
 }
 
+/// [`send`] for a frame whose [`direct_route`] answered `peer`: straight on while the sender's
+/// queue is idle, queued behind it otherwise. Lets a caller read the queue and the room at once.
+pub fn send_routed(peer: String, idle: bool) -> Send {
+    if idle {
+        Send::Direct(peer)
+    } else {
+        Send::Queue
+    }
+}
+
 /// The connection of `sender`'s registered peer in `slot`, if any (who a queue is delivered to).
 pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Option<String> {
     let mut slot = slot.clone();
@@ -502,7 +512,12 @@ mod tests {
                     let route = slot.as_ref().and_then(|r| direct_route(r, from, now));
                     if let Some(c) = route {
                         direct += 1;
-                        assert_eq!(decided, Send::Direct(c.to_owned()));
+                        assert_eq!(decided, send_routed(c.to_owned(), true));
+                        assert_eq!(
+                            send(&slot, from, false, true, now),
+                            send_routed(c.to_owned(), false),
+                            "a busy queue: the frame waits behind it"
+                        );
                     } else if let Send::Direct(_) = decided {
                         let member = slot
                             .as_ref()

@@ -266,9 +266,9 @@ impl StoredRelay {
             }
             // Either queue may have become deliverable: the registering member's (its parked
             // frames, if its peer is registered) and its peer's (waiting for this connection).
-            self.deliver_queue(&room, &client.canonical()).await;
-            if let Some(peer) = peer {
-                self.deliver_queue(&room, &peer).await;
+            // Most registrations find both empty: a read each, and nothing written.
+            for member in std::iter::once(client.canonical()).chain(peer) {
+                self.deliver_waiting(&room, &member).await;
             }
             return Ok((room, client));
         }
@@ -310,26 +310,26 @@ impl StoredRelay {
             })
     }
 
-    /// Where a frame from `from` goes: decided on the stored room (read in place when the
-    /// sender's queue is idle, which most frames find), never written.
+    /// Where a frame from `from` goes: decided on the sender's queue and the stored room, read at
+    /// once (the room in place, when the store can), never written.
     async fn decide(
         &self,
         room: &RoomId,
         from: &ClientId,
-        idle: bool,
         queue: bool,
     ) -> Result<Send, StoreError> {
         let now = self.now();
-        let loaded = if idle {
-            let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
-            match self.store.read_route(room, &route).await? {
-                Routed::Route(c) => return Ok(Send::Direct(c)),
-                Routed::Loaded(loaded) => loaded,
-            }
-        } else {
-            self.store.load(room).await?
-        };
-        Ok(rules::send(&loaded.map(|v| v.room), from, idle, queue, now))
+        let sender = from.canonical();
+        let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
+        let (waiting, routed) = tokio::join!(
+            self.store.queue(room, &sender),
+            self.store.read_route(room, &route)
+        );
+        let idle = waiting?.idle(now);
+        Ok(match routed? {
+            Routed::Route(peer) => rules::send_routed(peer, idle),
+            Routed::Loaded(loaded) => rules::send(&loaded.map(|v| v.room), from, idle, queue, now),
+        })
     }
 
     async fn deliver_frame(
@@ -343,13 +343,7 @@ impl StoredRelay {
         let sender = from.canonical();
         // A dead peer connection is detached and the frame decided again: at most two rounds.
         for _ in 0..2 {
-            let idle = self
-                .store
-                .queue(room, &sender)
-                .await
-                .map_err(fail)?
-                .idle(self.now());
-            match self.decide(room, from, idle, queue).await.map_err(fail)? {
+            match self.decide(room, from, queue).await.map_err(fail)? {
                 Send::Drop => return Ok(()),
                 Send::Queue => {
                     let appended = self
@@ -411,6 +405,18 @@ impl StoredRelay {
             sender,
             self.now(),
         ))
+    }
+
+    /// Delivers `member`'s queue if frames wait in it and nobody delivers them.
+    async fn deliver_waiting(&self, room: &RoomId, member: &ClientId) {
+        match self.store.queue(room, member).await {
+            Ok(q) if !q.frames.is_empty() && !q.delivering(self.now()) => {
+                self.deliver_queue(room, member).await;
+            }
+            Ok(_) => {}
+            // The frames stay; the next frame of the member or the sweep delivers them.
+            Err(e) => tracing::warn!(%room, client = %member, error = %e, "queue not read"),
+        }
     }
 
     /// Delivers `sender`'s queue (a canonical id) to its peer's registered connection, if
