@@ -3,10 +3,12 @@
 # the test command runs so the commands cannot rot; without it, the full configuration whose
 # figures BENCHMARKS.md quotes.
 #
-#   bench/run.sh [--quick] [--baseline <apprtc-local binary>]
+#   bench/run.sh [--quick] [--baseline <apprtc-local binary>] [--apigw-instances <n>]
 #
 # With `--baseline`, every relay run is repeated, right after, against that binary (an earlier
 # build), so that the two builds are compared in one run on the same machine state.
+# `--apigw-instances` (default 8): the aws-local stand-in's `--apigw-instances` in the relay
+# latency run on the AWS path.
 #
 # The server runs pinned to core 0 with one worker thread, the load generator pinned to core 1,
 # so the generator's own CPU is not what gets measured; both report their CPU time.
@@ -15,11 +17,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 quick=false
 baseline=""
+apigw_instances=8
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=true ;;
         --baseline) baseline=$(realpath "$2"); shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--baseline <apprtc-local binary>]" >&2; exit 2 ;;
+        --apigw-instances) apigw_instances=$2; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--baseline <apprtc-local binary>] [--apigw-instances <n>]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -61,20 +65,27 @@ stop_server
 
 if $quick; then rooms_list="20"; sizes="200"; seconds=1; api_seconds=1; runs=3; else rooms_list="100 1000 9990"; sizes="200 4096"; seconds=10; api_seconds=10; runs=20; fi
 
-# One relay_load run per build (this one, then the baseline if given), alternating, so that the
-# builds are compared in one run on one machine state. Arguments: a name prefix, then relay_load's.
-relay_runs() {
-    local name=$1; shift
+# Runs a command once per build (this one, then the baseline if given), alternating, so that the
+# builds are compared in one run on one machine state; the command sees the build's server binary
+# in $server_bin and a room-name prefix in $tag.
+each_build() {
     for build in current ${baseline:+baseline}; do
         if [ "$build" = current ]; then server_bin="$bin/apprtc-local"; tag=""; else server_bin="$baseline"; tag="baseline-"; fi
         echo "build=$build"
-        start_server
-        $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
-            --seconds "$seconds" --prefix "$tag$name" "$@"
-        stop_server
+        "$@"
     done
     server_bin="$bin/apprtc-local"
 }
+
+# One relay_load run against a fresh server. Arguments: a name prefix, then relay_load's.
+relay_load_run() {
+    local name=$1; shift
+    start_server
+    $pin_load "$bin/relay_load" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+        --seconds "$seconds" --prefix "$tag$name" "$@"
+    stop_server
+}
+relay_runs() { each_build relay_load_run "$@"; }
 
 echo "# relay load"
 for size in $sizes; do
@@ -89,6 +100,23 @@ if $quick; then rate_rooms=""; else rate_rooms="9990"; fi
 for rooms in $rate_rooms; do
     relay_runs "rate-$rooms" --rooms "$rooms" --size 200 --rate 12000
 done
+
+echo "# relay latency on the AWS path: aws-local with no injected delay (--apigw-jitter 0ms), every frame its"
+echo "# own invocation on one of $apigw_instances instances; 30 rooms, each side sending bursts of 16 frames"
+if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+    store_args=(--store dynamodb --table "${TABLE_NAME:-apprtc-rooms}"); store=dynamodb
+else
+    store_args=(--store memory); store=memory
+fi
+if $quick; then latency_bursts=2; else latency_bursts=30; fi
+relay_latency_run() {
+    echo "store=$store apigw_instances=$apigw_instances"
+    start_server --backend aws-local --apigw-jitter 0ms --apigw-instances "$apigw_instances" "${store_args[@]}"
+    $pin_load "$bin/relay_latency" --base "http://127.0.0.1:$port" --pid "$server_pid" \
+        --rooms 30 --burst 16 --bursts "$latency_bursts" --prefix "${tag}latency-$store-$RANDOM"
+    stop_server
+}
+each_build relay_latency_run
 
 echo "# the floor: a bare TCP forwarder (no WebSocket, JSON or rooms), same ping-pong and pinning"
 for size in $sizes; do

@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmark commands: process statistics from `/proc`, latency summaries,
 //! a small HTTP client and WebSocket helpers. Measurements only; nothing here is timed by tests.
 
+pub mod relay_socket;
+
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -4,17 +4,14 @@
 //! registered, under load), plus this generator's CPU and the rest of the machine's, so a noisy
 //! run is visible. Run the server and this generator pinned to different cores (`taskset`).
 //!
-//! The generator must cost less than the server or it is what gets measured: its sockets speak
-//! just enough RFC 6455 for the load (frames masked once and written as they are, one read buffer
-//! per socket, pings answered), instead of a general WebSocket client.
+//! The generator must cost less than the server or it is what gets measured: its sockets
+//! (`apprtc_bench::relay_socket`) speak just enough RFC 6455 for the load.
 
-use anyhow::{Context, Result, bail};
-use apprtc_bench::{http_client, join, machine_busy, message_of_size, ms, sample, summarize};
+use anyhow::{Context, Result};
+use apprtc_bench::relay_socket::{registered_rooms, send_frame};
+use apprtc_bench::{machine_busy, message_of_size, ms, sample, summarize};
 use clap::Parser;
-use futures_util::{StreamExt, stream};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -46,29 +43,6 @@ struct Args {
     /// Seconds between timeline lines (elapsed, server RSS, CPU, messages); 0 prints none.
     #[arg(long, default_value_t = 0.0)]
     sample_every: f64,
-}
-
-/// The masking key of every frame this generator sends (RFC 6455 §5.3 asks clients for one;
-/// the server unmasks whatever it is).
-const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x9e];
-
-/// A masked client text frame, built once and written as many times as needed.
-fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
 }
 
 /// Round trips of the current timeline window, in 1 ms buckets (the last one: 1 s and more).
@@ -114,173 +88,23 @@ impl Window {
     }
 }
 
-/// One relay socket of the generator.
-struct Socket {
-    tcp: TcpStream,
-    /// Bytes read and not yet parsed, from `start` on.
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Socket {
-    /// Opens `/ws` on `addr` (opening handshake by hand) and registers `client` in `room`.
-    async fn registered(addr: &str, room: &str, client: &str) -> Result<Self> {
-        let mut tcp = TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        tcp.write_all(
-            format!(
-                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await?;
-        let mut buf = Vec::with_capacity(4096);
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            if tcp.read_buf(&mut buf).await? == 0 {
-                bail!("the server closed during the handshake");
-            }
-        };
-        if !buf.starts_with(b"HTTP/1.1 101") {
-            bail!(
-                "handshake refused: {}",
-                String::from_utf8_lossy(&buf[..head_end])
-            );
-        }
-        let mut socket = Self {
-            tcp,
-            buf,
-            start: head_end,
-        };
-        let reg =
-            serde_json::json!({"cmd": "register", "roomid": room, "clientid": client}).to_string();
-        socket.send(&client_frame(0x1, reg.as_bytes())).await?;
-        Ok(socket)
-    }
-
-    async fn send(&mut self, frame: &[u8]) -> Result<()> {
-        Ok(self.tcp.write_all(frame).await?)
-    }
-
-    /// Waits for the next relayed message; an error frame or the end of the socket fails.
-    async fn recv_text(&mut self) -> Result<()> {
-        loop {
-            if let Some((opcode, range)) = server_frame(&self.buf[self.start..]) {
-                let payload = self.start + range.start..self.start + range.end;
-                self.start = payload.end;
-                match opcode {
-                    0x1 => {
-                        let text = &self.buf[payload];
-                        if text.windows(10).any(|w| w == b"\"error\":\"\"") {
-                            return Ok(());
-                        }
-                        bail!("error frame: {}", String::from_utf8_lossy(text));
-                    }
-                    0x9 => {
-                        let pong = client_frame(0xA, &self.buf[payload]);
-                        self.send(&pong).await?;
-                    }
-                    0xA => {}
-                    op => bail!("socket ended (opcode {op})"),
-                }
-                continue;
-            }
-            if self.start == self.buf.len() {
-                self.buf.clear();
-                self.start = 0;
-            }
-            self.buf.reserve(4096);
-            if self.tcp.read_buf(&mut self.buf).await? == 0 {
-                bail!("the server closed the socket");
-            }
-        }
-    }
-}
-
-/// A whole server frame at the start of `buf`: its opcode and where its payload is.
-fn server_frame(buf: &[u8]) -> Option<(u8, std::ops::Range<usize>)> {
-    let [b0, b1, ..] = *buf else { return None };
-    let (len, head) = match b1 & 0x7f {
-        126 => (
-            usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
-            4,
-        ),
-        127 => {
-            let b: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
-            (usize::try_from(u64::from_be_bytes(b)).ok()?, 10)
-        }
-        n => (usize::from(n), 2),
-    };
-    (buf.len() >= head + len).then_some((b0 & 0x0f, head..head + len))
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let client = http_client();
-    let addr = args
-        .base
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
     let before = sample(args.pid)?;
     let t0 = Instant::now();
-
-    let pairs: Vec<(String, String, String)> = stream::iter(0..args.rooms)
-        .map(|i| {
-            let client = client.clone();
-            let base = args.base.clone();
-            let room = format!("{}-{i}", args.prefix);
-            async move {
-                let a = join(&client, &base, &room).await?;
-                let b = join(&client, &base, &room).await?;
-                Ok::<_, anyhow::Error>((room, a, b))
-            }
-        })
-        .buffer_unordered(args.setup_concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-    let sockets: Vec<(Socket, Socket)> = stream::iter(pairs)
-        .map(|(room, a, b)| {
-            let addr = addr.clone();
-            async move {
-                let wa = Socket::registered(&addr, &room, &a).await?;
-                let wb = Socket::registered(&addr, &room, &b).await?;
-                Ok::<_, anyhow::Error>((wa, wb))
-            }
-        })
-        .buffer_unordered(args.setup_concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-    let setup = t0.elapsed();
-    // Registration has no acknowledgement: one round trip per room proves it.
     let msg = message_of_size(args.size);
-    let frame = std::sync::Arc::new(client_frame(
-        0x1,
-        serde_json::json!({"cmd": "send", "msg": msg})
-            .to_string()
-            .as_bytes(),
-    ));
-    let mut warm = Vec::new();
-    for (mut a, mut b) in sockets {
-        let frame = frame.clone();
-        warm.push(tokio::spawn(async move {
-            a.send(&frame).await?;
-            b.recv_text().await?;
-            Ok::<_, anyhow::Error>((a, b))
-        }));
-    }
-    let mut sockets = Vec::new();
-    for w in warm {
-        sockets.push(w.await??);
-    }
+    let frame = std::sync::Arc::new(send_frame(&msg));
+    // Each room's first message, relayed, proves both registrations.
+    let sockets = registered_rooms(
+        &args.base,
+        args.rooms,
+        &args.prefix,
+        args.setup_concurrency,
+        &frame,
+    )
+    .await?;
+    let setup = t0.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = sample(args.pid)?;
 
