@@ -253,3 +253,70 @@ async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
     w.relay.on_frame("cb2", &register("s7", &b)).await;
     assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
+
+/// A deliverer that died holding a queue's lease loses nothing: its lease expires and the
+/// keep-alive sweep delivers the frames, once.
+#[tokio::test]
+async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
+    use room::domain::relay::{QueueLimits, Step};
+    use room::ports::RoomStore;
+    use room::relay::stored::DELIVERY_LEASE;
+    let store = Arc::new(MemoryRoomStore::new());
+    let settings = Arc::new(Settings::default());
+    let conns = Arc::new(FakeConnections::default());
+    let clock = Arc::new(room::testing::MovableClock::default());
+    let relay = Arc::new(StoredRelay::new(
+        store.clone(),
+        clock.clone(),
+        settings.clone(),
+        RelayLimits::default(),
+        conns.clone(),
+    ));
+    let service = RoomService::new(store.clone(), relay.clone(), settings);
+    let w = World {
+        relay,
+        service,
+        conns,
+    };
+    let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("s9", &a)).await;
+    w.relay.on_frame("cb", &register("s9", &b)).await;
+    let (r, a_id) = (
+        RoomId::parse("s9").unwrap(),
+        room::ClientId::parse(&a).unwrap(),
+    );
+    let q = QueueLimits {
+        max_frames: 8,
+        max_bytes: 4096,
+        lease: room::domain::room::millis(DELIVERY_LEASE),
+    };
+    let frame = room::relay::frame::encode(OFFER, "");
+    let now = clock.now();
+    store
+        .append(&r, &a_id, &frame, now, &q, now + 60_000)
+        .await
+        .unwrap();
+    // Another invocation took the lease, then Lambda ended it before it posted anything.
+    assert!(matches!(
+        store.step(&r, &a_id, 99, &[], now, &q).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    let sweep = w.relay.sweep().await.unwrap();
+    assert_eq!(sweep.flushed, 0, "the lease is still held");
+    let keepalive = |w: &World, c: &str| {
+        frames(w, c)
+            .into_iter()
+            .filter(|f| f["error"] != "keepalive")
+            .collect::<Vec<_>>()
+    };
+    assert!(keepalive(&w, "cb").is_empty());
+    clock.advance(DELIVERY_LEASE);
+    let sweep = w.relay.sweep().await.unwrap();
+    assert_eq!(sweep.flushed, 1);
+    let got = keepalive(&w, "cb");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["msg"], OFFER);
+    assert_eq!(w.relay.sweep().await.unwrap().flushed, 0, "delivered once");
+}

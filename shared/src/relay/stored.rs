@@ -31,7 +31,6 @@ use crate::retry::Backoff;
 use crate::service::{ServiceError, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -557,10 +556,13 @@ impl StoredRelay {
     /// every connection found gone; delivers queues left waiting by a deliverer that died.
     pub async fn sweep(&self) -> Result<Sweep, ServiceError> {
         let mut report = Sweep::default();
-        let mut rooms = BTreeSet::new();
-        for (connection, room, _) in self.store.registered_connections().await? {
+        let mut open = Vec::new();
+        for (connection, room, client) in self.store.registered_connections().await? {
             match self.connections.post(&connection, KEEPALIVE_FRAME).await {
-                Ok(()) => report.kept_alive += 1,
+                Ok(()) => {
+                    report.kept_alive += 1;
+                    open.push((room, client.canonical()));
+                }
                 Err(PostError::Gone) => {
                     self.on_disconnect(&connection).await;
                     report.gone += 1;
@@ -569,18 +571,15 @@ impl StoredRelay {
                     tracing::warn!(%room, error = %e, "keep-alive post failed");
                 }
             }
-            rooms.insert(room.to_string());
         }
-        for room in rooms.iter().filter_map(|r| RoomId::parse(r).ok()) {
-            let Some(loaded) = self.store.load(&room).await? else {
-                continue;
-            };
-            for member in loaded.room.members.iter().map(|m| m.id.clone()) {
-                let queue = self.store.queue(&room, &member).await?;
-                if !queue.frames.is_empty() && !queue.delivering(self.now()) {
-                    self.deliver_queue(&room, &member).await;
-                    report.flushed += 1;
-                }
+        // A queue is deliverable only while its sender's peer is registered, and in a call both
+        // are: the queues of the registered members are the ones to look at (a read each; no
+        // room is read).
+        for (room, member) in open {
+            let queue = self.store.queue(&room, &member).await?;
+            if !queue.frames.is_empty() && !queue.delivering(self.now()) {
+                self.deliver_queue(&room, &member).await;
+                report.flushed += 1;
             }
         }
         Ok(report)
