@@ -1252,7 +1252,15 @@ fn report(args: &Args, m: &Measured) -> String {
     let (call_rru, call_wru, call_db) = units(&m.call_ops);
     let (sweep_rru, _, _) = units(&m.sweep_ops);
     let sweep_scan = m.sweep_ops.get(SCAN).cloned().unwrap_or_default();
-    let sweep_gets = m.sweep_ops.get(GET_ROOM).cloned().unwrap_or_default();
+    // The sweep's reads of the call's items: its queues (and a room, where one is read).
+    let sweep_gets = [GET_ROOM, GET_QUEUE]
+        .iter()
+        .filter_map(|op| m.sweep_ops.get(op))
+        .fold(OpTally::default(), |mut all, t| {
+            all.calls += t.calls;
+            all.rru += t.rru;
+            all
+        });
     // What a sweep costs because this call is in progress: its frames, its room read and its
     // items' part of the scan (the sweep's invocation and the rest of its scan run anyway).
     let sweep_call_rru = sweep_gets.rru + sweep_scan.scanned_bytes as f64 / 4096.0 * 0.5;
@@ -1326,7 +1334,7 @@ fn report(args: &Args, m: &Measured) -> String {
     );
     let _ = writeln!(
         out,
-        "One keep-alive sweep during the call: {} frames posted, {} room read, {} B of the index \
+        "One keep-alive sweep during the call: {} frames posted, {} items read, {} B of the index \
          `registered` read ({} RRU in all, {LIVE_SHARDS} queries of half a unit at least). The call \
          leaves {} B of connection records for {CONNECTION_RECORD_HOURS} h, until their TTL; closed, \
          they are out of the index and no sweep reads them.",
@@ -1408,7 +1416,7 @@ fn report(args: &Args, m: &Measured) -> String {
         out,
         "\nLambda duration: {} ms per invocation, {} ms per DynamoDB request, {} ms per \
          PostToConnection (stated, not measured). Keep-alive: {} sweeps meet a call of {} min on \
-         average (one every {} min); the sweep's own invocation and scan run every {} min whatever \
+         average (one every {} min); the sweep's own invocation and index queries run every {} min whatever \
          the traffic.",
         args.own_ms,
         args.dynamodb_ms,

@@ -51,6 +51,15 @@ pub fn skip_on_aws_path(why: &str) -> bool {
     on_aws_path()
 }
 
+/// The tests' HTTP client. It drops a pooled connection after 5 s idle, before the server's
+/// 10 s header timeout closes it: a request sent on a connection as the server closes it fails
+/// (`IncompleteMessage`), which a test that waits long between two requests would otherwise meet.
+fn http_client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build_http()
+}
+
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -136,7 +145,7 @@ impl TestServer {
             relay_base: relay_addr.map(|a| format!("http://{a}")),
             stop: Some(stop),
             task: Some(task),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: http_client(),
             clock: Some(clock),
         }
     }
@@ -160,7 +169,7 @@ impl TestServer {
             relay_base: None,
             stop: None,
             task: None,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: http_client(),
             clock: None,
         }
     }
