@@ -280,7 +280,12 @@ impl RoomStore for MemoryRoomStore {
         let Some(queued) = inner.queues.get_mut(&key) else {
             return Ok(Step::Done);
         };
-        Ok(queued.queue.step(token, posted.len(), now, q))
+        let step = queued.queue.step(token, posted.len(), now, q);
+        // An empty queue nobody delivers is the same as none: its memory goes back at once.
+        if queued.queue == MemberQueue::default() {
+            inner.queues.remove(&key);
+        }
+        Ok(step)
     }
 
     async fn release(
@@ -290,8 +295,12 @@ impl RoomStore for MemoryRoomStore {
         token: u64,
     ) -> Result<(), StoreError> {
         let key = (room.clone(), member.clone());
-        if let Some(queued) = self.inner().queues.get_mut(&key) {
+        let mut inner = self.inner();
+        if let Some(queued) = inner.queues.get_mut(&key) {
             queued.queue.release(token);
+            if queued.queue == MemberQueue::default() {
+                inner.queues.remove(&key);
+            }
         }
         Ok(())
     }
