@@ -68,11 +68,6 @@ impl Backoff {
         }
     }
 
-    /// Attempts waited for so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempt
-    }
-
     /// Waits before the next attempt; `false`, at once, when the time left does not allow one.
     pub async fn wait(&mut self) -> bool {
         let bound = BASE.saturating_mul(1 << self.attempt.min(16)).min(CAP);

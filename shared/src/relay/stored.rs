@@ -267,7 +267,10 @@ impl StoredRelay {
             // frames, if its peer is registered) and its peer's (waiting for this connection).
             // Most registrations find both empty: a read each, and nothing written.
             for member in std::iter::once(client.canonical()).chain(peer) {
-                self.deliver_waiting(&room, &member).await;
+                // Unread, the frames stay: the member's next frame or the sweep delivers them.
+                if let Err(e) = self.deliver_waiting(&room, &member).await {
+                    tracing::warn!(%room, client = %member, error = %e, "queue not read");
+                }
             }
             return Ok((room, client));
         }
@@ -407,15 +410,14 @@ impl StoredRelay {
     }
 
     /// Delivers `member`'s queue if frames wait in it and nobody delivers them.
-    async fn deliver_waiting(&self, room: &RoomId, member: &ClientId) {
-        match self.store.queue(room, member).await {
-            Ok(q) if !q.frames.is_empty() && !q.delivering(self.now()) => {
-                self.deliver_queue(room, member).await;
-            }
-            Ok(_) => {}
-            // The frames stay; the next frame of the member or the sweep delivers them.
-            Err(e) => tracing::warn!(%room, client = %member, error = %e, "queue not read"),
+    /// Returns whether it did.
+    async fn deliver_waiting(&self, room: &RoomId, member: &ClientId) -> Result<bool, StoreError> {
+        let q = self.store.queue(room, member).await?;
+        if q.frames.is_empty() || q.delivering(self.now()) {
+            return Ok(false);
         }
+        self.deliver_queue(room, member).await;
+        Ok(true)
     }
 
     /// Delivers `sender`'s queue (a canonical id) to its peer's registered connection, if
@@ -576,9 +578,7 @@ impl StoredRelay {
         // are: the queues of the registered members are the ones to look at (a read each; no
         // room is read).
         for (room, member) in open {
-            let queue = self.store.queue(&room, &member).await?;
-            if !queue.frames.is_empty() && !queue.delivering(self.now()) {
-                self.deliver_queue(&room, &member).await;
+            if self.deliver_waiting(&room, &member).await? {
                 report.flushed += 1;
             }
         }
