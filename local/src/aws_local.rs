@@ -36,7 +36,12 @@
 //! - PostToConnection, GetConnection and DeleteConnection on a connection that no longer exists
 //!   answer `410 GoneException` (the `apigatewaymanagementapi` service model).
 //! - The keep-alive function runs on a schedule (`keepalive_interval`), as the template's
-//!   EventBridge schedule runs it.
+//!   EventBridge schedule runs it, with the template's 60 s timeout.
+//! - A queue handed off ([`room::ports::Handoffs`]) starts the keep-alive function within a
+//!   stream poll, as the table's stream does through the template's filtered event source
+//!   mapping: "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times
+//!   per second" (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>), one invocation
+//!   per record here (the deployed function takes them in batches).
 
 use crate::http::{healthz, not_found_response, read_body, reply};
 use crate::options::GatewayOptions;
@@ -53,7 +58,10 @@ use lambda_http::aws_lambda_events::apigw::{
 use room::adapters::lambda::{Deployment, Route, handle, handle_websocket};
 use room::http::BodyError;
 use room::http::{ManagementReply, management_response};
+use room::ports::Handoffs;
+use room::{ClientId, RoomId};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -64,6 +72,12 @@ use tokio_util::task::TaskTracker;
 /// that Lambda allows a function to run before stopping it"
 /// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html>).
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// The keep-alive function's own timeout (`keepalive`'s `Timeout` in `template.yaml`).
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often Lambda polls a DynamoDB stream's shard: four times a second.
+const STREAM_POLL: Duration = Duration::from_millis(250);
 
 /// Frames waiting for one stand-in connection before it counts as a slow reader.
 const OUTBOUND_QUEUE: usize = 1088;
@@ -127,6 +141,27 @@ impl Functions {
     }
 }
 
+/// A queue handed off: its room and member.
+type HandedOff = (RoomId, ClientId);
+
+/// The table's stream as the deployed event source mapping passes it on: the records of the
+/// writes that hand a queue off (the template's filter lets no other through).
+#[derive(Debug, Clone)]
+pub struct TableStream(mpsc::UnboundedSender<HandedOff>);
+
+impl Handoffs for TableStream {
+    fn handed_off(&self, room: &RoomId, member: &ClientId) {
+        // Closed only when the stand-in stopped: nothing is delivered any more anyway.
+        let _ = self.0.send((room.clone(), member.clone()));
+    }
+}
+
+/// A table stream for the deployment's relay, and its records for [`AwsLocal::new`].
+pub fn table_stream() -> (TableStream, mpsc::UnboundedReceiver<HandedOff>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (TableStream(tx), rx)
+}
+
 /// The stand-in's state: the deployment, its open connections and its functions' instances.
 #[derive(Debug)]
 pub struct AwsLocal {
@@ -134,17 +169,38 @@ pub struct AwsLocal {
     connections: Mutex<HashMap<String, mpsc::Sender<Outgoing>>>,
     gateway: GatewayOptions,
     functions: Functions,
+    /// The table stream's records, until [`stream_trigger`] takes them.
+    stream: Mutex<Option<mpsc::UnboundedReceiver<HandedOff>>>,
 }
 
 impl AwsLocal {
-    /// Serves `deployment` (whose relay endpoint must point at [`management_router`]).
-    pub fn new(deployment: Deployment, gateway: GatewayOptions) -> Arc<Self> {
+    /// Serves `deployment` (whose relay endpoint must point at [`management_router`] and whose
+    /// hand-offs go to the [`table_stream`] whose records are `stream`).
+    pub fn new(
+        deployment: Deployment,
+        gateway: GatewayOptions,
+        stream: mpsc::UnboundedReceiver<HandedOff>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             deployment,
             connections: Mutex::new(HashMap::new()),
             functions: Functions::new(gateway.instances),
             gateway,
+            stream: Mutex::new(Some(stream)),
         })
+    }
+
+    /// Runs `work` as one invocation of the keep-alive function: on a free instance, with its
+    /// timeout as the deadline, stopped there.
+    async fn keepalive<F: Future<Output = ()>>(&self, work: F) {
+        let Ok(_instance) = self.functions.keepalive.acquire().await else {
+            return;
+        };
+        let deadline = Instant::now() + KEEPALIVE_TIMEOUT;
+        let run = room::retry::within(deadline, work);
+        if tokio::time::timeout_at(deadline, run).await.is_err() {
+            tracing::warn!(timeout = ?KEEPALIVE_TIMEOUT, "keep-alive invocation timed out");
+        }
     }
 
     /// Runs one WebSocket event as Lambda would: after the delay API Gateway and a cold or busy
@@ -351,12 +407,38 @@ pub async fn keepalive_schedule(aws: Arc<AwsLocal>, mut shutdown: watch::Receive
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                let Ok(_instance) = aws.functions.keepalive.acquire().await else { return };
+            _ = tick.tick() => aws.keepalive(async {
                 match aws.deployment.relay.sweep().await {
                     Ok(s) => tracing::debug!(kept_alive = s.kept_alive, gone = s.gone, flushed = s.flushed, "keep-alive sweep"),
                     Err(e) => tracing::warn!(error = %e, "keep-alive sweep failed"),
                 }
+            }).await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The keep-alive function's stream trigger: every queue handed off starts an invocation that
+/// delivers it, within a stream poll of the hand-off.
+pub async fn stream_trigger(aws: Arc<AwsLocal>, mut shutdown: watch::Receiver<bool>) {
+    let records = aws.stream.lock().ok().and_then(|mut s| s.take());
+    let Some(mut records) = records else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            record = records.recv() => {
+                let Some((room, member)) = record else { return };
+                let aws = aws.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(random_below(STREAM_POLL)).await;
+                    aws.keepalive(async {
+                        match aws.deployment.relay.drain(&room, &member).await {
+                            Ok(delivered) => tracing::debug!(%room, client = %member, delivered, "handed-off queue"),
+                            Err(e) => tracing::warn!(%room, client = %member, error = %e, "handed-off queue not read"),
+                        }
+                    }).await;
+                });
             }
             _ = shutdown.changed() => return,
         }

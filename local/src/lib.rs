@@ -174,11 +174,17 @@ impl Server {
         };
         let metrics = metrics::Metrics::new();
         let store = metrics::timed(store, &metrics);
-        let deployment =
-            Deployment::on_clock(config, store.clone(), connections, options.clock.clone());
+        let (stream, records) = aws_local::table_stream();
+        let deployment = Deployment::on_clock(
+            config,
+            store.clone(),
+            connections,
+            options.clock.clone(),
+            Arc::new(stream),
+        );
         let gateway = options.gateway.clone();
         let mut server = Self::with_timed_store(settings, relay_limits, options, store, metrics);
-        server.app.aws = Some(aws_local::AwsLocal::new(deployment, gateway));
+        server.app.aws = Some(aws_local::AwsLocal::new(deployment, gateway, records));
         server.management = Some(management);
         Ok(server)
     }
@@ -228,6 +234,10 @@ impl Server {
         #[cfg(feature = "aws-local")]
         if let Some(aws) = app.aws.clone() {
             loops.push(tokio::spawn(aws_local::keepalive_schedule(
+                aws.clone(),
+                app.shutdown.clone(),
+            )));
+            loops.push(tokio::spawn(aws_local::stream_trigger(
                 aws,
                 app.shutdown.clone(),
             )));

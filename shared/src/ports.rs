@@ -144,10 +144,17 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
         q: &QueueLimits,
     ) -> Result<Step, StoreError>;
 
-    /// Gives up the lease `token` holds on `member`'s queue, keeping its frames
-    /// ([`MemberQueue::release`]).
-    async fn release(&self, room: &RoomId, member: &ClientId, token: u64)
-    -> Result<(), StoreError>;
+    /// Gives up the lease `token` holds on `member`'s queue, keeping its frames, and with
+    /// `hand_off` hands the queue off if it may be ([`MemberQueue::release`]), in the same write.
+    /// Returns whether it was handed off: the deployed table's stream then starts the invocation
+    /// that delivers it (`docs/aws.md`, "No stranded queue").
+    async fn release(
+        &self,
+        room: &RoomId,
+        member: &ClientId,
+        token: u64,
+        hand_off: bool,
+    ) -> Result<bool, StoreError>;
 }
 
 /// What [`RoomStore::park_frame`] did.
@@ -380,8 +387,9 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
         room: &RoomId,
         member: &ClientId,
         token: u64,
-    ) -> Result<(), StoreError> {
-        let run = self.inner.release(room, member, token);
+        hand_off: bool,
+    ) -> Result<bool, StoreError> {
+        let run = self.inner.release(room, member, token, hand_off);
         self.hook
             .around(StoreCall::Release(room, member), run)
             .await
@@ -425,6 +433,15 @@ pub trait Connections: Send + Sync + std::fmt::Debug {
     async fn is_open(&self, connection: &str) -> Result<bool, PostError>;
     /// Closes the connection (best effort).
     async fn close(&self, connection: &str);
+}
+
+/// What starts a fresh invocation for a queue whose delivery was handed off
+/// ([`RoomStore::release`]): a holder that cannot finish (posts failing until its invocation's
+/// time is nearly up) leaves the frames to it rather than to the next frame or the keep-alive
+/// sweep.
+pub trait Handoffs: Send + Sync + std::fmt::Debug {
+    /// `member`'s queue in `room` was handed off.
+    fn handed_off(&self, room: &RoomId, member: &ClientId);
 }
 
 /// Why a delivery to the peer failed.

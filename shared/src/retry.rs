@@ -40,6 +40,13 @@ pub fn deadline() -> Instant {
         .unwrap_or_else(|_| Instant::now() + DEFAULT_BUDGET)
 }
 
+/// When work that must still answer or hand on should stop: the current [`deadline`] less
+/// [`MARGIN`].
+pub fn work_until() -> Instant {
+    let deadline = deadline();
+    deadline.checked_sub(MARGIN).unwrap_or(deadline)
+}
+
 /// The deadline `remaining` from now, for a Lambda context's deadline in epoch milliseconds.
 pub fn deadline_in(epoch_deadline_ms: u64, now_epoch_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(epoch_deadline_ms.saturating_sub(now_epoch_ms))
@@ -61,10 +68,9 @@ impl Default for Backoff {
 impl Backoff {
     /// Backoff within the current [`deadline`], less [`MARGIN`].
     pub fn new() -> Self {
-        let deadline = deadline();
         Self {
             attempt: 0,
-            until: deadline.checked_sub(MARGIN).unwrap_or(deadline),
+            until: work_until(),
         }
     }
 

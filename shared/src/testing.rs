@@ -109,6 +109,31 @@ impl IdSource for FixedIds {
     }
 }
 
+/// Queues handed off ([`crate::ports::Handoffs`]), recorded for a test to deliver as the
+/// deployment's stream trigger would.
+#[derive(Debug, Default)]
+pub struct RecordedHandoffs {
+    handed: Mutex<Vec<(RoomId, ClientId)>>,
+}
+
+impl RecordedHandoffs {
+    /// The hand-offs so far, oldest first, and forgets them.
+    pub fn take(&self) -> Vec<(RoomId, ClientId)> {
+        self.handed
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default()
+    }
+}
+
+impl crate::ports::Handoffs for RecordedHandoffs {
+    fn handed_off(&self, room: &RoomId, member: &ClientId) {
+        if let Ok(mut h) = self.handed.lock() {
+            h.push((room.clone(), member.clone()));
+        }
+    }
+}
+
 /// Relay connections that record what was posted to each, for the stored relay's tests.
 #[derive(Debug, Default)]
 pub struct FakeConnections {
@@ -120,6 +145,9 @@ struct FakeState {
     open: std::collections::HashSet<String>,
     frames: std::collections::HashMap<String, Vec<String>>,
     closed: Vec<String>,
+    /// Open connections whose posts fail (as throttled or failing management API calls do).
+    failing: std::collections::HashSet<String>,
+    failed_posts: usize,
 }
 
 impl FakeConnections {
@@ -146,6 +174,22 @@ impl FakeConnections {
             .unwrap_or_default()
     }
 
+    /// Makes posts to an open connection fail (`true`) or work again (`false`).
+    pub fn fail_posts(&self, connection: &str, fail: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            if fail {
+                s.failing.insert(connection.to_owned());
+            } else {
+                s.failing.remove(connection);
+            }
+        }
+    }
+
+    /// How many posts failed so far.
+    pub fn failed_posts(&self) -> usize {
+        self.state.lock().map(|s| s.failed_posts).unwrap_or(0)
+    }
+
     /// Connections the relay closed.
     pub fn closed(&self) -> Vec<String> {
         self.state
@@ -164,6 +208,12 @@ impl crate::ports::Connections for FakeConnections {
             .map_err(|_| crate::ports::PostError::Failed("poisoned".to_owned()))?;
         if !s.open.contains(connection) {
             return Err(crate::ports::PostError::Gone);
+        }
+        if s.failing.contains(connection) {
+            s.failed_posts += 1;
+            return Err(crate::ports::PostError::Failed(
+                "LimitExceededException: posts to this connection fail".to_owned(),
+            ));
         }
         s.frames
             .entry(connection.to_owned())

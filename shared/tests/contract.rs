@@ -4,7 +4,7 @@
 //! not a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use room::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
+use room::domain::relay::{Appended, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
 use room::domain::room::{LeaveOutcome, RoomLimits};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
 use room::service::{JoinReply, MessageReply};
@@ -481,6 +481,91 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     );
 }
 
+/// A holder that cannot finish hands the queue off in its release, at most `MAX_HANDOFFS` times
+/// until the queue is emptied; an empty queue, or a lease not held, is not handed off.
+async fn a_queue_is_handed_off_a_bounded_number_of_times(f: Fixture) {
+    let room = fresh_room("handoff");
+    let (a, _, _) = joined(&f, &room).await;
+    let until = START + 3_600_000;
+    let now = START;
+    f.store
+        .append(&room, &a, "f1", now, &QUEUE, until)
+        .await
+        .unwrap();
+    assert!(
+        !f.store.release(&room, &a, 1, true).await.unwrap(),
+        "a lease nobody holds is not handed off"
+    );
+    for token in 1..=u64::from(MAX_HANDOFFS) {
+        assert!(matches!(
+            f.store
+                .step(&room, &a, token, &[], now, &QUEUE)
+                .await
+                .unwrap(),
+            Step::Deliver(_)
+        ));
+        assert!(
+            !f.store.release(&room, &a, token + 100, true).await.unwrap(),
+            "only the holder hands off"
+        );
+        assert!(f.store.release(&room, &a, token, true).await.unwrap());
+        let q = f.store.queue(&room, &a).await.unwrap();
+        assert_eq!(q.handoffs, u32::try_from(token).unwrap());
+        assert!(q.idle(now) || !q.delivering(now), "released: {q:?}");
+        assert_eq!(q.frames, vec!["f1".to_owned()], "frames kept");
+    }
+    let last = u64::from(MAX_HANDOFFS) + 1;
+    assert!(matches!(
+        f.store
+            .step(&room, &a, last, &[], now, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Deliver(_)
+    ));
+    assert!(
+        !f.store.release(&room, &a, last, true).await.unwrap(),
+        "handed off often enough: the next frame or the sweep delivers it"
+    );
+    let q = f.store.queue(&room, &a).await.unwrap();
+    assert!(!q.delivering(now), "released all the same: {q:?}");
+    assert_eq!(q.frames.len(), 1);
+    // Delivered and emptied, the count starts over.
+    assert!(matches!(
+        f.store.step(&room, &a, 7, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    assert_eq!(
+        f.store
+            .step(&room, &a, 7, &["f1".to_owned()], now, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Done
+    );
+    f.store
+        .append(&room, &a, "f2", now, &QUEUE, until)
+        .await
+        .unwrap();
+    assert_eq!(f.store.queue(&room, &a).await.unwrap().handoffs, 0);
+    assert!(matches!(
+        f.store.step(&room, &a, 8, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    assert!(f.store.release(&room, &a, 8, true).await.unwrap());
+    // A queue emptied while its lease was held is never handed off.
+    assert!(matches!(
+        f.store.step(&room, &a, 9, &[], now, &QUEUE).await.unwrap(),
+        Step::Deliver(_)
+    ));
+    assert_eq!(
+        f.store
+            .step(&room, &a, 9, &["f2".to_owned()], now, &QUEUE)
+            .await
+            .unwrap(),
+        Step::Done
+    );
+    assert!(!f.store.release(&room, &a, 9, true).await.unwrap());
+}
+
 async fn a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty(f: Fixture) {
     let room = fresh_room("queue");
     let (a, _, _) = joined(&f, &room).await;
@@ -542,7 +627,10 @@ async fn a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty(
         f.store.step(&room, &a, 3, &[], now, &QUEUE).await.unwrap(),
         Step::Deliver(_)
     ));
-    f.store.release(&room, &a, 3).await.unwrap();
+    assert!(
+        !f.store.release(&room, &a, 3, false).await.unwrap(),
+        "released without a hand-off"
+    );
     assert!(matches!(
         f.store.step(&room, &a, 4, &[], now, &QUEUE).await.unwrap(),
         Step::Deliver(_)
@@ -689,6 +777,7 @@ macro_rules! all_cases {
             concurrent_joins_admit_exactly_two,
             connection_records_park_register_and_close_conditionally,
             a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty,
+            a_queue_is_handed_off_a_bounded_number_of_times,
             concurrent_appends_and_parks_all_land,
             a_route_read_answers_in_place_or_hands_back_the_record_as_loaded,
         );

@@ -391,3 +391,71 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
     assert!(template.contains(&format!("MaxValue: {API_GATEWAY_MAX_MESSAGE_BYTES}")));
     assert!(template.contains(&format!("Default: {DEPLOYED_MESSAGE_BYTES}")));
 }
+
+/// The keep-alive function's stream event: a queue handed off (posts to the peer failed until the
+/// sender's invocation was nearly out of time) is delivered by the record the table's stream
+/// passes on, its key read back into the room and member; a record of another item is ignored.
+/// The template's event source mapping filters on the attribute the hand-off sets.
+#[tokio::test]
+async fn a_stream_record_of_a_handed_off_queue_delivers_it() {
+    use room::adapters::dynamo::{HANDED_OFF, queue_item_key};
+    use room::adapters::lambda::handle_keepalive;
+    use room::service::JoinReply;
+    use room::{ClientId, RoomId};
+    let (dep, conns) = deployment();
+    let r = RoomId::parse("stream1").unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        match dep.service.join(&r, false).await.unwrap() {
+            JoinReply::Joined { client_id, .. } => ids.push(client_id.to_string()),
+            other => panic!("{other:?}"),
+        }
+    }
+    for (conn, id) in [("ca", &ids[0]), ("cb", &ids[1])] {
+        conns.open(conn);
+        let register = serde_json::json!({"cmd": "register", "roomid": "stream1", "clientid": id});
+        dep.relay.on_frame(conn, &register.to_string()).await;
+    }
+    conns.fail_posts("cb", true);
+    let offer = serde_json::json!({"cmd": "send", "msg": "{\"type\":\"offer\",\"sdp\":\"x\"}"});
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    room::retry::within(deadline, dep.relay.on_frame("ca", &offer.to_string())).await;
+    assert!(conns.take("ca").is_empty(), "no error frame");
+    assert!(conns.take("cb").is_empty());
+    conns.fail_posts("cb", false);
+    let a = ClientId::parse(&ids[0]).unwrap();
+    let record = |key: String| {
+        serde_json::json!({
+            "eventID": "1",
+            "eventName": "MODIFY",
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "Keys": {"pk": {"S": key}},
+                "NewImage": {"pk": {"S": key}, HANDED_OFF: {"N": "7"}},
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        })
+    };
+    let batch = serde_json::json!({"Records": [
+        record("ROOM#stream1".to_owned()),
+        record(queue_item_key(&r, &a)),
+    ]});
+    handle_keepalive(&dep, &batch).await.unwrap();
+    let got = conns.take("cb");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("offer"), "{got:?}");
+    handle_keepalive(&dep, &batch).await.unwrap();
+    assert!(
+        conns.take("cb").is_empty(),
+        "a record delivered twice posts nothing twice"
+    );
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    assert!(template.contains("StreamViewType: NEW_AND_OLD_IMAGES"));
+    assert!(
+        template.contains(&format!(
+            r#""NewImage":{{"{HANDED_OFF}":{{"N":[{{"exists":true}}]}}}}"#
+        )),
+        "the stream filter names the hand-off attribute"
+    );
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::adapters::memory::MemoryRoomStore;
+use room::domain::relay::MAX_HANDOFFS;
 use room::ports::{Clock, SystemClock};
 use room::relay::RelayLimits;
 use room::relay::stored::StoredRelay;
@@ -319,4 +320,133 @@ async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["msg"], OFFER);
     assert_eq!(w.relay.sweep().await.unwrap().flushed, 0, "delivered once");
+}
+
+/// A world whose relay hands off what it cannot deliver in time, recording the hand-offs.
+fn handing_off_world() -> (World, Arc<room::testing::RecordedHandoffs>) {
+    let store = Arc::new(MemoryRoomStore::new());
+    let settings = Arc::new(Settings::default());
+    let conns = Arc::new(FakeConnections::default());
+    let handoffs = Arc::new(room::testing::RecordedHandoffs::default());
+    let relay = Arc::new(
+        StoredRelay::new(
+            store.clone(),
+            Arc::new(room::testing::MovableClock::default()),
+            settings.clone(),
+            RelayLimits::default(),
+            conns.clone(),
+        )
+        .with_handoffs(handoffs.clone()),
+    );
+    let service = RoomService::new(store, relay.clone(), settings);
+    let w = World {
+        relay,
+        service,
+        conns,
+    };
+    (w, handoffs)
+}
+
+/// The deployed functions' timeout: each invocation below runs within it, as on Lambda.
+const INVOCATION: std::time::Duration = std::time::Duration::from_secs(6);
+
+async fn invocation<F: std::future::Future>(work: F) -> F::Output {
+    room::retry::within(tokio::time::Instant::now() + INVOCATION, work).await
+}
+
+fn not_keepalive(w: &World, c: &str) -> Vec<Value> {
+    frames(w, c)
+        .into_iter()
+        .filter(|f| f["error"] != "keepalive")
+        .collect()
+}
+
+/// Posts to the peer fail (throttled, say) until the sender's invocation is nearly out of time:
+/// the sender gets no error frame, the frame is kept and its queue handed off, and the invocation
+/// the hand-off starts delivers it, once, as soon as posts work, with no other frame and no
+/// sweep.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
+    let (w, handoffs) = handing_off_world();
+    let (a, b) = (joined(&w, "h1").await, joined(&w, "h1").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("h1", &a)).await;
+    w.relay.on_frame("cb", &register("h1", &b)).await;
+    w.conns.fail_posts("cb", true);
+    let started = tokio::time::Instant::now();
+    invocation(w.relay.on_frame("ca", &send(OFFER))).await;
+    let took = started.elapsed();
+    assert!(
+        took < INVOCATION - room::retry::MARGIN / 2,
+        "gave up before the deadline: {took:?}"
+    );
+    assert!(frames(&w, "ca").is_empty(), "no error frame for the sender");
+    assert!(
+        w.conns.failed_posts() > 5,
+        "retried until the deadline: {} posts",
+        w.conns.failed_posts()
+    );
+    assert!(frames(&w, "cb").is_empty());
+    let (r, a_id) = (
+        RoomId::parse("h1").unwrap(),
+        room::ClientId::parse(&a).unwrap(),
+    );
+    assert_eq!(handoffs.take(), vec![(r.clone(), a_id.clone())]);
+    w.conns.fail_posts("cb", false);
+    assert!(invocation(w.relay.drain(&r, &a_id)).await.unwrap());
+    assert_eq!(
+        not_keepalive(&w, "cb"),
+        vec![json!({"msg": OFFER, "error": ""})]
+    );
+    assert!(!invocation(w.relay.drain(&r, &a_id)).await.unwrap());
+    assert!(handoffs.take().is_empty());
+    // Later frames go straight on.
+    w.relay.on_frame("ca", &send(ANSWER)).await;
+    assert_eq!(
+        not_keepalive(&w, "cb"),
+        vec![json!({"msg": ANSWER, "error": ""})]
+    );
+}
+
+/// A peer that cannot take frames for several whole invocations: the queue is handed off
+/// `MAX_HANDOFFS` times, then waits, frames kept, for the keep-alive sweep, which delivers it.
+#[tokio::test(start_paused = true)]
+async fn hand_offs_are_bounded_and_the_sweep_delivers_after_them() {
+    let (w, handoffs) = handing_off_world();
+    let (a, b) = (joined(&w, "h2").await, joined(&w, "h2").await);
+    w.conns.open("ca");
+    w.conns.open("cb");
+    w.relay.on_frame("ca", &register("h2", &a)).await;
+    w.relay.on_frame("cb", &register("h2", &b)).await;
+    w.conns.fail_posts("cb", true);
+    invocation(w.relay.on_frame("ca", &send(OFFER))).await;
+    invocation(w.relay.on_frame("ca", &send(ANSWER))).await;
+    let (r, a_id) = (
+        RoomId::parse("h2").unwrap(),
+        room::ClientId::parse(&a).unwrap(),
+    );
+    // Each hand-off starts an invocation that delivers the queue, as the stream trigger does.
+    let mut pending = handoffs.take();
+    let mut total = pending.len();
+    while let Some((room, member)) = pending.pop() {
+        assert_eq!((&room, &member), (&r, &a_id));
+        assert!(invocation(w.relay.drain(&room, &member)).await.unwrap());
+        let more = handoffs.take();
+        total += more.len();
+        pending.extend(more);
+    }
+    assert_eq!(total, usize::try_from(MAX_HANDOFFS).unwrap());
+    assert!(frames(&w, "ca").is_empty(), "no error frame for the sender");
+    assert!(frames(&w, "cb").is_empty());
+    w.conns.fail_posts("cb", false);
+    let sweep = w.relay.sweep().await.unwrap();
+    assert_eq!(sweep.flushed, 1);
+    assert_eq!(
+        not_keepalive(&w, "cb"),
+        vec![
+            json!({"msg": OFFER, "error": ""}),
+            json!({"msg": ANSWER, "error": ""})
+        ]
+    );
 }

@@ -577,12 +577,13 @@ impl RoomStore for Meter {
         room: &RoomId,
         member: &ClientId,
         token: u64,
-    ) -> Result<(), StoreError> {
+        hand_off: bool,
+    ) -> Result<bool, StoreError> {
         let before = self.queue_bytes(room, member).await;
-        self.inner.release(room, member, token).await?;
+        let handed = self.inner.release(room, member, token, hand_off).await?;
         let after = self.queue_bytes(room, member).await;
         self.queue_write(RELEASE, room, member, before, after);
-        Ok(())
+        Ok(handed)
     }
 }
 

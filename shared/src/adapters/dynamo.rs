@@ -23,7 +23,7 @@
 //! DynamoDB deletes them late.
 
 use crate::domain::ids::{ClientId, RoomId};
-use crate::domain::relay::{Appended, BATCH, Lease, MemberQueue, QueueLimits, Step};
+use crate::domain::relay::{Appended, BATCH, Lease, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use crate::ports::{
     ConnectionRecord, Parked, Registration, RoomStore, StoreError, Swap, Versioned,
@@ -200,9 +200,20 @@ fn live_shard(connection: &str) -> u32 {
     u32::try_from(hash % u64::from(LIVE_SHARDS)).unwrap_or(0)
 }
 
-/// The key of `member`'s queue in `room` (a canonical id).
+/// The key of `member`'s queue item in `room` (a canonical id); [`queue_of_key`] reads it back.
+pub fn queue_item_key(room: &RoomId, member: &ClientId) -> String {
+    format!("QUEUE#{room}#{member}")
+}
+
 fn queue_key(room: &RoomId, member: &ClientId) -> AttributeValue {
-    AttributeValue::S(format!("QUEUE#{room}#{member}"))
+    AttributeValue::S(queue_item_key(room, member))
+}
+
+/// The room and member of a queue item's key: what the table's stream gives the function that
+/// delivers a handed-on queue.
+pub fn queue_of_key(key: &str) -> Option<(RoomId, ClientId)> {
+    let (room, member) = key.strip_prefix("QUEUE#")?.split_once('#')?;
+    Some((RoomId::parse(room).ok()?, ClientId::parse(member).ok()?))
 }
 
 /// A queue item's frames (L of S), oldest first.
@@ -213,6 +224,12 @@ const QUEUE_BYTES: &str = "b";
 const LEASE_OWNER: &str = "lo";
 /// A queue item's lease end (N, epoch ms).
 const LEASE_UNTIL: &str = "lu";
+/// How many times a queue item was handed off since it was last emptied (N).
+const HANDOFFS: &str = "hn";
+/// Set (N, the write's token) by the write that hands a queue item off, removed when a delivery takes it:
+/// the table's stream starts the delivering invocation on the write that sets it
+/// (`template.yaml`, the `keepalive` function's `HandOff` event).
+pub const HANDED_OFF: &str = "h";
 /// The token of the last append or removal on an item (N): a retried write that had landed finds
 /// its own token and is not applied twice.
 const LAST_WRITE: &str = "w";
@@ -267,10 +284,12 @@ fn decode_queue(item: &HashMap<String, AttributeValue>) -> Result<MemberQueue, S
         _ => None,
     };
     let bytes = number_of(item, QUEUE_BYTES)?.unwrap_or(0);
+    let handoffs = number_of(item, HANDOFFS)?.unwrap_or(0);
     Ok(MemberQueue {
         frames: string_list(item, QUEUE_FRAMES)?,
         bytes: usize::try_from(bytes).map_err(|_| corrupt("queue bytes out of range"))?,
         lease,
+        handoffs: u32::try_from(handoffs).map_err(|_| corrupt("hand-offs out of range"))?,
     })
 }
 
@@ -746,26 +765,49 @@ impl RoomStore for DynamoRoomStore {
         room: &RoomId,
         member: &ClientId,
         token: u64,
-    ) -> Result<(), StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, queue_key(room, member))
-            .update_expression("REMOVE #lo, #lu")
-            .condition_expression("#lo = :t")
-            .expression_attribute_names("#lo", LEASE_OWNER)
-            .expression_attribute_names("#lu", LEASE_UNTIL)
-            .expression_attribute_values(":t", number(token));
-        match update.send().await {
-            Ok(_) => Ok(()),
-            // Not ours (any more): nothing to give up.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
+        hand_off: bool,
+    ) -> Result<bool, StoreError> {
+        let release = |update: &str, condition: &str| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, queue_key(room, member))
+                .update_expression(update)
+                .condition_expression(condition)
+                .expression_attribute_names("#lo", LEASE_OWNER)
+                .expression_attribute_names("#lu", LEASE_UNTIL)
+                .expression_attribute_values(":t", number(token))
+        };
+        let refused = |e: &SdkError<UpdateItemError>| {
+            e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception())
+        };
+        if hand_off {
+            // MemberQueue::release's hand-off as one conditional write; when the condition
+            // fails (not ours, nothing waits, handed off often enough) the plain release below.
+            let handed = release(
+                "REMOVE #lo, #lu SET #h = :mark ADD #hn :one",
+                "#lo = :t AND size(#f) > :zero AND (attribute_not_exists(#hn) OR #hn < :max)",
+            )
+            .expression_attribute_names("#f", QUEUE_FRAMES)
+            .expression_attribute_names("#h", HANDED_OFF)
+            .expression_attribute_names("#hn", HANDOFFS)
+            .expression_attribute_values(":mark", number(new_version()?))
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":max", number(MAX_HANDOFFS))
+            .send()
+            .await;
+            match handed {
+                Ok(_) => return Ok(true),
+                Err(e) if refused(&e) => {}
+                Err(e) => return Err(unavailable("UpdateItem", e)),
             }
+        }
+        match release("REMOVE #lo, #lu", "#lo = :t").send().await {
+            Ok(_) => Ok(false),
+            // Not ours (any more): nothing to give up.
+            Err(e) if refused(&e) => Ok(false),
             Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
@@ -808,10 +850,11 @@ impl QueueWrite<'_> {
     async fn take(&self) -> Result<Written, StoreError> {
         let update = self
             .update()
-            .update_expression("SET #lo = :t, #lu = :until")
+            .update_expression("SET #lo = :t, #lu = :until REMOVE #h")
             .condition_expression(
                 "size(#f) > :zero AND (attribute_not_exists(#lo) OR #lo = :t OR #lu <= :now)",
             )
+            .expression_attribute_names("#h", HANDED_OFF)
             .expression_attribute_values(":until", number(self.until))
             .expression_attribute_values(":zero", number(0))
             .expression_attribute_values(":now", number(self.now));
@@ -848,11 +891,12 @@ impl QueueWrite<'_> {
         written(out)
     }
 
-    /// Releases the lease if it is ours and no frame waits.
+    /// Releases the lease if it is ours and no frame waits; the queue's hand-offs start over.
     async fn release(&self) -> Result<Written, StoreError> {
         let update = self
             .update()
-            .update_expression("REMOVE #lo, #lu")
+            .update_expression("REMOVE #lo, #lu, #hn")
+            .expression_attribute_names("#hn", HANDOFFS)
             .condition_expression("#lo = :t AND size(#f) = :zero")
             .expression_attribute_values(":zero", number(0));
         written(update.send().await)

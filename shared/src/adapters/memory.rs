@@ -293,15 +293,17 @@ impl RoomStore for MemoryRoomStore {
         room: &RoomId,
         member: &ClientId,
         token: u64,
-    ) -> Result<(), StoreError> {
+        hand_off: bool,
+    ) -> Result<bool, StoreError> {
         let key = (room.clone(), member.clone());
         let mut inner = self.inner();
-        if let Some(queued) = inner.queues.get_mut(&key) {
-            queued.queue.release(token);
-            if queued.queue == MemberQueue::default() {
-                inner.queues.remove(&key);
-            }
+        let Some(queued) = inner.queues.get_mut(&key) else {
+            return Ok(false);
+        };
+        let handed = queued.queue.release(token, hand_off);
+        if queued.queue == MemberQueue::default() {
+            inner.queues.remove(&key);
         }
-        Ok(())
+        Ok(handed)
     }
 }

@@ -81,7 +81,15 @@ pub struct MemberQueue {
     pub bytes: usize,
     /// Who is delivering them.
     pub lease: Option<Lease>,
+    /// How many times a holder that could not finish handed the queue on to a fresh invocation
+    /// since it was last emptied ([`MemberQueue::release`]).
+    pub handoffs: u32,
 }
+
+/// How many times a queue is handed off to a fresh invocation before it waits for the next frame,
+/// registration or keep-alive sweep: each hand-off runs a whole invocation of retries, so a peer
+/// that cannot take frames for that long is not retried without end.
+pub const MAX_HANDOFFS: u32 = 3;
 
 /// What appending a frame to a queue did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +166,7 @@ impl MemberQueue {
         if self.frames.is_empty() {
             if holds {
                 self.lease = None;
+                self.handoffs = 0;
             }
             return Step::Done;
         }
@@ -170,11 +179,20 @@ impl MemberQueue {
 }
 
 impl MemberQueue {
-    /// Gives up the lease `token` holds, keeping the frames (a delivery that cannot go on).
-    pub fn release(&mut self, token: u64) {
-        if self.lease.is_some_and(|l| l.owner == token) {
-            self.lease = None;
+    /// Gives up the lease `token` holds, keeping the frames (a delivery that cannot go on). With
+    /// `hand_off`, frames waiting and fewer than [`MAX_HANDOFFS`] hand-offs so far, the queue is
+    /// handed off: the write counts it, and the host starts a fresh invocation that delivers it.
+    /// Returns whether it was handed off.
+    pub fn release(&mut self, token: u64, hand_off: bool) -> bool {
+        if self.lease.is_none_or(|l| l.owner != token) {
+            return false;
         }
+        self.lease = None;
+        let handed = hand_off && !self.frames.is_empty() && self.handoffs < MAX_HANDOFFS;
+        if handed {
+            self.handoffs += 1;
+        }
+        handed
     }
 }
 

@@ -24,10 +24,10 @@ use crate::domain::relay::{self as rules, Appended, Attach, QueueLimits, Send, S
 use crate::domain::room::{self, Millis, millis};
 use crate::http::HttpResponse;
 use crate::ports::{
-    Clock, ConnectionRecord, Connections, DeliveryError, Parked, PeerNotifier, PostError,
+    Clock, ConnectionRecord, Connections, DeliveryError, Handoffs, Parked, PeerNotifier, PostError,
     Registration, RoomStore, Routed, StoreError, Swap,
 };
-use crate::retry::Backoff;
+use crate::retry::{Backoff, work_until};
 use crate::service::{ServiceError, update_room};
 use async_trait::async_trait;
 use http::StatusCode;
@@ -69,6 +69,9 @@ pub struct StoredRelay {
     settings: Arc<Settings>,
     limits: RelayLimits,
     connections: Arc<dyn Connections>,
+    /// Who starts the delivery of a queue handed off; `None`: queues are not handed off (the
+    /// in-process relay, whose sockets fail only when gone).
+    handoffs: Option<Arc<dyn Handoffs>>,
 }
 
 fn unavailable(e: ServiceError) -> RelayError {
@@ -111,7 +114,16 @@ impl StoredRelay {
             settings,
             limits,
             connections,
+            handoffs: None,
         }
+    }
+
+    /// The relay handing off, to `handoffs`, the queues it cannot finish delivering before its
+    /// invocation's deadline.
+    #[must_use]
+    pub fn with_handoffs(mut self, handoffs: Arc<dyn Handoffs>) -> Self {
+        self.handoffs = Some(handoffs);
+        self
     }
 
     fn now(&self) -> Millis {
@@ -347,36 +359,19 @@ impl StoredRelay {
         for _ in 0..2 {
             match self.decide(room, from, queue).await.map_err(fail)? {
                 Send::Drop => return Ok(()),
-                Send::Queue => {
-                    let appended = self
-                        .store
-                        .append(
-                            room,
-                            &sender,
-                            &frame,
-                            self.now(),
-                            &self.queue_limits(),
-                            self.record_until(),
-                        )
-                        .await
-                        .map_err(fail)?;
-                    match appended {
-                        Appended::Full => return Err(DeliveryError::QueueFull),
-                        // The holder's next step finds the frame: it releases the lease only
-                        // in a write that sees the queue empty.
-                        Appended::Queued { delivering: true } => return Ok(()),
-                        Appended::Queued { delivering: false } => {
-                            self.deliver_queue(room, &sender).await;
-                            return Ok(());
-                        }
-                    }
-                }
+                Send::Queue => return self.queue_frame(room, &sender, &frame).await,
                 Send::Direct(c) => match self.connections.post(&c, &frame).await {
                     Ok(()) => return Ok(()),
                     Err(PostError::Gone) => self
                         .peer_gone(room, &c)
                         .await
                         .map_err(|e| DeliveryError::Unavailable(e.to_string()))?,
+                    // Kept rather than answered with an error: the queue's delivery retries it
+                    // and, if it cannot finish in this invocation, hands it off.
+                    Err(PostError::Failed(e)) if queue => {
+                        tracing::debug!(%room, client = %sender, error = %e, "post failed; frame queued");
+                        return self.queue_frame(room, &sender, &frame).await;
+                    }
                     Err(PostError::Failed(e)) => return Err(DeliveryError::Unavailable(e)),
                 },
             }
@@ -384,6 +379,37 @@ impl StoredRelay {
         Err(DeliveryError::Unavailable(
             "peer connection keeps failing".to_owned(),
         ))
+    }
+
+    /// Appends `frame` to `sender`'s queue and, if nobody delivers it, delivers the queue.
+    async fn queue_frame(
+        &self,
+        room: &RoomId,
+        sender: &ClientId,
+        frame: &str,
+    ) -> Result<(), DeliveryError> {
+        let appended = self
+            .store
+            .append(
+                room,
+                sender,
+                frame,
+                self.now(),
+                &self.queue_limits(),
+                self.record_until(),
+            )
+            .await
+            .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
+        match appended {
+            Appended::Full => Err(DeliveryError::QueueFull),
+            // The holder's next step finds the frame: it releases the lease only in a write that
+            // sees the queue empty.
+            Appended::Queued { delivering: true } => Ok(()),
+            Appended::Queued { delivering: false } => {
+                self.deliver_queue(room, sender).await;
+                Ok(())
+            }
+        }
     }
 
     async fn peer_gone(&self, room: &RoomId, connection: &str) -> Result<(), ServiceError> {
@@ -422,28 +448,37 @@ impl StoredRelay {
 
     /// Delivers `sender`'s queue (a canonical id) to its peer's registered connection, if
     /// nobody else is delivering it, batch by batch until it is empty. Frames leave the queue
-    /// only once posted. When it cannot go on (the peer's socket is gone, posts keep failing
-    /// until the invocation's time is nearly up), it releases the lease, keeping the frames, and
-    /// looks once more whether the peer is registered now: a registration that found the lease
-    /// held is not left waiting for it.
+    /// only once posted. When the peer's socket is gone, it releases the lease, keeping the
+    /// frames, and looks once more whether the peer is registered now: a registration that found
+    /// the lease held is not left waiting for it. When it cannot finish before its invocation's
+    /// deadline (posts keep failing, the store fails, too much to post), it hands the queue off
+    /// to a fresh invocation ([`Handoffs`]).
     async fn deliver_queue(&self, room: &RoomId, sender: &ClientId) {
         let token = token();
         let q = self.queue_limits();
+        let until = work_until();
         let mut posted: Vec<String> = Vec::new();
         let mut holding = false;
         let mut backoff = Backoff::new();
         loop {
+            if holding && tokio::time::Instant::now() >= until {
+                tracing::info!(%room, client = %sender, "queue delivery out of time; handed off");
+                self.release(room, sender, token, &posted, true).await;
+                return;
+            }
             let peer = match self.peer_of(room, sender).await {
                 Ok(peer) => peer,
                 Err(e) => {
                     tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
-                    self.release(room, sender, token, &posted, holding).await;
+                    if holding {
+                        self.release(room, sender, token, &posted, true).await;
+                    }
                     return;
                 }
             };
             let Some(connection) = peer else {
                 if holding {
-                    self.release(room, sender, token, &posted, holding).await;
+                    self.release(room, sender, token, &posted, false).await;
                     posted.clear();
                     holding = false;
                     // Registered meanwhile? Then deliver after all.
@@ -474,15 +509,19 @@ impl StoredRelay {
             let renew_at = tokio::time::Instant::now() + DELIVERY_LEASE / 2;
             let mut failure = None;
             for f in frames {
-                if tokio::time::Instant::now() >= renew_at {
+                if tokio::time::Instant::now() >= renew_at.min(until) {
                     break;
                 }
-                match self.connections.post(&connection, &f).await {
-                    Ok(()) => posted.push(f),
-                    Err(e) => {
+                // A post still under way at the deadline counts as failed (it may have gone
+                // out: the frame is then posted twice, never lost).
+                let post = self.connections.post(&connection, &f);
+                match tokio::time::timeout_at(until, post).await {
+                    Ok(Ok(())) => posted.push(f),
+                    Ok(Err(e)) => {
                         failure = Some(e);
                         break;
                     }
+                    Err(_) => break,
                 }
             }
             match failure {
@@ -492,13 +531,13 @@ impl StoredRelay {
                 Some(PostError::Gone) => {
                     if let Err(e) = self.peer_gone(room, &connection).await {
                         tracing::warn!(%room, client = %sender, error = %e, "queue delivery stopped");
-                        self.release(room, sender, token, &posted, holding).await;
+                        self.release(room, sender, token, &posted, true).await;
                         return;
                     }
                 }
                 Some(PostError::Failed(e)) if !backoff.wait().await => {
-                    tracing::warn!(%room, client = %sender, error = %e, "queue delivery failed; frames kept");
-                    self.release(room, sender, token, &posted, holding).await;
+                    tracing::warn!(%room, client = %sender, error = %e, "queue delivery failed; handed off");
+                    self.release(room, sender, token, &posted, true).await;
                     return;
                 }
                 // Posted again, from the first frame not posted, after the wait.
@@ -508,29 +547,37 @@ impl StoredRelay {
     }
 
     /// Removes the `posted` frames and gives up the lease `token` holds on `sender`'s queue,
-    /// keeping the rest.
+    /// keeping the rest; with `hand_off` (and a [`Handoffs`] to start it), hands the queue off.
     async fn release(
         &self,
         room: &RoomId,
         sender: &ClientId,
         token: u64,
         posted: &[String],
-        holding: bool,
+        hand_off: bool,
     ) {
-        if !holding {
-            return;
-        }
         let q = self.queue_limits();
         let now = self.now();
         let step = self.store.step(room, sender, token, posted, now, &q).await;
+        let hand_off = hand_off && self.handoffs.is_some();
         let released = match step {
-            Ok(Step::Deliver(_)) => self.store.release(room, sender, token).await,
-            Ok(Step::Done | Step::Busy) => Ok(()),
+            Ok(Step::Deliver(_)) => self.store.release(room, sender, token, hand_off).await,
+            Ok(Step::Done | Step::Busy) => Ok(false),
             Err(e) => Err(e),
         };
-        if let Err(e) = released {
-            tracing::warn!(%room, client = %sender, error = %e, "could not release a queue");
+        match (released, &self.handoffs) {
+            (Ok(true), Some(handoffs)) => handoffs.handed_off(room, sender),
+            (Ok(_), _) => {}
+            (Err(e), _) => {
+                tracing::warn!(%room, client = %sender, error = %e, "could not release a queue");
+            }
         }
+    }
+
+    /// Delivers `member`'s queue in `room` if frames wait in it and nobody delivers them (the
+    /// invocation a hand-off starts). Returns whether it did.
+    pub async fn drain(&self, room: &RoomId, member: &ClientId) -> Result<bool, ServiceError> {
+        Ok(self.deliver_waiting(room, &member.canonical()).await?)
     }
 
     /// The connection closed (`$disconnect`): its member keeps its place for the reconnect grace,

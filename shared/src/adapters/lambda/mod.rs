@@ -23,7 +23,7 @@ mod websocket;
 mod wiring;
 
 pub use self::http::{Route, handle};
-pub use self::runtime::{run, run_keepalive, run_websocket};
+pub use self::runtime::{handle_keepalive, run, run_keepalive, run_websocket};
 pub use self::settings::{ConfigError, DeployConfig, env};
 pub use self::websocket::handle_websocket;
-pub use self::wiring::{Deployment, NoConnections};
+pub use self::wiring::{Deployment, NoConnections, TableStreamTrigger};

@@ -4,6 +4,7 @@
 use super::http::{Route, handle};
 use super::websocket::handle_websocket;
 use super::wiring::Deployment;
+use crate::adapters::dynamo::queue_of_key;
 use crate::retry::{deadline_in, within};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::{Error, LambdaEvent, Request, RequestExt, service_fn};
@@ -51,23 +52,47 @@ pub async fn run_websocket() -> Result<(), Error> {
     .await
 }
 
-/// The keep-alive function's whole `main`: every scheduled event runs one sweep
-/// ([`crate::relay::stored::StoredRelay::sweep`]).
+/// The keep-alive function's whole `main`. Its two events: the schedule's, which runs one sweep
+/// ([`crate::relay::stored::StoredRelay::sweep`]), and a batch of the table's stream records of
+/// queues handed off, each delivered ([`crate::relay::stored::StoredRelay::drain`]). A failed
+/// delivery fails the batch, and Lambda retries it (`template.yaml`, the `HandOff` event).
 pub async fn run_keepalive() -> Result<(), Error> {
     init_tracing();
     let dep = Deployment::from_env().await?;
     let dep = &dep;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let sweep = within(deadline_of(&event.context), dep.relay.sweep()).await?;
-            tracing::info!(
-                kept_alive = sweep.kept_alive,
-                gone = sweep.gone,
-                flushed = sweep.flushed,
-                "keep-alive sweep"
-            );
-            Ok::<_, Error>(())
+            let deadline = deadline_of(&event.context);
+            within(deadline, handle_keepalive(dep, &event.payload)).await
         },
     ))
     .await
+}
+
+/// One event of the keep-alive function: a stream batch of queues handed off, or else the
+/// schedule's.
+pub async fn handle_keepalive(dep: &Deployment, event: &serde_json::Value) -> Result<(), Error> {
+    let Some(records) = event.get("Records").and_then(serde_json::Value::as_array) else {
+        let sweep = dep.relay.sweep().await?;
+        tracing::info!(
+            kept_alive = sweep.kept_alive,
+            gone = sweep.gone,
+            flushed = sweep.flushed,
+            "keep-alive sweep"
+        );
+        return Ok(());
+    };
+    for record in records {
+        let key = record
+            .pointer("/dynamodb/Keys/pk/S")
+            .and_then(serde_json::Value::as_str);
+        let Some((room, member)) = key.and_then(queue_of_key) else {
+            // Not a queue item (the filter lets none through): nothing to deliver.
+            tracing::warn!(key, "stream record of no queue ignored");
+            continue;
+        };
+        let delivered = dep.relay.drain(&room, &member).await?;
+        tracing::info!(%room, client = %member, delivered, "handed-off queue");
+    }
+    Ok(())
 }

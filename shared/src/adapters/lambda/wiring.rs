@@ -6,7 +6,8 @@ use super::settings::{ConfigError, DeployConfig, env};
 use crate::adapters::apigw::ApiGatewayConnections;
 use crate::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client_from, sdk_config};
 use crate::config::{Settings, TURN_TTL, TurnAuth, split_list};
-use crate::ports::{Clock, Connections, PostError, RoomStore, SystemClock};
+use crate::domain::ids::{ClientId, RoomId};
+use crate::ports::{Clock, Connections, Handoffs, PostError, RoomStore, SystemClock};
 use crate::relay::stored::StoredRelay;
 use crate::service::RoomService;
 use async_trait::async_trait;
@@ -34,6 +35,19 @@ impl Connections for NoConnections {
     async fn close(&self, _: &str) {}
 }
 
+/// Hand-offs when deployed: the write that hands a queue off sets the attribute the table's
+/// stream is filtered on, and the stream starts the `keepalive` function with the queue's key
+/// (`template.yaml`, its `HandOff` event; [`super::run_keepalive`]). Nothing is left to do in
+/// the process that handed it off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableStreamTrigger;
+
+impl Handoffs for TableStreamTrigger {
+    fn handed_off(&self, room: &RoomId, member: &ClientId) {
+        tracing::debug!(%room, client = %member, "queue handed off to the table's stream");
+    }
+}
+
 /// What a function process builds once: the service and the relay over one store.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -52,24 +66,35 @@ impl Deployment {
         store: Arc<dyn RoomStore>,
         connections: Arc<dyn Connections>,
     ) -> Self {
-        Self::on_clock(config, store, connections, Arc::new(SystemClock))
+        Self::on_clock(
+            config,
+            store,
+            connections,
+            Arc::new(SystemClock),
+            Arc::new(TableStreamTrigger),
+        )
     }
 
-    /// [`Deployment::new`] on `clock` (the emulator's, which tests can move forward).
+    /// [`Deployment::new`] on `clock` (the emulator's, which tests can move forward), with
+    /// `handoffs` starting the delivery of a queue handed off (the stand-in's table stream).
     pub fn on_clock(
         config: DeployConfig,
         store: Arc<dyn RoomStore>,
         connections: Arc<dyn Connections>,
         clock: Arc<dyn Clock>,
+        handoffs: Arc<dyn Handoffs>,
     ) -> Self {
         let settings = Arc::new(config.settings);
-        let relay = Arc::new(StoredRelay::new(
-            store.clone(),
-            clock.clone(),
-            settings.clone(),
-            config.relay,
-            connections,
-        ));
+        let relay = Arc::new(
+            StoredRelay::new(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+                config.relay,
+                connections,
+            )
+            .with_handoffs(handoffs),
+        );
         let service = RoomService::new(store, relay.clone(), settings.clone()).with_clock(clock);
         Self {
             service,
