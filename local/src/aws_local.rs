@@ -565,3 +565,70 @@ async fn manage_reply(aws: &AwsLocal, id: &str, req: Request) -> ManagementReply
         _ => ManagementReply::MethodNotAllowed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use room::adapters::lambda::DeployConfig;
+    use room::adapters::memory::MemoryRoomStore;
+    use room::service::JoinReply;
+    use room::testing::FakeConnections;
+
+    /// A hand-off reaches the stand-in's table stream, and the keep-alive invocation it starts
+    /// delivers the queue once posts work again, with no other frame and no sweep.
+    #[tokio::test]
+    async fn the_table_stream_starts_the_delivery_of_a_queue_handed_off() {
+        let config =
+            DeployConfig::from_lookup(|k| (k == "TABLE_NAME").then(|| "t".into())).unwrap();
+        let conns = Arc::new(FakeConnections::default());
+        let (stream, records) = table_stream();
+        let deployment = Deployment::on_clock(
+            config,
+            Arc::new(MemoryRoomStore::new()),
+            conns.clone(),
+            Arc::new(room::ports::SystemClock),
+            Arc::new(stream),
+        );
+        let aws = AwsLocal::new(deployment, GatewayOptions::default(), records);
+        let (stop, shutdown) = watch::channel(false);
+        let trigger = tokio::spawn(stream_trigger(aws.clone(), shutdown));
+        let dep = &aws.deployment;
+        let r = RoomId::parse("stream2").unwrap();
+        for conn in ["ca", "cb"] {
+            let JoinReply::Joined { client_id, .. } = dep.service.join(&r, false).await.unwrap()
+            else {
+                panic!("not joined");
+            };
+            conns.open(conn);
+            let register =
+                format!(r#"{{"cmd":"register","roomid":"stream2","clientid":"{client_id}"}}"#);
+            dep.relay.on_frame(conn, &register).await;
+        }
+        conns.fail_posts("cb", true);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let send = r#"{"cmd":"send","msg":"{\"type\":\"offer\",\"sdp\":\"x\"}"}"#;
+        room::retry::within(deadline, dep.relay.on_frame("ca", send)).await;
+        assert!(conns.take("ca").is_empty(), "no error frame");
+        let failed = conns.failed_posts();
+        assert!(failed > 1, "{failed} posts");
+        conns.fail_posts("cb", false);
+        // The keep-alive invocation the hand-off started may already have failed once more and
+        // handed off again; one of them delivers within a few stream polls.
+        let got = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let got = conns.take("cb");
+                if !got.is_empty() {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the handed-off queue was delivered");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("offer"));
+        stop.send(true).unwrap();
+        trigger.await.unwrap();
+    }
+}
