@@ -108,6 +108,16 @@ async fn runtime_api(
     }
 }
 
+/// A started function process, killed and reaped when dropped (also when a run fails).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -119,7 +129,7 @@ async fn main() -> Result<()> {
         let events = vec![event(&args.path, 2 * n), event(&args.path, 2 * n + 1)];
         let server = tokio::spawn(runtime_api(listener, events, tx));
         let start = Instant::now();
-        let mut child = tokio::process::Command::new(&args.binary)
+        let child = std::process::Command::new(&args.binary)
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "cold")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
@@ -128,9 +138,9 @@ async fn main() -> Result<()> {
             // As deployed: the endpoint override only points the function at DynamoDB Local, so
             // it keeps the built-in Amazon roots instead of loading the machine's.
             .env("TLS_ROOTS", "aws")
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("start {}", args.binary))?;
+        let child = Stopped(child);
         // Poll, answer, poll, answer.
         let mut times = Vec::new();
         while times.len() < 4 {
@@ -158,7 +168,7 @@ async fn main() -> Result<()> {
         ready.push(times[0] - start);
         first.push(times[1] - times[0]);
         warm.push(times[3] - times[2]);
-        let _ = child.kill().await;
+        drop(child);
         server.abort();
     }
     let line = |name: &str, samples: &mut Vec<Duration>| {
