@@ -11,7 +11,55 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-log() { printf '\n== %s\n' "$*"; }
+# Every stage starts with `log`; the run ends with a table of the stages and their times (also
+# when a stage fails), and a stage that prints nothing for a while is still seen to run: a line
+# every 50 seconds names it and how long it has taken.
+mkdir -p target
+stage_file="$PWD/target/ci-stage"
+stage_names=()
+stage_times=()
+stage=""
+stage_start=$SECONDS
+end_stage() {
+    if [ -n "$stage" ]; then
+        stage_names+=("$stage")
+        stage_times+=($((SECONDS - stage_start)))
+    fi
+    stage=""
+}
+log() {
+    end_stage
+    stage="$*"
+    stage_start=$SECONDS
+    printf '%s %s\n' "$(date +%s)" "$stage" >"$stage_file"
+    printf '\n== %s\n' "$*"
+}
+stage_table() {
+    local rc=$?
+    end_stage
+    [ -n "${ticker:-}" ] && kill "$ticker" 2>/dev/null
+    rm -f "$stage_file"
+    printf '\n== stage times (%s)\n' "$([ "$rc" -eq 0 ] && echo passed || echo "failed, exit $rc")"
+    local i
+    for i in "${!stage_names[@]}"; do
+        printf '%4d:%02d  %s\n' $((stage_times[i] / 60)) $((stage_times[i] % 60)) "${stage_names[i]}"
+    done
+    printf '%4d:%02d  total\n' $((SECONDS / 60)) $((SECONDS % 60))
+    return "$rc"
+}
+trap stage_table EXIT
+(
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do
+        sleep 50 &
+        nap=$!
+        wait "$nap"
+        read -r started name <"$stage_file" 2>/dev/null || continue
+        elapsed=$(($(date +%s) - started))
+        printf '   ... still running: %s (%d:%02d)\n' "$name" $((elapsed / 60)) $((elapsed % 60))
+    done
+) &
+ticker=$!
 # One line for each thing the script installs, so a run says what it changed on the machine.
 installing() { printf '+ installing %s\n' "$*"; }
 as_root() {
@@ -161,17 +209,17 @@ log "tests (memory store, relay, browsers, coturn)"
 APPRTC_REQUIRE_BROWSER=1 APPRTC_REQUIRE_COTURN=1 cargo test --workspace --all-features
 
 log "the relay suite (docs/protocol.md §7.2-7.3) against the compatibility listener (port 8089's paths)"
-APPRTC_TEST_RELAY_PORT=1 cargo test --all-features -p apprtc-local --test relay
+APPRTC_TEST_RELAY_PORT=1 cargo test --workspace --all-features --test emulator relay::
 
 log "the relay suite and the call sequences against the AWS path (aws-local: every frame its own invocation, 10 ms jitter)"
-APPRTC_TEST_BACKEND=aws-local cargo test --all-features -p apprtc-local --test relay --test calls
+APPRTC_TEST_BACKEND=aws-local cargo test --workspace --all-features --test emulator -- relay:: calls::
 
 log "tests against DynamoDB Local (contract, races, the AWS path through aws-local)"
 APPRTC_REQUIRE_DYNAMODB=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
-    infra/dynamodb/local.sh cargo test --all-features -p room -p apprtc-local \
-    --test contract --test races --test store_faults --test aws_local --test store_outage --test keepalive
+    infra/dynamodb/local.sh cargo test --workspace --all-features \
+    --test room_suite --test emulator -- contract:: races:: store_faults:: aws_local:: store_outage:: keepalive::
 APPRTC_REQUIRE_BROWSER=1 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh \
-    infra/dynamodb/local.sh cargo test --all-features -p apprtc-local --test browser -- aws_path
+    infra/dynamodb/local.sh cargo test --workspace --all-features --test emulator -- browser::browsers_call_through_the_aws_path
 
 log "Lambda functions under cargo lambda watch, against DynamoDB Local"
 CARGO_NET_OFFLINE=true infra/dynamodb/isolated.sh infra/dynamodb/local.sh infra/lambda/watch-smoke.sh

@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-cargo build --release --locked -p apprtc-local -p apprtc-bench -p join 2>/dev/null
+echo "# building apprtc-local, the benchmark tools and the join function (release)"
+cargo build --release --locked -p apprtc-local -p apprtc-bench -p join
 bin="$root/target/release"
 # 9 990 rooms need 19 980 descriptors in the server and as many in the generator.
 ulimit -n "$(ulimit -Hn)"
@@ -41,17 +42,19 @@ if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset
 ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 port=$((10000 + RANDOM % (ephemeral_low - 10000 - 100)))
 server_bin="$bin/apprtc-local"
+# The server's log of the last run, kept for a look after a failure.
+server_log="$root/target/bench-server.log"
 start_server() {
     # Benchmarks measure the relay, not the abuse limits: per-socket rate limits off.
     TOKIO_WORKER_THREADS=1 $pin_server "$server_bin" --no-tls --no-relay-port \
         --listen "127.0.0.1:$port" --max-messages-per-second 1000000 --message-burst 1000000 \
-        --max-sockets 30000 "$@" >/tmp/apprtc-bench-server.log 2>&1 &
+        --max-sockets 30000 "$@" >"$server_log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
         sleep 0.05
     done
-    echo "server did not start" >&2; cat /tmp/apprtc-bench-server.log >&2; exit 1
+    echo "server did not start" >&2; cat "$server_log" >&2; exit 1
 }
 stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; port=$((port + 1)); }
 trap 'stop_server' EXIT
@@ -151,8 +154,8 @@ if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
     echo "skipped in the DynamoDB pass (the same call as without it)"
 elif command -v chromedriver >/dev/null; then
     if $quick; then setups=1; else setups=10; fi
-    APPRTC_CALL_SETUP_RUNS=$setups cargo test --all-features -p apprtc-local --test browser \
-        -- --ignored call_setup_time --nocapture 2>/dev/null | grep '^call_setup_ms'
+    APPRTC_CALL_SETUP_RUNS=$setups cargo test --workspace --all-features --test emulator \
+        -- --ignored browser::call_setup_time --nocapture 2>/dev/null | grep '^call_setup_ms'
 else
     echo "skipped: chromium and chromium-driver are not installed (the test command installs them)"
 fi

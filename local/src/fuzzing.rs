@@ -1,5 +1,5 @@
 //! The RFC 6455 decoder against `tungstenite`: the entry point of the `websocket_frames` fuzz
-//! target, and the comparison the differential test (`local/tests/codec_differential.rs`) runs on
+//! target, and the comparison the differential test (`local/tests/emulator/codec_differential.rs`) runs on
 //! generated streams. Both read a client's byte stream (server role) and must deliver the same
 //! messages and end the same way, but for the differences [`compare`] lists.
 

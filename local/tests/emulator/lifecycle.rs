@@ -2,7 +2,7 @@
 //! within a bound; after a restart clients can rejoin and no ghost occupant survives.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::process::Process;
 use common::*;
 use std::time::Duration;

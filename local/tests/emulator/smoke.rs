@@ -1,5 +1,6 @@
+//! Two clients relay through one process: the shortest whole path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 use common::*;
 
 #[tokio::test]

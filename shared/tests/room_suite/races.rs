@@ -3,7 +3,7 @@
 //! exactly one initiator, a saved message handed over or forwarded exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use room::ports::RoomStore;
 use room::service::JoinReply;

@@ -3,7 +3,7 @@
 //! Android clients configured the old way keep working.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use apprtc_local::config::Config;
 use apprtc_local::{Listeners, Server};
 use clap::Parser;

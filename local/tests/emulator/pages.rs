@@ -5,7 +5,7 @@
 #![cfg(feature = "aws-local")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use lambda_http::Body;
 use room::adapters::lambda::{DeployConfig, Deployment, Route, handle};

@@ -5,6 +5,36 @@
 pub mod coturn;
 pub mod process;
 
+/// A directory of its own under the system's temporary directory, removed with everything in it
+/// (keys included) when dropped: when its test ends, passing or failing.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new, empty directory named after `prefix`, the process and a counter.
+    pub fn new(prefix: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        // A leftover of an earlier process with the same id goes first.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 use apprtc_local::config::Config;
 use apprtc_local::{Listeners, Server};
 use bytes::Bytes;
@@ -562,6 +592,34 @@ pub fn room(tag: &str) -> String {
             .unwrap()
             .as_nanos()
     )
+}
+
+/// A new table of the test's own on DynamoDB Local, when `AWS_ENDPOINT_URL_DYNAMODB` is set:
+/// for a test whose keep-alive sweep posts to every registered connection of its table, which
+/// would take other tests' sockets (each stand-in knows only its own connections, where one API
+/// Gateway knows all of them) if they shared it. Created by `infra/dynamodb/create-table.py`, the
+/// one place of the table's schema, with the Python of `target/venv` when there is one.
+pub fn own_table(tag: &str) -> Option<String> {
+    std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB")?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join("target/venv/bin/python3");
+    let python = if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    };
+    let name = room(tag);
+    let out = std::process::Command::new(python)
+        .arg(root.join("infra/dynamodb/create-table.py"))
+        .arg(&name)
+        .output()
+        .expect("run infra/dynamodb/create-table.py");
+    assert!(
+        out.status.success(),
+        "create-table.py {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(name)
 }
 
 /// A server on the AWS path with `extra` flags, on DynamoDB when `AWS_ENDPOINT_URL_DYNAMODB` is

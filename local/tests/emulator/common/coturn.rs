@@ -13,6 +13,8 @@ pub struct Coturn {
     child: Child,
     /// Its UDP and TCP port.
     pub port: u16,
+    /// Where its pid file goes; removed after the process stopped (fields drop after `drop`).
+    dir: super::TempDir,
 }
 
 impl Drop for Coturn {
@@ -55,7 +57,13 @@ fn free_port() -> u16 {
 pub async fn start_coturn() -> Coturn {
     let port = free_port();
     let relay_min = free_port().clamp(20_000, 60_000);
+    // coturn writes a pid file (by default /var/run or /var/tmp): into a directory of the test's.
+    let dir = super::TempDir::new("apprtc-coturn");
     let child = Command::new("turnserver")
+        .arg(format!(
+            "--pidfile={}",
+            dir.join("turnserver.pid").display()
+        ))
         .args([
             "--use-auth-secret",
             &format!("--static-auth-secret={SECRET}"),
@@ -88,5 +96,5 @@ pub async fn start_coturn() -> Coturn {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Coturn { child, port }
+    Coturn { child, port, dir }
 }

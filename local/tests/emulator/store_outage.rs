@@ -1,11 +1,11 @@
 //! The room API when the DynamoDB table fails (stopped, hung, slow, throttling), on both
-//! backends. A test binary of its own: test binaries run one after another, so no other server
-//! shares the table meanwhile (an AWS-path server's keep-alive sweep scans every registered
-//! connection of the table, and would take this one's sockets for gone ones).
+//! backends. Other tests' servers share the table, but none of them sweeps it (the keep-alive
+//! test has a table of its own): a sweep posts to every registered connection of its table and
+//! would take this test's sockets for gone ones.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../shared/tests/support/fault_proxy.rs"]
+use crate::common;
+#[path = "../../../shared/tests/room_suite/support/fault_proxy.rs"]
 mod fault_proxy;
 use common::*;
 

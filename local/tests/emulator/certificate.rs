@@ -3,21 +3,12 @@
 //! client used.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use apprtc_local::tls;
 use std::process::Command;
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "apprtc-cert-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp_dir(tag: &str) -> common::TempDir {
+    common::TempDir::new(&format!("apprtc-cert-{tag}"))
 }
 
 /// Subject alternative names as OpenSSL prints them (`IP Address:...`, `DNS:...`).

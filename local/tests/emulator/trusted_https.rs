@@ -8,7 +8,7 @@
 //! libnss3-tools`); without them it is skipped with a message, unless `APPRTC_REQUIRE_BROWSER=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use apprtc_local::config::Config;
 use apprtc_local::tls::{self, CertInfo, CertSource};
@@ -17,23 +17,14 @@ use clap::Parser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "apprtc-ca-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp_dir(tag: &str) -> common::TempDir {
+    common::TempDir::new(&format!("apprtc-ca-{tag}"))
 }
 
 /// A server over TLS on 127.0.0.1 (main and compatibility listeners); stops when dropped.
@@ -334,7 +325,7 @@ fn chromium_and_certutil() -> Option<&'static str> {
 
 /// A home directory whose NSS database (where Chromium on Linux reads the user's trust
 /// anchors) holds `ca` if given, and nothing else.
-fn nss_home(tag: &str, ca: Option<&Path>) -> PathBuf {
+fn nss_home(tag: &str, ca: Option<&Path>) -> common::TempDir {
     let home = temp_dir(tag);
     let db = home.join(".pki/nssdb");
     std::fs::create_dir_all(&db).unwrap();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-mod support;
+use crate::support;
 use support::stores;
 
 const START: u64 = 1_800_000_000_000;

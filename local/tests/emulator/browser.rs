@@ -7,14 +7,14 @@
 //! Screenshots go to `target/artifacts/browser/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use apprtc_local::config::Config;
 use apprtc_local::{Listeners, Server};
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Parser;
-use common::TestServer;
+use common::{TempDir, TestServer};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -137,14 +137,14 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-browser");
-    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let server = TlsServer::start(&tmp.join("state")).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver.log")).await;
     let room = format!("browser{}", std::process::id());
     let url = format!("https://{}/r/{room}", server.addr);
 
     // A on a desktop-sized window, B on a phone-sized one (portrait).
-    let a = driver.browser("a", (1280, 800), &tmp.0, &[]).await;
-    let b = driver.browser("b", (412, 915), &tmp.0, &[]).await;
+    let a = driver.browser("a", (1280, 800), &tmp, &[]).await;
+    let b = driver.browser("b", (412, 915), &tmp, &[]).await;
     eprintln!("[{:>5.1}s] browsers up", started.elapsed().as_secs_f64());
 
     a.goto(&url).await;
@@ -221,7 +221,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
         .browser(
             "c",
             (915, 412),
-            &tmp.0,
+            &tmp,
             &["--use-fake-device-for-media-stream=device-count=3"],
         )
         .await;
@@ -410,9 +410,9 @@ async fn stats_panel_opens_with_i_and_the_button_and_shows_the_call() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-stats");
-    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let server = TlsServer::start(&tmp.join("state")).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver-stats.log")).await;
-    let s = driver.browser("stats", (1280, 800), &tmp.0, &[]).await;
+    let s = driver.browser("stats", (1280, 800), &tmp, &[]).await;
     s.goto(&format!(
         "https://{}/r/stats{}?debug=loopback",
         server.addr,
@@ -516,13 +516,13 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-devices");
-    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let server = TlsServer::start(&tmp.join("state")).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver-devices.log")).await;
     let d = driver
         .browser(
             "devices",
             (800, 600),
-            &tmp.0,
+            &tmp,
             &["--use-fake-device-for-media-stream=device-count=3"],
         )
         .await;
@@ -662,11 +662,11 @@ async fn ice_restart_renegotiates_and_the_call_goes_on() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-restart");
-    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let server = TlsServer::start(&tmp.join("state")).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver-restart.log")).await;
     let url = format!("https://{}/r/restart{}", server.addr, std::process::id());
-    let a = driver.browser("restart-a", (640, 480), &tmp.0, &[]).await;
-    let b = driver.browser("restart-b", (640, 480), &tmp.0, &[]).await;
+    let a = driver.browser("restart-a", (640, 480), &tmp, &[]).await;
+    let b = driver.browser("restart-b", (640, 480), &tmp, &[]).await;
     a.goto(&url).await;
     a.wait_state(&["waiting"]).await;
     b.goto(&url).await;
@@ -798,7 +798,7 @@ async fn relay_only_call_goes_through_coturn() {
     );
     let tmp = TempDir::new("apprtc-relay");
     let server = TlsServer::start_with(
-        &tmp.0.join("state"),
+        &tmp.join("state"),
         &[
             "--turn-urls",
             &urls,
@@ -815,8 +815,8 @@ async fn relay_only_call_goes_through_coturn() {
         server.addr,
         std::process::id()
     );
-    let a = driver.browser("relay-a", (800, 600), &tmp.0, &[]).await;
-    let b = driver.browser("relay-b", (800, 600), &tmp.0, &[]).await;
+    let a = driver.browser("relay-a", (800, 600), &tmp, &[]).await;
+    let b = driver.browser("relay-b", (800, 600), &tmp, &[]).await;
     a.goto(&url).await;
     a.wait_state(&["waiting"]).await;
     b.goto(&url).await;
@@ -942,7 +942,7 @@ async fn browsers_call_through_the_aws_path() {
             "30s",
         ]);
     }
-    let server = TlsServer::start_with(&tmp.0.join("state"), &flags).await;
+    let server = TlsServer::start_with(&tmp.join("state"), &flags).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver-aws.log")).await;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -953,8 +953,8 @@ async fn browsers_call_through_the_aws_path() {
         server.addr,
         std::process::id()
     );
-    let a = driver.browser("aws-a", (800, 600), &tmp.0, &[]).await;
-    let b = driver.browser("aws-b", (800, 600), &tmp.0, &[]).await;
+    let a = driver.browser("aws-a", (800, 600), &tmp, &[]).await;
+    let b = driver.browser("aws-b", (800, 600), &tmp, &[]).await;
     a.goto(&url).await;
     a.wait_state(&["waiting"]).await;
     b.goto(&url).await;
@@ -1022,10 +1022,10 @@ async fn call_setup_time() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let tmp = TempDir::new("apprtc-setup");
-    let server = TlsServer::start(&tmp.0.join("state")).await;
+    let server = TlsServer::start(&tmp.join("state")).await;
     let driver = Chromedriver::start(&artifacts.join("chromedriver-setup.log")).await;
-    let a = driver.browser("setup-a", (640, 480), &tmp.0, &[]).await;
-    let b = driver.browser("setup-b", (640, 480), &tmp.0, &[]).await;
+    let a = driver.browser("setup-a", (640, 480), &tmp, &[]).await;
+    let b = driver.browser("setup-b", (640, 480), &tmp, &[]).await;
     let mut times = Vec::new();
     for i in 0..runs {
         let url = format!("https://{}/r/setup{}-{i}", server.addr, std::process::id());
@@ -1536,26 +1536,5 @@ impl Browser {
             .wd
             .call("DELETE", &format!("/session/{}", self.id), None)
             .await;
-    }
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -4,7 +4,7 @@
 //! never notices. The server is the built binary in its own process, so its memory is its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::process::Process;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,7 +1,7 @@
 //! Metrics, readiness, logs and the health-check mode, over real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use apprtc_local::{Listeners, Server, ServerOptions};
 use common::{TestServer, WAIT, answer, offer};
@@ -280,7 +280,7 @@ fn healthcheck(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn healthcheck_mode_exits_zero_on_a_ready_server_and_one_otherwise() {
-    let state = std::env::temp_dir().join(format!("apprtc-healthcheck-{}", std::process::id()));
+    let state = common::TempDir::new("apprtc-healthcheck");
     // Over TLS with the generated certificate, as in the container.
     let server = Spawned::start(&["--state-dir", state.to_str().unwrap()], &[]);
     let addr = server.addr();
@@ -291,7 +291,7 @@ fn healthcheck_mode_exits_zero_on_a_ready_server_and_one_otherwise() {
     let out = healthcheck(&["--listen", &format!("0.0.0.0:{}", addr.port())]);
     assert!(out.status.success(), "{out:?}");
     drop(server);
-    let _ = std::fs::remove_dir_all(&state);
+    drop(state);
 
     let plain = Spawned::start(&["--no-tls"], &[]);
     let addr = plain.addr();

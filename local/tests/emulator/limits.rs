@@ -3,7 +3,7 @@
 //! are unit-tested in `limits.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

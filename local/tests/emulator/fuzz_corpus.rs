@@ -1,5 +1,5 @@
 //! Replays the committed corpus of the `websocket_frames` fuzz target
-//! (`fuzz/corpus/websocket_frames/`) through its entry point, as `shared/tests/fuzz_corpus.rs`
+//! (`fuzz/corpus/websocket_frames/`) through its entry point, as `shared/tests/room_suite/fuzz_corpus.rs`
 //! does for the `room` targets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

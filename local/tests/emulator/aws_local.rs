@@ -4,7 +4,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` is set (the test command runs it that way too).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 use futures_util::SinkExt;
 

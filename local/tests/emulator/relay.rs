@@ -5,7 +5,7 @@
 //! behaviour is expected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use bytes::Bytes;
 use common::*;
 use futures_util::StreamExt;

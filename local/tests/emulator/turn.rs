@@ -3,7 +3,7 @@
 //! another secret are refused. Skipped without coturn unless `APPRTC_REQUIRE_COTURN=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::coturn::{Coturn, SECRET, coturn_available, start_coturn};
 use common::*;
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! protocol document marks an improvement over the original, the improved behaviour is expected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use base64::Engine as _;
 use common::*;
 use hmac::{Hmac, Mac};

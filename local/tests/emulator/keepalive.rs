@@ -1,21 +1,25 @@
-//! API Gateway's idle timeout against the keep-alive sweep, through `--backend aws-local`. A
-//! test binary of its own: the sweep posts to every registered connection in the table, and an
-//! `aws-local` server of another test sharing the table (DynamoDB Local) would lose its sockets to
-//! it: each stand-in knows only its own connections, where one API Gateway knows all of them.
+//! API Gateway's idle timeout against the keep-alive sweep, through `--backend aws-local`. On
+//! DynamoDB Local the server has a table of its own ([`own_table`]): the sweep posts to every
+//! registered connection of its table, and would take the sockets of other tests' servers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::*;
 
 #[tokio::test]
 async fn idle_sockets_close_and_the_keepalive_holds_registered_ones_open() {
-    let s = aws_server_with(&[
+    let table = own_table("keepalive");
+    let mut flags = vec![];
+    if let Some(t) = &table {
+        flags.extend(["--table", t.as_str()]);
+    }
+    flags.extend([
         "--apigw-idle-timeout",
         "2s",
         "--keepalive-interval",
         "400ms",
-    ])
-    .await;
+    ]);
+    let s = aws_server_with(&flags).await;
     let r = room("aws-idle");
     let a = s.join_id(&r).await;
     let mut wa = s.ws_registered(&r, &a).await;
