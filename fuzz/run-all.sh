@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for the same time (default 600 s each, one after the other) and prints
-# one result line per target. A run reads the committed, minimised corpus (fuzz/corpus/<target>/)
-# and a working corpus, fuzz/grown/<target>/ (git-ignored), and writes what it finds to the
-# working corpus only, so fuzz/corpus/ is never touched and later runs start from everything found
-# so far. A crash stops the run with its input in fuzz/artifacts/<target>/.
+# one result line per target. A run reads the committed seed corpus (fuzz/corpus/<target>/) and a
+# working corpus, fuzz/grown/<target>/ (git-ignored), and writes what it finds to the working
+# corpus only, so fuzz/corpus/ is never touched and later runs start from everything found so far.
+# A crash stops the run with its input in fuzz/artifacts/<target>/.
 #
-# --minimise merges fuzz/grown/<target>/ back into fuzz/corpus/<target>/: only the grown inputs
-# that add coverage to the committed corpus go in (the smallest such set, libFuzzer's set-cover
-# merge), none goes out. --minimise-all rebuilds fuzz/corpus/<target>/ as the smallest set of
-# fuzz/corpus/<target>/ and fuzz/grown/<target>/ with their coverage (what
-# `cargo fuzz cmin -- -set_cover_merge=1` does), keeping the pinned regression inputs
-# (regression-*) whatever it picks. Given alone, either merges without fuzzing; with seconds it
-# fuzzes first. Commit fuzz/corpus/ afterwards.
+# The committed corpus is a small seed, capped per target (`cap` below; the repository keeps at
+# most 500 inputs in all): the inputs that cover the most edges, then features, picked greedily
+# by pick-seed.py from libFuzzer's per-input coverage (merge control files). Inputs named
+# regression-* are pinned: always kept, and counted in the cap.
+# --minimise adds to fuzz/corpus/<target>/ the grown inputs that add the most coverage, while it
+# holds fewer inputs than the cap, and removes none; it says when the cap stops it.
+# --minimise-all re-picks fuzz/corpus/<target>/ up to the cap from fuzz/corpus/<target>/ and
+# fuzz/grown/<target>/ together, keeping the regression-* inputs.
+# Given alone, either merges without fuzzing; with seconds it fuzzes first. Commit fuzz/corpus/
+# afterwards.
 #
 #   fuzz/run-all.sh [seconds_per_target]                    fuzz, growing fuzz/grown/
-#   fuzz/run-all.sh --minimise|--minimise-all [seconds]     merge fuzz/grown/ into fuzz/corpus/
+#   fuzz/run-all.sh --minimise|--minimise-all [seconds]     pick from fuzz/grown/ into fuzz/corpus/
 set -euo pipefail
 cd "$(dirname "$0")"
+# Most inputs each target's committed seed may hold (480 in all, under the 500 the repository
+# allows); a target not listed gets default_cap.
+declare -A cap=([ids_and_paths]=30 [lambda_event]=210 [relay_frame]=95 [signaling_message]=90
+    [websocket_frames]=55)
+default_cap=50
 seconds=600 fuzz=1 minimise=0
 for arg in "$@"; do
     case $arg in
@@ -56,24 +64,35 @@ if [ "$minimise" != 0 ]; then
     for t in $targets; do
         mkdir -p "grown/$t"
         tmp=$(mktemp -d "grown/.merge-$t.XXXXXX")
-        mkdir "$tmp/out"
-        # The merge's starting set (its first directory) is kept whole; the other directories
-        # only add the inputs that bring coverage it lacks.
+        # Every input's coverage, edges alone then edges with hit counts: a set-cover merge into
+        # a throwaway directory writes each input's full feature set to its control file.
+        for kind in edges features; do
+            [ $kind = edges ] && counters=0 || counters=1
+            mkdir "$tmp/$kind"
+            if ! cargo fuzz run -s none -O "$t" "$tmp/$kind" "corpus/$t" "grown/$t" -- -merge=1 \
+                -set_cover_merge=1 -use_counters=$counters -merge_control_file="$tmp/$kind.cf" \
+                >"$tmp/log" 2>&1; then
+                echo "$t: merge FAILED, fuzz/corpus/$t left as it was"; tail -40 "$tmp/log"; exit 1
+            fi
+        done
         if [ "$minimise" = all ]; then
-            find "corpus/$t" -maxdepth 1 -type f -name 'regression-*' -exec cp {} "$tmp/out/" \;
-            inputs=("corpus/$t" "grown/$t")
+            keep=$(find "corpus/$t" -maxdepth 1 -type f -name 'regression-*' | sort)
         else
-            cp -pr "corpus/$t/." "$tmp/out/"
-            inputs=("grown/$t")
+            keep=$(find "corpus/$t" -maxdepth 1 -type f | sort)
         fi
-        if ! cargo fuzz run -s none -O "$t" "$tmp/out" "${inputs[@]}" \
-            -- -merge=1 -set_cover_merge=1 >"$tmp/log" 2>&1 || [ "$(count "$tmp/out")" = 0 ]; then
-            echo "$t: merge FAILED, fuzz/corpus/$t left as it was"; tail -40 "$tmp/log"; exit 1
+        # shellcheck disable=SC2086 # input names are hashes or regression-<word>: no spaces
+        python3 pick-seed.py "${cap[$t]:-$default_cap}" "$tmp/edges.cf" "$tmp/features.cf" $keep \
+            >"$tmp/seed" 2>"$tmp/summary"
+        mkdir "$tmp/out"
+        xargs -r cp -p -t "$tmp/out" <"$tmp/seed"
+        if [ "$(count "$tmp/out")" = 0 ]; then
+            echo "$t: no seed picked, fuzz/corpus/$t left as it was"; cat "$tmp/summary"; exit 1
         fi
         before=$(count "corpus/$t")
-        from_grown=$(comm -12 <(ls "$tmp/out" | sort) <(comm -13 <(ls "corpus/$t" | sort) <(ls "grown/$t" | sort)) | wc -l)
+        from_grown=$(grep -c "^grown/" "$tmp/seed" || true)
+        summary=$(cat "$tmp/summary")
         rm -rf "corpus/$t" && mv "$tmp/out" "corpus/$t"
         rm -rf "$tmp"
-        echo "$t: merged, corpus $before -> $(count "corpus/$t") inputs ($from_grown from fuzz/grown)"
+        echo "$t: corpus $before -> $(count "corpus/$t") inputs ($from_grown from fuzz/grown); $summary"
     done
 fi
