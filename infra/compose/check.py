@@ -8,7 +8,7 @@
    misspelt key fails instead of being silently ignored).
 3. What the file refers to: build context and Dockerfile, bind-mounted files, named volumes,
    depends_on targets.
-4. That the pieces fit: every APPRTC_* variable is a real apprtc-local setting (local/src/config.rs),
+4. That the pieces fit: every APPRTC_* variable is a real apprtc-local setting (local/src/cli.rs),
    the published ports are the image's (local/Dockerfile), the Dockerfile's build step is the one
    .ci/test.sh runs, the TURN and STUN URLs name HOST_IP and coturn's port over UDP and TCP, the
    relay port range published is the one coturn is told to use, and both servers read the secret
@@ -51,7 +51,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "infra" / "compose" / "schema.json"
-CONFIG_RS = ROOT / "local" / "src" / "config.rs"
+CONFIG_RS = ROOT / "local" / "src" / "cli.rs"
 TEST_SH = ROOT / ".ci" / "test.sh"
 CONTAINERS_MD = ROOT / "docs" / "containers.md"
 

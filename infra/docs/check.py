@@ -10,7 +10,7 @@ Links: every relative link and image in those files must point at a file or fold
 repository, and a `#fragment` at a heading of the target Markdown file. README.md may not link
 outside the repository at all.
 
-Settings: every environment variable of apprtc-local (local/src/config.rs) appears in
+Settings: every environment variable of apprtc-local (local/src/cli.rs) appears in
 docs/settings.md, so a new flag cannot go undocumented.
 
 Usage: python3 infra/docs/check.py      (no third-party packages needed)
@@ -264,7 +264,7 @@ def check_links(problems: list[str]) -> int:
 
 
 def check_settings(problems: list[str]) -> int:
-    config = ROOT / "local" / "src" / "config.rs"
+    config = ROOT / "local" / "src" / "cli.rs"
     table = ROOT / "docs" / "settings.md"
     names = re.findall(r'env\s*=\s*"([A-Z0-9_]+)"', config.read_text())
     text = table.read_text() if table.exists() else ""

@@ -3,7 +3,7 @@
 //! generated streams. Both read a client's byte stream (server role) and must deliver the same
 //! messages and end the same way, but for the differences [`compare`] lists.
 
-use crate::websocket_codec::{Decoder, Limits, Message, ReadError, close_code};
+use crate::websocket::decoder::{Decoder, Limits, Message, ReadError, close_code};
 use std::io::{self, Read, Write};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};

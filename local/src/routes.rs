@@ -1,31 +1,33 @@
-//! HTTP routes: each handler extracts ids and context, calls one `room` use case and returns the
-//! response `room::http` built.
+//! The emulator's HTTP routes: its own (`/ws`, `/status`, `/healthz`, `/readyz`, `/metrics`,
+//! `/qr.svg`, `/ca`) and, for every other path, the one route table of `room::http::routes`, which
+//! the Lambda functions answer with too. Here a request is only read (a bounded body, the
+//! client's address, the listener's scheme), limited and counted.
 
-use crate::App;
-use crate::http::{PeerIp, healthz, not_found_response, read_body, reply};
+use crate::app::App;
+use crate::body::{PeerIp, collider_body_error, message_body_error, read_body, reply};
+use crate::ops::health::{healthz, readiness_response};
 use crate::serve::Scheme;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{MethodRouter, any, get, post};
-use room::http::{
-    ApiError, collider_body_error, error_response, ice_response, join_response, leave_response,
-    message_body_error, message_response, metrics_response, parse_query, qr_response,
-    readiness_response,
-};
-use room::params::RequestContext;
-use room::service::JoinReply;
-use room::{ClientId, RoomId, web};
+use axum::routing::{MethodRouter, any, get};
+use room::config::{RELAY_HTTP_PREFIX, WS_PATH};
+use room::http::routes::{self, Route, Services};
+use room::http::{ApiError, error_response, parse_query, path_segments, relay_status_response};
+use room::service::params::RequestContext;
+#[cfg(feature = "aws-local")]
+use {crate::aws_local::gateway::AwsLocal, std::sync::Arc};
 
-pub fn router(app: App) -> Router {
+/// The main listener's routes; with the aws-local stand-in, its HTTP and WebSocket APIs in place
+/// of the room table's and the sockets'.
+pub fn router(app: App, #[cfg(feature = "aws-local")] aws: Option<Arc<AwsLocal>>) -> Router {
     #[cfg(feature = "aws-local")]
-    if let Some(aws) = &app.aws {
-        let routes = crate::aws_local::router(
-            aws.clone(),
-            app.websocket_limits(),
+    if let Some(aws) = aws {
+        let routes = crate::aws_local::gateway::router(
+            aws,
+            crate::websocket::session::websocket_limits(&app),
             app.sockets.clone(),
             app.shutdown.clone(),
         )
@@ -34,23 +36,30 @@ pub fn router(app: App) -> Router {
         return tracked(routes, &app);
     }
     let routes = Router::new()
-        .route("/", any(page))
-        .route("/r/{room}", any(page))
-        .route("/join/{room}", only_post(post(join)))
-        .route("/message/{room}/{client}", only_post(post(message)))
-        .route("/leave/{room}/{client}", only_post(post(leave)))
-        .route("/params", any(page))
-        .route("/static/{file}", any(page))
-        .route("/v1alpha/iceconfig", any(iceconfig))
-        .route("/ws", get(crate::relay_session::upgrade))
-        .route("/relay/{*path}", any(relay_http))
-        .route("/relay/", any(relay_http_root))
+        .route(WS_PATH, get(crate::websocket::session::upgrade))
+        .route(
+            &format!("{RELAY_HTTP_PREFIX}/status"),
+            get(status).fallback(room_route),
+        )
         .route("/status", get(status))
         .route("/healthz", get(healthz))
-        .fallback(not_found)
+        .fallback(any(room_route))
         .with_state(app.clone())
         .merge(static_router(app.clone()))
         .merge(ops_router(app.clone()));
+    tracked(routes, &app)
+}
+
+/// The relay where the original collider served it (`--relay-port`, default 8089): `/ws`,
+/// `POST|DELETE /<room>/<client>`, `/status`.
+pub fn relay_router(app: App) -> Router {
+    let routes = Router::new()
+        .route(WS_PATH, get(crate::websocket::session::upgrade))
+        .route("/status", get(status))
+        .fallback(any(collider_route))
+        .with_state(app.clone())
+        .merge(ops_router(app.clone()))
+        .merge(crate::tls::ca_page::router(app.ca.clone()));
     tracked(routes, &app)
 }
 
@@ -62,91 +71,35 @@ fn ops_router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Every route, fallback included, timed and logged by [`crate::metrics::track`].
-fn tracked(routes: Router, app: &App) -> Router {
-    routes.layer(axum::middleware::from_fn_with_state(
-        app.metrics.clone(),
-        crate::metrics::track,
-    ))
-}
-
-fn only_get(r: MethodRouter<App>) -> MethodRouter<App> {
-    r.fallback(|| async { reply(error_response(&ApiError::MethodNotAllowed { allow: "GET" })) })
-}
-
-fn only_post(r: MethodRouter<App>) -> MethodRouter<App> {
-    r.fallback(|| async {
-        reply(error_response(&ApiError::MethodNotAllowed {
-            allow: "POST",
-        }))
-    })
-}
-
-/// What the room code needs to know about a request: scheme of the listener, `Host`, query,
-/// `User-Agent`.
-struct Ctx(RequestContext);
-
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let scheme = parts.extensions.get::<Scheme>().map_or("http", |s| s.0);
-        let query = parse_query(parts.uri.query().unwrap_or(""));
-        Ok(Self(RequestContext::from_headers(
-            &parts.headers,
-            scheme,
-            query,
-        )))
-    }
-}
-
-fn room_id(raw: &str) -> Result<RoomId, ApiError> {
-    RoomId::parse(raw).map_err(|e| ApiError::invalid_id("room", e))
-}
-
-fn ids(raw_room: &str, raw_client: &str) -> Result<(RoomId, ClientId), ApiError> {
-    let room = room_id(raw_room)?;
-    let client = ClientId::parse(raw_client).map_err(|e| ApiError::invalid_id("client", e))?;
-    Ok((room, client))
-}
-
-async fn not_found() -> Response {
-    not_found_response()
-}
-
 /// Routes the emulator serves itself in every mode (the room link's QR code, the local
 /// certificate authority).
 fn static_router(app: App) -> Router {
     Router::new()
-        .route("/qr.svg", only_get(get(qr_svg)))
-        .with_state(app.clone())
-        .merge(crate::ca_page::router(app))
+        .route("/qr.svg", only_get(get(crate::tls::qr::qr_svg)))
+        .merge(crate::tls::ca_page::router(app.ca))
 }
 
-/// The pages and the web client's files: [`web::serve_page`] answers them, as it does in the
-/// `web` function.
-async fn page(
-    State(app): State<App>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Ctx(ctx): Ctx,
-) -> Response {
-    let req = web::PageRequest::new(&method, uri.path(), &headers, &ctx);
-    reply(web::serve_page(&req, &app.settings, &app.service).await)
+/// Every route, fallback included, timed and logged by [`crate::ops::metrics::track`].
+fn tracked(routes: Router, app: &App) -> Router {
+    routes.layer(axum::middleware::from_fn_with_state(
+        app.metrics.clone(),
+        crate::ops::metrics::track,
+    ))
 }
 
-async fn join(
-    State(app): State<App>,
-    Path(raw): Path<String>,
-    PeerIp(peer): PeerIp,
-    Ctx(ctx): Ctx,
-) -> Response {
-    let room = match room_id(&raw) {
-        Ok(r) => r,
+fn only_get<S: Clone + Send + Sync + 'static>(r: MethodRouter<S>) -> MethodRouter<S> {
+    r.fallback(|| async { reply(error_response(&ApiError::MethodNotAllowed { allow: "GET" })) })
+}
+
+/// A path of the route table on the main listener.
+async fn room_route(State(app): State<App>, PeerIp(peer): PeerIp, req: Request) -> Response {
+    let (route, ids) = match Route::of(req.uri().path()) {
+        Ok(found) => found,
         Err(e) => return reply(error_response(&e)),
     };
-    if let Some(ip) = peer
+    if route == Route::Join
+        && req.method() == Method::POST
+        && let Some(ip) = peer
         && !app.limiter.allow_join(ip)
     {
         app.metrics.join("TOO_MANY");
@@ -155,114 +108,76 @@ async fn join(
             retry_after: 60,
         }));
     }
-    let result = app.service.join(&room, ctx.loopback()).await;
-    app.metrics.join(match &result {
-        Ok(JoinReply::Joined { .. }) => "SUCCESS",
-        Ok(JoinReply::Full) => "FULL",
-        Ok(JoinReply::Duplicate) => "DUPLICATE_CLIENT",
-        Err(_) => "ERROR",
-    });
-    reply(join_response(&ctx, &app.settings, &room, result))
+    answer(&app, route, &ids, req).await
 }
 
-async fn message(
-    State(app): State<App>,
-    Path((r, c)): Path<(String, String)>,
-    body: Body,
-) -> Response {
-    let (room, client) = match ids(&r, &c) {
+/// A path on the compatibility listener: every one but its own routes is a collider path.
+async fn collider_route(State(app): State<App>, req: Request) -> Response {
+    let ids = match path_segments(req.uri().path()) {
         Ok(ids) => ids,
         Err(e) => return reply(error_response(&e)),
     };
-    let bytes = match read_body(body, app.settings.limits.max_message_bytes).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            app.metrics.dropped("invalid");
-            return reply(message_body_error(&e));
-        }
+    answer(&app, Route::Collider, &ids, req).await
+}
+
+/// Reads what the route needs of `req` and answers it from the route table.
+async fn answer(app: &App, route: Route, ids: &[String], req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let takes_body = match route {
+        Route::Message => parts.method == Method::POST,
+        Route::Collider => parts.method == Method::POST,
+        _ => false,
     };
-    let result = app.service.message(&room, &client, &bytes).await;
-    app.metrics.message_result(&result);
-    reply(message_response(result))
-}
-
-async fn leave(State(app): State<App>, Path((r, c)): Path<(String, String)>) -> Response {
-    match ids(&r, &c) {
-        Ok((room, client)) => reply(leave_response(app.service.leave(&room, &client).await)),
-        Err(e) => reply(error_response(&e)),
-    }
-}
-
-async fn iceconfig(
-    State(app): State<App>,
-    method: Method,
-    headers: HeaderMap,
-    Ctx(ctx): Ctx,
-) -> Response {
-    let origin = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    reply(ice_response(
-        &ctx,
-        &app.settings,
-        &method,
-        origin,
-        app.service.now(),
-    ))
-}
-
-/// The relay where the original collider served it (`--relay-port`, default 8089): `/ws`,
-/// `POST|DELETE /<room>/<client>`, `/status`.
-pub fn relay_router(app: App) -> Router {
-    let routes = Router::new()
-        .route("/ws", get(crate::relay_session::upgrade))
-        .route("/status", get(status))
-        .route("/metrics", get(metrics))
-        .route("/readyz", get(readyz))
-        .route("/{*path}", any(relay_http))
-        .route("/", any(relay_http_root))
-        .with_state(app.clone())
-        .merge(crate::ca_page::router(app.clone()));
-    tracked(routes, &app)
-}
-
-async fn relay_http(State(app): State<App>, Path(path): Path<String>, req: Request) -> Response {
-    collider(app, &format!("/{path}"), req).await
-}
-
-/// The collider prefix with nothing after it: answered like any malformed path ("Invalid path").
-async fn relay_http_root(State(app): State<App>, req: Request) -> Response {
-    collider(app, "/", req).await
-}
-
-/// `path` is what follows the collider prefix (`/relay` here, nothing on the relay port).
-async fn collider(app: App, path: &str, req: Request) -> Response {
-    match *req.method() {
-        // `<wss_post_url>/status` (docs/protocol.md §7.3 case 64): clients only know the
-        // announced prefix.
-        Method::GET if path == "/status" => reply(app.relay.status()),
-        Method::POST => {
-            let max = app.settings.limits.max_message_bytes;
-            let res = match read_body(req.into_body(), max).await {
-                Ok(body) => app.relay.http_post(path, &body).await,
-                Err(e) => collider_body_error(&e),
-            };
-            app.metrics.collider_post(res.status());
-            reply(res)
-        }
-        Method::DELETE => {
-            let res = app.relay.http_delete(path).await;
-            if !res.status().is_success() {
-                app.metrics.error("relay_http");
+    let body = if takes_body {
+        match read_body(body, app.settings.limits.max_message_bytes).await {
+            Ok(body) => body,
+            Err(e) if route == Route::Collider => {
+                let res = collider_body_error(&e);
+                app.metrics.collider_post(res.status());
+                app.relay.count_http(&res);
+                return reply(res);
             }
-            reply(res)
+            Err(e) => {
+                app.metrics.dropped("invalid");
+                return reply(message_body_error(&e));
+            }
         }
-        _ => reply(app.relay.http_other()),
+    } else {
+        drop::<Body>(body);
+        Bytes::new()
+    };
+    let scheme = parts.extensions.get::<Scheme>().map_or("http", |s| s.0);
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let ctx = RequestContext::from_headers(&parts.headers, scheme, query);
+    let request = routes::Request {
+        method: &parts.method,
+        path: parts.uri.path(),
+        ids,
+        headers: &parts.headers,
+        body: &body,
+        ctx: &ctx,
+    };
+    let services = Services {
+        rooms: &app.service,
+        relay: app.relay.stored(),
+        settings: &app.settings,
+    };
+    let res = routes::answer(route, &request, &services, &*app.metrics).await;
+    if route == Route::Collider {
+        if parts.method == Method::POST {
+            app.metrics.collider_post(res.status());
+        } else if parts.method == Method::DELETE && res.status() != StatusCode::OK {
+            app.metrics.error("relay_http");
+        }
+        app.relay.count_http(&res);
     }
+    reply(res)
 }
 
+/// `GET /status` (docs/protocol.md §3.8), also at `<wss_post_url>/status` (§7.3 case 64): clients
+/// only know the announced prefix.
 async fn status(State(app): State<App>) -> Response {
-    reply(app.relay.status())
+    reply(relay_status_response(&app.relay.status()))
 }
 
 /// Readiness: one cheap real store call (a read of one room id; nothing is written).
@@ -270,19 +185,13 @@ async fn readyz(State(app): State<App>) -> Response {
     let store = app
         .service
         .store()
-        .load(&crate::metrics::readyz_room())
+        .load(&crate::ops::metrics::readyz_room())
         .await;
     reply(readiness_response(store.as_ref().map(|_| ())))
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    reply(metrics_response(
+    reply(crate::ops::metrics::metrics_response(
         app.metrics.render(app.limiter.open_sockets()),
     ))
-}
-
-/// `GET /qr.svg?text=<url>`: the room link as a QR code for the page (drawn here, nothing is
-/// fetched from elsewhere).
-async fn qr_svg(Ctx(ctx): Ctx) -> Response {
-    reply(qr_response(ctx.get("text"), crate::qr::svg))
 }

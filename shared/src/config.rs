@@ -2,9 +2,34 @@
 //! binaries reads the environment.
 
 use crate::domain::room::RoomLimits;
-use crate::relay::RelayLimits;
 use std::fmt;
 use std::time::Duration;
+
+/// Relay limits; every value is a documented setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Messages queued per sender while its peer is not registered (the original: 1024).
+    pub max_queued_messages: usize,
+    /// Bytes queued per sender while its peer is not registered.
+    pub max_queued_bytes: usize,
+    /// Frames waiting in one connection's outbound queue before it counts as a slow reader and
+    /// is disconnected.
+    pub outbound_queue: usize,
+    /// Bytes waiting in one connection's outbound queue before it counts as a slow reader (a
+    /// single frame larger than this still goes to an empty queue).
+    pub outbound_bytes: usize,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_queued_messages: 1024,
+            max_queued_bytes: 1024 * 1024,
+            outbound_queue: 1024 + 64,
+            outbound_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
 
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -558,7 +583,6 @@ impl SettingsBuilder {
             max_queued_bytes: self.count(Setting::MaxQueuedBytes, r.max_queued_bytes)?,
             outbound_queue: self.count(Setting::OutboundQueue, r.outbound_queue)?,
             outbound_bytes: self.count(Setting::OutboundBytes, r.outbound_bytes)?,
-            reconnect_grace: limits.reconnect_grace,
         };
         self.check_host_rules(&limits, &relay)?;
         let turn_auth = TurnAuth::from_settings(

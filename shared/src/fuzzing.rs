@@ -3,7 +3,7 @@
 
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::SignalingMessage;
-use crate::relay::frame::{self, Command};
+use crate::domain::message::{self, ClientFrame, ServerFrame};
 
 /// Relay frame decoding: any text either decodes or is an error; a decoded register carries
 /// non-empty ids, a decoded send a non-empty message; encoding any message gives valid JSON.
@@ -11,15 +11,17 @@ pub fn relay_frame(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match frame::decode(text) {
-        Ok(Command::Register { room, client }) => assert!(!room.is_empty() && !client.is_empty()),
-        Ok(Command::Send { msg }) => {
+    match message::decode(text) {
+        Ok(ClientFrame::Register { room, client }) => {
+            assert!(!room.is_empty() && !client.is_empty())
+        }
+        Ok(ClientFrame::Send { msg }) => {
             assert!(!msg.is_empty());
-            let out = frame::encode(&msg, "");
+            let out = ServerFrame::Message(&msg).encode();
             let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
             assert_eq!(v["msg"].as_str(), Some(msg.as_str()));
         }
-        Ok(Command::Unknown) | Err(_) => {}
+        Ok(ClientFrame::Unknown) | Err(_) => {}
     }
 }
 
@@ -101,7 +103,7 @@ pub fn lambda_event(data: &[u8]) {
         Route::Leave,
         Route::IceConfig,
         Route::Collider,
-        Route::Web,
+        Route::Page,
     ] {
         let (parts, body) = clone_request(&req);
         let res = rt.block_on(handle(&dep, route, http::Request::from_parts(parts, body)));

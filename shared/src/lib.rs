@@ -1,16 +1,19 @@
 //! `room`: everything the AppRTC Lambda functions and the `apprtc-local` emulator have in common.
 //!
-//! Layers, inner to outer (dependencies point inwards only):
+//! Layers, inner to outer; a module imports only from its own layer's lower files and from the
+//! layers below it (docs/architecture.md draws the map and a relayed frame's way):
 //!
 //! ```text
-//! domain    ids, signaling messages, room rules (pure: no I/O, no clock)
-//! ports     RoomStore (storage), PeerNotifier (delivery), Clock, IdSource
-//! service   use cases over the ports: join, message, leave, presence; params and ice_config
-//!           are pure functions in `params` and `ice`
-//! relay     the collider protocol: frames, errors, and its rules' two hosts (sockets of this
-//!           process; API Gateway connections)
-//! http      results and errors -> http::Response<String>, once for every adapter
-//! adapters  memory store; Lambda glue (feature `lambda`)
+//! domain    ids, signaling messages, the collider's frames (client and server), the room and
+//!           relay rules: pure, no I/O, no clock                           (retry: the backoff)
+//! ports     RoomStore (storage), Connections and PeerNotifier (delivery), Clock, IdSource
+//! config    typed settings and limits, validated once
+//! service   use cases over the ports, typed outcomes: rooms (join, message, leave), relay (the
+//!           collider protocol over the store, every host's one dispatch), params, ice
+//! http      outcomes and errors -> http::Response<String>, once for every host; the one route
+//!           table (routes) and the pages
+//! adapters  memory and DynamoDB stores, API Gateway connections, this process's sockets and
+//!           their relay host, the Lambda glue (feature `lambda`)
 //! ```
 //!
 //! A room record holds at most two members; every change is a compare-and-swap of the whole
@@ -24,16 +27,12 @@ pub mod domain;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
-pub mod ice;
-pub mod params;
 pub mod ports;
-pub mod relay;
 pub mod retry;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod web;
 
 pub use config::Settings;
 pub use domain::ids::{ClientId, RoomId};
-pub use service::RoomService;
+pub use service::rooms::RoomService;

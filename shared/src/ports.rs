@@ -465,6 +465,12 @@ pub trait PeerNotifier: Send + Sync + std::fmt::Debug {
     /// Delivers or queues `msg`.
     async fn deliver(&self, room: &RoomId, from: &ClientId, msg: &str)
     -> Result<(), DeliveryError>;
+
+    /// Detaches the members of `room` whose connection is gone although no disconnect was
+    /// handled (a lost or late `$disconnect`): each keeps its place for the reconnect grace from
+    /// now. Failures are logged, not answered: the caller's reply stands either way. Without
+    /// connections to check, nothing.
+    async fn detach_gone(&self, _room: &RoomId) {}
 }
 
 /// Time source, injected so that expiry is testable without sleeping.

@@ -1,5 +1,5 @@
 //! What one call costs on AWS, counted rather than estimated: the deployed Lambda handlers run
-//! behind the aws-local stand-in for API Gateway (`apprtc_local::Server::aws_local`), over the
+//! behind the aws-local stand-in for API Gateway (`apprtc_local::server::Server::aws_local`), over the
 //! memory store wrapped in a meter that turns every store call into the DynamoDB request it
 //! stands for (`room::adapters::dynamo`) and its read or write request units. Two clients play
 //! one call as the web client does it through the real HTTP and WebSocket endpoints; the meter,
@@ -16,8 +16,8 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use apprtc_bench::http_client;
-use apprtc_local::config::Config;
-use apprtc_local::{Listeners, Server};
+use apprtc_local::cli::Config;
+use apprtc_local::server::{Listeners, Server};
 use async_trait::async_trait;
 use bytes::Bytes;
 use clap::Parser;
@@ -96,7 +96,7 @@ const WS_INCREMENT: usize = 32 * 1024;
 const HTTP_INCREMENT: usize = 512 * 1024;
 
 /// How long the relay keeps a connection record after the socket closed
-/// (`room::relay::stored::CONNECTION_RECORD_TTL`): every keep-alive scan reads it meanwhile.
+/// (`room::service::relay::CONNECTION_RECORD_TTL`): every keep-alive scan reads it meanwhile.
 const CONNECTION_RECORD_HOURS: f64 = 3.0;
 
 // ------------------------------------------------------------------------------------------
@@ -1047,6 +1047,7 @@ async fn play(args: &Args) -> Result<Measured> {
         settings,
         relay,
         config.server_options(),
+        config.gateway_options(),
         meter.clone(),
         &config.table,
     )

@@ -1,8 +1,8 @@
-//! Lambda function `web`: see `room::adapters::lambda::Route::Web`.
+//! Lambda function `web`: see `room::adapters::lambda::Route::Page`.
 
 use room::adapters::lambda::{Route, run};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run(Route::Web).await
+    run(Route::Page).await
 }

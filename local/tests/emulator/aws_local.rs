@@ -290,7 +290,7 @@ async fn read_until(ws: &mut Ws, inbox: &mut Inbox, done: impl Fn(&Inbox) -> boo
                 continue;
             }
         };
-        if text.as_str() == room::relay::stored::KEEPALIVE_FRAME {
+        if text.as_str() == room::domain::message::KEEPALIVE_FRAME {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();

@@ -9,8 +9,8 @@
 
 use crate::common;
 
-use apprtc_local::config::Config;
-use apprtc_local::{Listeners, Server};
+use apprtc_local::cli::Config;
+use apprtc_local::server::{Listeners, Server};
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Parser;
@@ -48,7 +48,7 @@ async fn static_files_are_served_with_types_and_revalidation() {
         Some("text/javascript; charset=utf-8")
     );
     assert_eq!(js.header("cache-control"), Some("no-cache"));
-    assert_eq!(js.body, room::web::APP_JS);
+    assert_eq!(js.body, room::http::pages::APP_JS);
     let etag = js.header("etag").expect("etag").to_owned();
     let again = server
         .request(
@@ -1133,8 +1133,8 @@ impl TlsServer {
         let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0", "--no-relay-port"];
         args.extend_from_slice(flags);
         let config = Config::try_parse_from(args).expect("flags");
-        let (tls, _) =
-            apprtc_local::tls::server_config(None, None, state_dir, &[]).expect("certificate");
+        let (tls, _) = apprtc_local::tls::certificates::server_config(None, None, state_dir, &[])
+            .expect("certificate");
         let main = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
-use apprtc_local::tls;
+use apprtc_local::tls::certificates as tls;
 use std::process::Command;
 
 fn temp_dir(tag: &str) -> common::TempDir {

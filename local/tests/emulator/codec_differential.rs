@@ -1,4 +1,4 @@
-//! The RFC 6455 decoder (`local/src/websocket_codec.rs`) against `tungstenite`: seeded random client
+//! The RFC 6455 decoder (`local/src/websocket/decoder.rs`) against `tungstenite`: seeded random client
 //! streams (text and binary, fragmented, pings, pongs and closes between fragments, every length
 //! encoding, random masks) with one fault or none, fed to both in random read sizes; both must
 //! deliver the same messages and end the same way (`apprtc_local::fuzzing::compare`, which lists
@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use apprtc_local::fuzzing::{End, compare};
-use apprtc_local::websocket_codec::{Limits, Message, close_code};
+use apprtc_local::websocket::decoder::{Limits, Message, close_code};
 
 /// xorshift64*: enough randomness for stream shapes, reproducible from its seed.
 struct Rng(u64);

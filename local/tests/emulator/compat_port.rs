@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
-use apprtc_local::config::Config;
-use apprtc_local::{Listeners, Server};
+use apprtc_local::cli::Config;
+use apprtc_local::server::{Listeners, Server};
 use clap::Parser;
 use common::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

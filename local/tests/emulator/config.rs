@@ -5,11 +5,11 @@
 #![cfg(feature = "aws-local")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use apprtc_local::config::Config;
+use apprtc_local::cli::Config;
 use clap::Parser;
 use room::adapters::lambda::DeployConfig;
+use room::config::RelayLimits;
 use room::config::{Setting, SettingError, Settings};
-use room::relay::RelayLimits;
 use std::collections::HashMap;
 
 type Given<'a> = &'a [(Setting, &'a str)];
@@ -165,9 +165,8 @@ fn good_values_build_the_same_settings_on_both_hosts() {
     ];
     let deployed = lambda(given).unwrap();
     assert_eq!(emulator(given).unwrap(), deployed);
-    let (settings, relay) = deployed;
+    let (settings, _) = deployed;
     assert_eq!(settings.limits.max_saved_bytes, 5000);
-    assert_eq!(relay.reconnect_grace, settings.limits.reconnect_grace);
     assert_eq!(settings.wshpp_allow.len(), 2);
     let (static_turn, _) =
         lambda(&[(Setting::TurnUsername, "u"), (Setting::TurnCredential, "p")]).unwrap();

@@ -3,7 +3,8 @@
 
 use crate::common;
 
-use apprtc_local::{Listeners, Server, ServerOptions};
+use apprtc_local::app::ServerOptions;
+use apprtc_local::server::{Listeners, Server};
 use common::{TestServer, WAIT, answer, offer};
 use room::Settings;
 use room::adapters::memory::MemoryRoomStore;
@@ -336,7 +337,7 @@ async fn json_logs_are_one_parseable_object_per_line_with_a_line_per_request() {
 
 #[test]
 fn the_json_subscriber_writes_no_escape_codes_even_when_asked_for_colour() {
-    use apprtc_local::logging::{LogFormat, subscriber};
+    use apprtc_local::ops::logging::{LogFormat, subscriber};
     #[derive(Clone, Default)]
     struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Buf {

@@ -1,4 +1,4 @@
-//! The pages and the web client's files are answered by one router (`room::web::serve_page`):
+//! The pages and the web client's files are answered by one router (`room::http::pages::serve_page`):
 //! the emulator's own routes, the deployed `web` function behind the API Gateway stand-in, and
 //! the `web` function called in process give each request the same status, content type and
 //! caching headers, revalidation included.
@@ -90,7 +90,7 @@ async fn in_process(dep: &Deployment, c: &Case) -> Answer {
     if let Some(tag) = &c.if_none_match {
         req = req.header("if-none-match", tag);
     }
-    let res = handle(dep, Route::Web, req.body(Body::Empty).unwrap()).await;
+    let res = handle(dep, Route::Page, req.body(Body::Empty).unwrap()).await;
     let keep = c.same_body && c.method != "HEAD";
     Answer::of(
         res.status().as_u16(),

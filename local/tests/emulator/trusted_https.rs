@@ -10,9 +10,9 @@
 
 use crate::common;
 
-use apprtc_local::config::Config;
-use apprtc_local::tls::{self, CertInfo, CertSource};
-use apprtc_local::{Listeners, Server};
+use apprtc_local::cli::Config;
+use apprtc_local::server::{Listeners, Server};
+use apprtc_local::tls::certificates::{self as tls, CertInfo, CertSource};
 use clap::Parser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

@@ -7,3 +7,4 @@ pub mod dynamo;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod memory;
+pub mod sockets;

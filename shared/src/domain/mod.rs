@@ -1,4 +1,5 @@
-//! The domain: ids, signaling messages and room rules. No I/O, no clock, no SDK types.
+//! The domain: ids, signaling messages, the collider's frames, the room and relay rules. No I/O,
+//! no clock, no SDK types.
 
 pub mod ids;
 pub mod message;

@@ -40,7 +40,7 @@ pub enum Attach {
 
 /// What becomes of a frame from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Send {
+pub enum Forward {
     /// Post it to this connection now (nothing of the sender's waits).
     Direct(String),
     /// Append it to the sender's queue: it waits behind earlier frames or for the peer.
@@ -296,7 +296,7 @@ pub fn detach(
 }
 
 /// The connection of `from`'s peer, when `from` is a member and its peer is registered and
-/// nothing in the room is due for pruning. [`send`] decides [`Send::Direct`] for an idle queue
+/// nothing in the room is due for pruning. [`send`] decides [`Forward::Direct`] for an idle queue
 /// through this, so a caller may read a stored room in place (no copy) and fall back to
 /// [`send`] on `None`.
 pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<&'a str> {
@@ -310,11 +310,11 @@ pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<
 
 /// [`send`] for a frame whose [`direct_route`] answered `peer`: straight on while the sender's
 /// queue is idle, queued behind it otherwise. Lets a caller read the queue and the room at once.
-pub fn send_routed(peer: String, idle: bool) -> Send {
+pub fn send_routed(peer: String, idle: bool) -> Forward {
     if idle {
-        Send::Direct(peer)
+        Forward::Direct(peer)
     } else {
-        Send::Queue
+        Forward::Queue
     }
 }
 
@@ -334,28 +334,28 @@ pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Optio
 /// Decides what becomes of a frame from `from`, given whether `from`'s queue is idle. `queue`
 /// is false for a frame that is only worth delivering now (`bye`). A member that just left may
 /// still send its `bye` straight to the peer. Changes nothing: queueing is the store's append.
-pub fn send(slot: &RoomSlot, from: &ClientId, idle: bool, queue: bool, now: Millis) -> Send {
+pub fn send(slot: &RoomSlot, from: &ClientId, idle: bool, queue: bool, now: Millis) -> Forward {
     if idle && let Some(c) = slot.as_ref().and_then(|room| direct_route(room, from, now)) {
-        return Send::Direct(c.to_owned());
+        return Forward::Direct(c.to_owned());
     }
     let mut slot = slot.clone();
     prune(&mut slot, now);
     let id = from.canonical();
     let was_here = super::room::departed(&slot, &id, now);
     let Some(room) = slot.as_mut() else {
-        return Send::Drop;
+        return Forward::Drop;
     };
     let Some((_, peer)) = pair(&mut room.members, &id) else {
         return match room.members.iter().find_map(|m| m.connection.clone()) {
-            Some(c) if was_here => Send::Direct(c),
-            _ => Send::Drop,
+            Some(c) if was_here => Forward::Direct(c),
+            _ => Forward::Drop,
         };
     };
     let peer = peer.and_then(|p| p.connection.clone());
     match peer {
-        None if !queue => Send::Drop,
-        Some(c) if idle => Send::Direct(c),
-        _ => Send::Queue,
+        None if !queue => Forward::Drop,
+        Some(c) if idle => Forward::Direct(c),
+        _ => Forward::Queue,
     }
 }
 
@@ -403,16 +403,16 @@ mod tests {
             attached(None)
         );
         join(&mut slot, &id("b"), false, 0, &l);
-        assert_eq!(send(&slot, &id("a"), true, true, 0), Send::Queue);
+        assert_eq!(send(&slot, &id("a"), true, true, 0), Forward::Queue);
         assert_eq!(
             attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l),
             attached(Some("a"))
         );
         // While a's queue is not idle, a's frames queue behind it.
-        assert_eq!(send(&slot, &id("a"), false, true, 0), Send::Queue);
+        assert_eq!(send(&slot, &id("a"), false, true, 0), Forward::Queue);
         assert_eq!(
             send(&slot, &id("a"), true, true, 0),
-            Send::Direct("cb".into())
+            Forward::Direct("cb".into())
         );
         assert_eq!(
             attach(&mut slot, &reg(&id("b"), "cb2", None), 0, &l),
@@ -423,10 +423,10 @@ mod tests {
             attached(Some("a"))
         );
         assert_eq!(detach(&mut slot, "cb2", 0, &l), Some(id("b")));
-        assert_eq!(send(&slot, &id("a"), true, true, 0), Send::Queue);
+        assert_eq!(send(&slot, &id("a"), true, true, 0), Forward::Queue);
         assert_eq!(
             send(&slot, &id("a"), true, false, 0),
-            Send::Drop,
+            Forward::Drop,
             "a bye waits for nobody"
         );
     }
@@ -536,7 +536,7 @@ mod tests {
                             send_routed(c.to_owned(), false),
                             "a busy queue: the frame waits behind it"
                         );
-                    } else if let Send::Direct(_) = decided {
+                    } else if let Forward::Direct(_) = decided {
                         let member = slot
                             .as_ref()
                             .is_some_and(|r| r.members.iter().any(|m| from.names(&m.id)));
@@ -567,7 +567,7 @@ mod tests {
         leave(&mut slot, &id("b"), 10, &l);
         assert_eq!(
             send(&slot, &id("b"), true, false, 10),
-            Send::Direct("ca".into())
+            Forward::Direct("ca".into())
         );
         join(&mut slot, &id("c"), false, 20, &l);
         let Attach::Attached { evict, .. } = attach(&mut slot, &reg(&id("c"), "cc", None), 20, &l)
@@ -594,11 +594,11 @@ mod tests {
         leave(&mut slot, &id("b"), 0, &l);
         assert_eq!(
             send(&slot, &id("b"), true, false, 0),
-            Send::Direct("ca".into())
+            Forward::Direct("ca".into())
         );
-        assert_eq!(send(&slot, &id("x"), true, false, 0), Send::Drop);
+        assert_eq!(send(&slot, &id("x"), true, false, 0), Forward::Drop);
         let after = crate::domain::room::millis(l.reconnect_grace);
-        assert_eq!(send(&slot, &id("b"), true, false, after), Send::Drop);
+        assert_eq!(send(&slot, &id("b"), true, false, after), Forward::Drop);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use room::domain::relay::{Appended, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
 use room::domain::room::{LeaveOutcome, RoomLimits};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
-use room::service::{JoinReply, MessageReply};
+use room::service::rooms::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;

@@ -247,28 +247,28 @@ async fn web_function_serves_pages_params_and_the_full_page() {
             .body(Body::Empty)
             .unwrap()
     };
-    let page = handle(&dep, Route::Web, get("/r/webroom")).await;
+    let page = handle(&dep, Route::Page, get("/r/webroom")).await;
     assert_eq!(page.status(), 200);
     let html = String::from_utf8(page.body().to_vec()).unwrap();
     assert!(html.contains(r#""roomId":"webroom""#));
     handle(&dep, Route::Join, post("/join/webroom")).await;
     handle(&dep, Route::Join, post("/join/webroom")).await;
     let full = String::from_utf8(
-        handle(&dep, Route::Web, get("/r/webroom"))
+        handle(&dep, Route::Page, get("/r/webroom"))
             .await
             .body()
             .to_vec(),
     )
     .unwrap();
     assert!(full.contains("Room full"));
-    let params = json(&handle(&dep, Route::Web, get("/params")).await);
+    let params = json(&handle(&dep, Route::Page, get("/params")).await);
     assert!(
         params["ice_server_url"]
             .as_str()
             .unwrap()
             .starts_with("https://h.example/v1alpha/iceconfig")
     );
-    let js = handle(&dep, Route::Web, get("/static/app.js")).await;
+    let js = handle(&dep, Route::Page, get("/static/app.js")).await;
     assert_eq!(js.status(), 200);
     assert!(
         js.headers()["content-type"]
@@ -277,13 +277,13 @@ async fn web_function_serves_pages_params_and_the_full_page() {
             .starts_with("text/javascript")
     );
     assert_eq!(
-        handle(&dep, Route::Web, get("/static/nope.js"))
+        handle(&dep, Route::Page, get("/static/nope.js"))
             .await
             .status(),
         404
     );
-    assert_eq!(handle(&dep, Route::Web, get("/nope")).await.status(), 404);
-    assert_eq!(handle(&dep, Route::Web, post("/")).await.status(), 405);
+    assert_eq!(handle(&dep, Route::Page, get("/nope")).await.status(), 404);
+    assert_eq!(handle(&dep, Route::Page, post("/")).await.status(), 405);
 }
 
 #[tokio::test]
@@ -400,7 +400,7 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
 async fn a_stream_record_of_a_handed_off_queue_delivers_it() {
     use room::adapters::dynamo::{HANDED_OFF, queue_item_key};
     use room::adapters::lambda::handle_keepalive;
-    use room::service::JoinReply;
+    use room::service::rooms::JoinReply;
     use room::{ClientId, RoomId};
     let (dep, conns) = deployment();
     let r = RoomId::parse("stream1").unwrap();

@@ -6,7 +6,7 @@
 use crate::support;
 
 use room::ports::RoomStore;
-use room::service::JoinReply;
+use room::service::rooms::JoinReply;
 use room::testing::RecordingNotifier;
 use room::{RoomId, RoomService, Settings};
 use std::sync::Arc;
@@ -108,7 +108,7 @@ async fn message_racing_joiner_is_delivered_exactly_once(store: Arc<dyn RoomStor
         let join = tokio::spawn(async move { s2.join(&r2, false).await });
         assert_eq!(
             post.await.unwrap().unwrap(),
-            room::service::MessageReply::Success
+            room::service::rooms::MessageReply::Success
         );
         let JoinReply::Joined { messages, .. } = join.await.unwrap().unwrap() else {
             panic!("joiner not admitted")

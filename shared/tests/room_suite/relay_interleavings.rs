@@ -9,14 +9,14 @@
 
 use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
+use room::config::RelayLimits;
 use room::domain::ids::{ClientId, RoomId};
 use room::domain::room::Millis;
 use room::ports::{
     Clock, Connections, Hooked, PostError, StoreCall, StoreError, StoreFuture, StoreHook,
 };
-use room::relay::RelayLimits;
-use room::relay::stored::StoredRelay;
-use room::service::JoinReply;
+use room::service::relay::StoredRelay;
+use room::service::rooms::JoinReply;
 use room::testing::FakeConnections;
 use room::{RoomService, Settings};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use room::adapters::memory::MemoryRoomStore;
 use room::domain::message::MessageError;
 use room::domain::room::{LeaveOutcome, Room, RoomLimits};
 use room::ports::{DeliveryError, PeerNotifier, RoomStore};
-use room::service::{JoinReply, MessageReply, ServiceError};
+use room::service::rooms::{JoinReply, MessageReply, ServiceError};
 use room::testing::{Delivery, FixedIds, ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;

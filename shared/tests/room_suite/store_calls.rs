@@ -55,8 +55,8 @@ async fn each_use_case_costs_one_read_and_at_most_one_write() {
         Arc::new(Settings::default()),
     );
     let room = RoomId::parse("calls").unwrap();
-    let id = |r: room::service::JoinReply| match r {
-        room::service::JoinReply::Joined { client_id, .. } => client_id,
+    let id = |r: room::service::rooms::JoinReply| match r {
+        room::service::rooms::JoinReply::Joined { client_id, .. } => client_id,
         other => panic!("{other:?}"),
     };
     let a = id(s.join(&room, false).await.unwrap());

@@ -3,11 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::adapters::memory::MemoryRoomStore;
+use room::config::RelayLimits;
 use room::domain::relay::MAX_HANDOFFS;
 use room::ports::{Clock, SystemClock};
-use room::relay::RelayLimits;
-use room::relay::stored::StoredRelay;
-use room::service::JoinReply;
+use room::service::relay::{PostRefused, StoredRelay};
+use room::service::rooms::JoinReply;
 use room::testing::FakeConnections;
 use room::{RoomId, RoomService, Settings};
 use serde_json::{Value, json};
@@ -96,7 +96,7 @@ async fn messages_queue_until_the_peer_registers() {
             .message(&room, &a.parse().unwrap(), OFFER.as_bytes())
             .await
             .unwrap(),
-        room::service::MessageReply::Success
+        room::service::rooms::MessageReply::Success
     );
     w.conns.open("cb");
     w.relay.on_frame("cb", &register("s2", &b)).await;
@@ -180,11 +180,15 @@ async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot
     let room = RoomId::parse("s9").unwrap();
     w.service.leave(&room, &b.parse().unwrap()).await.unwrap();
     let bye = r#"{"type":"bye"}"#;
-    let res = w.relay.http_post(&format!("/s9/{b}"), bye.as_bytes()).await;
-    assert_eq!(res.status(), 200);
+    let res = w
+        .relay
+        .post(&room, &b.parse().unwrap(), bye.as_bytes())
+        .await;
+    assert_eq!(res, Ok(()));
     assert_eq!(frames(&w, "ca"), vec![json!({"msg": bye, "error": ""})]);
-    let res = w.relay.http_post("/s9/12345678", bye.as_bytes()).await;
-    assert_eq!(res.status(), 403);
+    let stranger = "12345678".parse().unwrap();
+    let res = w.relay.post(&room, &stranger, bye.as_bytes()).await;
+    assert_eq!(res, Err(PostRefused::NotIssued));
     assert!(frames(&w, "ca").is_empty());
 }
 
@@ -201,7 +205,7 @@ async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
     assert_eq!((sweep.kept_alive, sweep.gone), (1, 1));
     assert_eq!(
         w.conns.take("ca"),
-        vec![room::relay::stored::KEEPALIVE_FRAME.to_owned()]
+        vec![room::domain::message::KEEPALIVE_FRAME.to_owned()]
     );
     // b is away now: a's next frame waits for b's return instead of going to a dead socket.
     w.relay.on_frame("ca", &send(OFFER)).await;
@@ -261,7 +265,7 @@ async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
 async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
     use room::domain::relay::{QueueLimits, Step};
     use room::ports::RoomStore;
-    use room::relay::stored::DELIVERY_LEASE;
+    use room::service::relay::DELIVERY_LEASE;
     let store = Arc::new(MemoryRoomStore::new());
     let settings = Arc::new(Settings::default());
     let conns = Arc::new(FakeConnections::default());
@@ -293,7 +297,7 @@ async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
         max_bytes: 4096,
         lease: room::domain::room::millis(DELIVERY_LEASE),
     };
-    let frame = room::relay::frame::encode(OFFER, "");
+    let frame = room::domain::message::ServerFrame::Message(OFFER).encode();
     let now = clock.now();
     store
         .append(&r, &a_id, &frame, now, &q, now + 60_000)

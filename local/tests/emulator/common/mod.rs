@@ -35,8 +35,8 @@ impl Drop for TempDir {
     }
 }
 
-use apprtc_local::config::Config;
-use apprtc_local::{Listeners, Server};
+use apprtc_local::cli::Config;
+use apprtc_local::server::{Listeners, Server};
 use bytes::Bytes;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};

@@ -12,18 +12,17 @@
 //! - `settings`: the settings from the environment ([`DeployConfig`], [`env`](mod@env));
 //! - `wiring`: the SDK clients (trust roots, Secrets Manager), the store and the connections
 //!   ([`Deployment`]);
-//! - `http`: HTTP events to the room service and the pages ([`Route`], [`handle`]);
-//! - `websocket`: WebSocket route events to the relay ([`handle_websocket`]);
-//! - `runtime`: the functions' `main`s and tracing ([`run`], [`run_websocket`], [`run_keepalive`]).
+//! - `requests`: HTTP events to the one route table ([`handle`]);
+//! - `runtime`: the functions' `main`s and tracing ([`run`], [`run_websocket`], [`run_keepalive`]),
+//!   and the WebSocket route events, handed to the relay ([`handle_websocket`]).
 
-mod http;
+mod requests;
 mod runtime;
 mod settings;
-mod websocket;
 mod wiring;
 
-pub use self::http::{Route, handle};
-pub use self::runtime::{handle_keepalive, run, run_keepalive, run_websocket};
+pub use self::requests::handle;
+pub use self::runtime::{handle_keepalive, handle_websocket, run, run_keepalive, run_websocket};
 pub use self::settings::{ConfigError, DeployConfig, env};
-pub use self::websocket::handle_websocket;
 pub use self::wiring::{Deployment, NoConnections, TableStreamTrigger};
+pub use crate::http::routes::Route;

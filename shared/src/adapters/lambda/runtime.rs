@@ -1,12 +1,15 @@
 //! Each function's whole `main`: install the tracing subscriber, build the [`Deployment`] once,
-//! then hand every event to its handler under the Lambda runtime.
+//! then hand every event to its handler under the Lambda runtime; and the WebSocket events'
+//! handler, which hands each frame to the relay.
 
-use super::http::{Route, handle};
-use super::websocket::handle_websocket;
+use super::requests::handle;
 use super::wiring::Deployment;
 use crate::adapters::dynamo::queue_of_key;
+use crate::http::routes::Route;
 use crate::retry::{deadline_in, within};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
 use lambda_http::{Error, LambdaEvent, Request, RequestExt, service_fn};
 
 /// The invocation's deadline from its context (epoch milliseconds), as a point in time.
@@ -53,8 +56,8 @@ pub async fn run_websocket() -> Result<(), Error> {
 }
 
 /// The keep-alive function's whole `main`. Its two events: the schedule's, which runs one sweep
-/// ([`crate::relay::stored::StoredRelay::sweep`]), and a batch of the table's stream records of
-/// queues handed off, each delivered ([`crate::relay::stored::StoredRelay::drain`]). A failed
+/// ([`crate::service::relay::StoredRelay::sweep`]), and a batch of the table's stream records of
+/// queues handed off, each delivered ([`crate::service::relay::StoredRelay::drain`]). A failed
 /// delivery fails the batch, and Lambda retries it (`template.yaml`, the `HandOff` event).
 pub async fn run_keepalive() -> Result<(), Error> {
     init_tracing();
@@ -95,4 +98,25 @@ pub async fn handle_keepalive(dep: &Deployment, event: &serde_json::Value) -> Re
         tracing::info!(%room, client = %member, delivered, "handed-off queue");
     }
     Ok(())
+}
+
+/// Answers one API Gateway WebSocket event (`$connect`, `register`, `send`, `$default`,
+/// `$disconnect`); frames to the client go through the management API.
+pub async fn handle_websocket(
+    dep: &Deployment,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let ctx = &event.request_context;
+    let connection = ctx.connection_id.clone().unwrap_or_default();
+    match ctx.event_type.as_deref() {
+        Some("CONNECT") => {}
+        Some("DISCONNECT") => dep.relay.on_disconnect(&connection).await,
+        _ => {
+            let text = event.body.as_deref().unwrap_or("");
+            dep.relay.on_frame(&connection, text).await;
+        }
+    }
+    let mut res = ApiGatewayProxyResponse::default();
+    res.status_code = 200;
+    res
 }

@@ -2,8 +2,8 @@
 //! for tests) into [`DeployConfig`]; nothing below `main` reads the environment.
 
 use crate::adapters::dynamo::TrustRoots;
+use crate::config::RelayLimits;
 use crate::config::{Host, Setting, Settings, SettingsBuilder};
-use crate::relay::RelayLimits;
 
 /// Environment variables a deployed function reads (once, at cold start), besides the room and
 /// relay settings, whose variables are [`Setting::env`].

@@ -8,8 +8,8 @@ use crate::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client_from, sdk_
 use crate::config::{Settings, TURN_TTL, TurnAuth, split_list};
 use crate::domain::ids::{ClientId, RoomId};
 use crate::ports::{Clock, Connections, Handoffs, PostError, RoomStore, SystemClock};
-use crate::relay::stored::StoredRelay;
-use crate::service::RoomService;
+use crate::service::relay::StoredRelay;
+use crate::service::rooms::RoomService;
 use async_trait::async_trait;
 use lambda_http::Error;
 use std::sync::Arc;

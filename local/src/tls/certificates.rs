@@ -241,25 +241,57 @@ fn self_signed(
     let cert = params.self_signed(&key).context("certificate generation")?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create state directory {}", dir.display()))?;
-    write_private(&key_path, key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert_path, cert.pem())
-        .with_context(|| format!("cannot write {}", cert_path.display()))?;
     let record = format!(
         "not_after {}\n{}\n",
         now + VALID_DAYS * 86_400,
         names.join("\n")
     );
-    std::fs::write(dir.join(NAMES_FILE), record).context("cannot write certificate record")?;
-    let der = cert.der().clone();
-    let info = CertInfo {
-        sha256: fingerprint(&der),
-        names,
-        generated: true,
-        path: cert_path,
-        ca: None,
+    let files = Issued {
+        cert_path,
+        key_path,
+        record_path: dir.join(NAMES_FILE),
+        record,
     };
-    let key = PrivateKeyDer::try_from(key.serialize_der()).map_err(anyhow::Error::msg)?;
-    Ok((vec![der], key, info))
+    files.store(&cert, &key, names, None)
+}
+
+/// Where a freshly issued server certificate goes, with the record of what it covers.
+struct Issued {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    record_path: PathBuf,
+    record: String,
+}
+
+impl Issued {
+    /// Writes the key (private), the certificate and its record; the certificate for rustls.
+    fn store(
+        self,
+        cert: &rcgen::Certificate,
+        key: &rcgen::KeyPair,
+        names: Vec<String>,
+        ca: Option<LocalCa>,
+    ) -> Result<(
+        Vec<CertificateDer<'static>>,
+        PrivateKeyDer<'static>,
+        CertInfo,
+    )> {
+        write_private(&self.key_path, key.serialize_pem().as_bytes())?;
+        std::fs::write(&self.cert_path, cert.pem())
+            .with_context(|| format!("cannot write {}", self.cert_path.display()))?;
+        std::fs::write(&self.record_path, self.record)
+            .context("cannot write certificate record")?;
+        let der = cert.der().clone();
+        let info = CertInfo {
+            sha256: fingerprint(&der),
+            names,
+            generated: true,
+            path: self.cert_path,
+            ca,
+        };
+        let key = PrivateKeyDer::try_from(key.serialize_der()).map_err(anyhow::Error::msg)?;
+        Ok((vec![der], key, info))
+    }
 }
 
 /// The local authority's key and certificate: read from `dir`, or created there on the first
@@ -415,26 +447,19 @@ fn ca_signed(
     let cert = params
         .signed_by(&key, &issuer)
         .context("certificate generation")?;
-    write_private(&key_path, key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert_path, cert.pem())
-        .with_context(|| format!("cannot write {}", cert_path.display()))?;
     let record = format!(
         "not_after {}\nca {}\n{}\n",
         now + LEAF_VALID_DAYS * 86_400,
         ca.sha256,
         names.join("\n")
     );
-    std::fs::write(dir.join(LEAF_NAMES_FILE), record).context("cannot write certificate record")?;
-    let der = cert.der().clone();
-    let info = CertInfo {
-        sha256: fingerprint(&der),
-        names,
-        generated: true,
-        path: cert_path,
-        ca: Some(ca),
+    let files = Issued {
+        cert_path,
+        key_path,
+        record_path: dir.join(LEAF_NAMES_FILE),
+        record,
     };
-    let key = PrivateKeyDer::try_from(key.serialize_der()).map_err(anyhow::Error::msg)?;
-    Ok((vec![der], key, info))
+    files.store(&cert, &key, names, Some(ca))
 }
 
 /// What the stored server certificate covers, when it expires and which authority signed it.

@@ -1,8 +1,8 @@
 //! Command-line flags, each with an environment-variable twin, turned into `room` settings.
 
 use clap::Parser;
+use room::config::RelayLimits;
 use room::config::{Host, Setting, SettingError, Settings, SettingsBuilder};
-use room::relay::RelayLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,8 +41,8 @@ pub struct Config {
     #[arg(long, env = "APPRTC_NO_RELAY_PORT")]
     pub no_relay_port: bool,
     /// Log lines as `text` or `json` (one object per line, for container log collectors).
-    #[arg(long, env = "APPRTC_LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
-    pub log_format: crate::logging::LogFormat,
+    #[arg(long, env = "APPRTC_LOG_FORMAT", value_enum, default_value_t = crate::ops::logging::LogFormat::Text)]
+    pub log_format: crate::ops::logging::LogFormat,
     /// Ask the server on the configured listener for `/readyz` and exit 0 when it is ready, 1
     /// otherwise (the container health check; accepts its self-signed certificate).
     #[arg(long)]
@@ -226,29 +226,33 @@ impl Config {
     }
 
     /// Transport options.
-    pub fn server_options(&self) -> crate::ServerOptions {
-        crate::ServerOptions {
+    pub fn server_options(&self) -> crate::app::ServerOptions {
+        crate::app::ServerOptions {
             ping_interval: self.ping_interval,
             ws_read_buffer: self.ws_read_buffer,
             shutdown_timeout: self.shutdown_timeout,
             header_timeout: self.header_timeout,
-            abuse: crate::limits::AbuseLimits {
+            abuse: crate::ops::limits::AbuseLimits {
                 joins_per_minute: self.max_joins_per_minute,
                 connections_per_minute: self.max_connections_per_minute,
                 max_sockets: self.max_sockets,
                 messages_per_second: self.max_messages_per_second,
                 message_burst: self.message_burst,
             },
-            gateway: crate::GatewayOptions {
-                jitter: self.apigw_jitter,
-                instances: usize::from(self.apigw_instances),
-                disconnect_delay: self.apigw_disconnect_delay,
-                disconnect_loss: self.apigw_disconnect_loss,
-                idle_timeout: self.apigw_idle_timeout,
-                max_connection: self.apigw_max_connection,
-                keepalive_interval: self.keepalive_interval,
-            },
             clock: std::sync::Arc::new(room::ports::SystemClock),
+        }
+    }
+
+    /// How the aws-local stand-in behaves like API Gateway and Lambda (`--apigw-*`).
+    pub fn gateway_options(&self) -> crate::aws_local::options::GatewayOptions {
+        crate::aws_local::options::GatewayOptions {
+            jitter: self.apigw_jitter,
+            instances: usize::from(self.apigw_instances),
+            disconnect_delay: self.apigw_disconnect_delay,
+            disconnect_loss: self.apigw_disconnect_loss,
+            idle_timeout: self.apigw_idle_timeout,
+            max_connection: self.apigw_max_connection,
+            keepalive_interval: self.keepalive_interval,
         }
     }
 

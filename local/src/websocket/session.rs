@@ -1,16 +1,18 @@
-//! A relay session: serves one relay WebSocket, moving frames between the socket and
-//! `room::relay`, sending pings, and closing on the relay's request or at shutdown. One task per
-//! socket; nothing here decides anything.
+//! A relay session: serves one relay WebSocket, moving frames between the socket and the relay
+//! (`room::adapters::sockets`), sending pings, and closing on the relay's request or at
+//! shutdown. One task per socket; nothing here decides anything.
 
-use crate::App;
-use crate::http::{PeerIp, reply};
-use crate::websocket_codec::{Message, ReadError, Upgrade, WebSocket, close_code};
+use super::decoder::{Limits, Message, ReadError, close_code};
+use super::handshake::Upgrade;
+use super::socket::WebSocket;
+use crate::app::App;
+use crate::body::{PeerIp, reply};
 use axum::extract::State;
 use axum::response::Response;
-use room::relay::frame::{RelayError, error_frame};
-use room::relay::sockets::CloseReason;
+use room::adapters::sockets::{CloseReason, ConnReceiver};
+use room::domain::message::{RelayError, ServerFrame};
 
-pub async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Upgrade) -> Response {
+pub(crate) async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Upgrade) -> Response {
     let too_many = |what| {
         reply(room::http::error_response(&room::http::ApiError::TooMany {
             what,
@@ -25,11 +27,22 @@ pub async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Upgrade) 
     if app.limiter.socket().is_none() {
         return too_many("the server holds its maximum number of sockets; retry later");
     }
-    ws.on_upgrade(app.websocket_limits(), move |socket| {
+    ws.on_upgrade(websocket_limits(&app), move |socket| {
         let tracker = app.sockets.clone();
         // Tracked so that shutdown waits for the close frame to go out.
         tracker.track_future(serve(app, socket))
     })
+}
+
+/// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus its
+/// envelope.
+pub(crate) fn websocket_limits(app: &App) -> Limits {
+    let max_message = app.settings.limits.max_message_bytes * 2 + 1024;
+    Limits {
+        max_message,
+        max_frame: max_message,
+        read_chunk: app.options.ws_read_buffer,
+    }
 }
 
 /// Longest wait for a close frame to go out.
@@ -44,9 +57,9 @@ async fn serve(app: App, mut socket: WebSocket) {
         let _ = socket.close(close_code::AGAIN, "too many sockets").await;
         return;
     };
-    let mut bucket = crate::limits::MessageBucket::new(&limiter.limits());
+    let mut bucket = crate::ops::limits::MessageBucket::new(&limiter.limits());
     let (mut session, rx) = app.relay.open();
-    let room::relay::sockets::ConnReceiver {
+    let ConnReceiver {
         mut frames,
         close: close_signal,
     } = rx;
@@ -163,7 +176,7 @@ const DRAIN_FRAMES: usize = 16;
 
 /// Handles the text frames a removed client sent before its removal, until its close frame, the
 /// end of the stream, or the drain bounds.
-async fn drain(app: &App, session: &mut room::relay::Session, socket: &mut WebSocket) {
+async fn drain(app: &App, session: &mut room::adapters::sockets::Session, socket: &mut WebSocket) {
     let deadline = tokio::time::sleep(DRAIN_WAIT);
     tokio::pin!(deadline);
     for _ in 0..DRAIN_FRAMES {
@@ -184,7 +197,10 @@ async fn drain(app: &App, session: &mut room::relay::Session, socket: &mut WebSo
 async fn report(app: &App, socket: &mut WebSocket, e: &RelayError) -> Option<Option<Close>> {
     app.relay.count_ws_error();
     app.metrics.refused_frame(e);
-    let sent = socket.send_text(error_frame(e).as_bytes()).await.is_ok();
+    let sent = socket
+        .send_text(ServerFrame::Error(e).encode().as_bytes())
+        .await
+        .is_ok();
     if !sent {
         return Some(None);
     }

@@ -6,18 +6,18 @@
 use crate::config::Settings;
 use crate::domain::ids::RoomId;
 use crate::http::{
-    ApiError, HttpResponse, error_response, html_response, params_response, path_segments,
-    static_response,
+    ApiError, HttpResponse, error_response, html_response, no_sniffing, params_response,
+    path_segments, respond,
 };
-use crate::params::{RequestContext, room_link, room_params};
-use crate::service::RoomService;
-use http::{HeaderMap, Method, header};
+use crate::service::params::{RequestContext, room_link, room_params};
+use crate::service::rooms::RoomService;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
 /// The web client's script, served at `/static/app.js` (vanilla JS, no build step).
-pub const APP_JS: &str = include_str!("../web/app.js");
+pub const APP_JS: &str = include_str!("../../web/app.js");
 /// The web client's style sheet, served at `/static/app.css`.
-const APP_CSS: &str = include_str!("../web/app.css");
+const APP_CSS: &str = include_str!("../../web/app.css");
 
 /// A file of the web client, served at `/static/<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,7 @@ impl Page {
 /// (`/static/<file>`), mounted by the `web` function and by the emulator alike: every status,
 /// type and caching header of theirs is decided here. `HEAD` is answered as `GET` (the transport
 /// drops the body); another method is 405; a path that is none of these is 404. Pages are built
-/// per request (`no-store`); files are revalidated ([`crate::http::static_response`]).
+/// per request (`no-store`); files are revalidated ([`static_response`]).
 pub async fn serve_page(
     req: &PageRequest<'_>,
     settings: &Settings,
@@ -169,6 +169,32 @@ async fn page_answer(
         Page::Room(room) if service.is_full(&room).await? => html_response(full_page(&room)),
         Page::Room(room) => html_response(room_page(req.ctx, settings, Some(&room))),
     })
+}
+
+/// A file of the web client (`GET /static/<file>`). The files are built into the binary and
+/// change only with it, so the browser may keep them but must revalidate (`no-cache` + `ETag`):
+/// a new build is picked up on the next page load without a versioned URL, and an unchanged
+/// file costs a 304 with no body.
+pub fn static_response(file: &StaticFile, if_none_match: Option<&str>) -> HttpResponse {
+    let etag = file.etag();
+    // Weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
+    let fresh = if_none_match.is_some_and(|v| {
+        v.split(',')
+            .map(|t| t.trim())
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    });
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, String::new())
+    } else {
+        (StatusCode::OK, file.body.to_owned())
+    };
+    let mut res = respond(status, file.content_type, body);
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    no_sniffing(res)
 }
 
 /// JSON made safe to embed inside `<script>`.

@@ -1,9 +1,9 @@
-//! The relay for deployments whose sockets live outside the process (API Gateway WebSockets):
-//! the same collider protocol as [`super::Relay`], with connection ids, queues and the
-//! connection index kept in the room store, and frames sent through the [`Connections`] port
-//! (`PostToConnection`). Every frame arrives in its own invocation, invocations run in parallel
-//! and in no particular order, so nothing is kept in memory and every decision that depends on
-//! another invocation's work is taken inside the conditional write that acts on it
+//! The relay use case: the collider protocol (docs/protocol.md §3) over the room store, for every
+//! host. Connection ids, queues and the connection index are kept in the store and frames leave
+//! through the [`Connections`] port (this process's sockets, or API Gateway's
+//! `PostToConnection`). On API Gateway every frame arrives in its own invocation, invocations run
+//! in parallel and in no particular order, so nothing is kept in memory and every decision that
+//! depends on another invocation's work is taken inside the conditional write that acts on it
 //! ([`crate::domain::relay`]):
 //!
 //! - a frame handled before its own socket's `register` is parked on the connection's record and
@@ -13,24 +13,19 @@
 //!   only once they were posted (a failed post keeps the rest);
 //! - a `$disconnect` marks the connection record closed, so a registration handled after it fails.
 
-use super::frame::{self, Command, RelayError};
-use super::{
-    RelayLimits, collider_error, collider_ok, http_target, post_reply, validate, with_collider_cors,
-};
-use crate::config::Settings;
+use crate::config::{RelayLimits, Settings};
 use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::message::{self, ClientFrame, KEEPALIVE_FRAME, RelayError, ServerFrame};
 use crate::domain::message::{MessageKind, SignalingMessage};
-use crate::domain::relay::{self as rules, Appended, Attach, QueueLimits, Send, Step};
+use crate::domain::relay::{self as rules, Appended, Attach, Forward, QueueLimits, Step};
 use crate::domain::room::{self, Millis, millis};
-use crate::http::HttpResponse;
 use crate::ports::{
     Clock, ConnectionRecord, Connections, DeliveryError, Handoffs, Parked, PeerNotifier, PostError,
     Registration, RoomStore, Routed, StoreError, Swap,
 };
 use crate::retry::{Backoff, work_until};
-use crate::service::{ServiceError, update_room};
+use crate::service::rooms::{ServiceError, update_room};
 use async_trait::async_trait;
-use http::StatusCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -42,14 +37,6 @@ const CONNECTION_RECORD_TTL: Duration = Duration::from_secs(3 * 3600);
 /// short enough that a queue whose deliverer died waits only this long.
 pub const DELIVERY_LEASE: Duration = Duration::from_secs(5);
 
-/// What the keep-alive sweep sends to every registered connection: traffic that resets API
-/// Gateway's idle timeout and that every AppRTC client drops without a word. The web client and
-/// iOS check `error` first and only log it; Android checks `msg` first and hands the candidate to
-/// WebRTC, which cannot parse it, and only logs the failure. An empty `msg`, an unknown `type`, a
-/// binary frame or text that is not JSON would each end the call on Android or crash iOS
-/// (`docs/aws.md`, "Keep-alive").
-pub const KEEPALIVE_FRAME: &str = r#"{"msg":"{\"type\":\"candidate\",\"label\":0,\"id\":\"keepalive\",\"candidate\":\"keepalive\"}","error":"keepalive"}"#;
-
 /// What one keep-alive sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sweep {
@@ -59,6 +46,32 @@ pub struct Sweep {
     pub gone: usize,
     /// Queues found waiting with nobody delivering them, delivered now.
     pub flushed: usize,
+}
+
+/// What the host knows of the registration of the connection a frame came on.
+#[derive(Debug, Clone, Copy)]
+pub enum Registered<'a> {
+    /// A socket of this process: its frames arrive in order, so its host knows whether it
+    /// registered, and as whom.
+    Known(Option<&'a (RoomId, ClientId)>),
+    /// An API Gateway connection: its frames arrive in parallel invocations, so only the store
+    /// knows (and a frame handled before its own `register` waits for it there).
+    InStore,
+}
+
+/// Why a collider `POST <wss_post_url>/<room>/<client>` relayed nothing (docs/protocol.md §3.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostRefused {
+    /// The body is empty.
+    Empty,
+    /// The room could not be read.
+    Unavailable,
+    /// The client was not issued for this room, or has left it.
+    NotIssued,
+    /// The body is not UTF-8 text.
+    NotUtf8,
+    /// The message was read and could not be relayed.
+    Relay(RelayError),
 }
 
 /// The stored relay.
@@ -142,31 +155,54 @@ impl StoredRelay {
         }
     }
 
-    /// A text frame arrived on `connection` (routes `register`, `send` and `$default`). Errors are
-    /// answered with an error frame, and the connection is closed where the collider closes it.
+    /// A text frame from a client on `connection`, every host's one dispatch of the collider's
+    /// commands. Returns the ids a `register` registered as.
+    pub async fn on_text(
+        &self,
+        connection: &str,
+        registered: Registered<'_>,
+        text: &str,
+    ) -> Result<Option<(RoomId, ClientId)>, RelayError> {
+        match message::decode(text)? {
+            ClientFrame::Register { room, client } => {
+                if let Registered::Known(Some(_)) = registered {
+                    return Err(RelayError::DuplicateRegisterRequest);
+                }
+                self.register(connection, &room, &client).await.map(Some)
+            }
+            ClientFrame::Send { msg } => {
+                // A socket that knows it never registered is told so first, as the collider
+                // tells it; a message is checked before anything is stored or sent.
+                if let Registered::Known(None) = registered {
+                    return Err(RelayError::NotRegistered);
+                }
+                let msg = SignalingMessage::parse(msg, self.settings.limits.max_message_bytes)
+                    .map_err(RelayError::InvalidMessage)?;
+                match registered {
+                    Registered::Known(Some((room, client))) => {
+                        self.relay_valid(room, client, msg).await?;
+                    }
+                    _ => self.send_from(connection, msg).await?,
+                }
+                Ok(None)
+            }
+            ClientFrame::Unknown => Err(RelayError::UnexpectedCmd),
+        }
+    }
+
+    /// A text frame arrived on the API Gateway connection `connection` (routes `register`,
+    /// `send` and `$default`). Errors are answered with an error frame, and the connection is
+    /// closed where the collider closes it.
     pub async fn on_frame(&self, connection: &str, text: &str) {
-        if let Err(e) = self.handle(connection, text).await {
+        if let Err(e) = self.on_text(connection, Registered::InStore, text).await {
             let _ = self
                 .connections
-                .post(connection, &frame::error_frame(&e))
+                .post(connection, &ServerFrame::Error(&e).encode())
                 .await;
             if e.closes_socket() {
                 self.on_disconnect(connection).await;
                 self.connections.close(connection).await;
             }
-        }
-    }
-
-    async fn handle(&self, connection: &str, text: &str) -> Result<(), RelayError> {
-        match frame::decode(text)? {
-            Command::Register { room, client } => {
-                self.register(connection, &room, &client).await.map(drop)
-            }
-            Command::Send { msg } => {
-                let msg = validate(msg, self.settings.limits.max_message_bytes)?;
-                self.send_from(connection, msg).await
-            }
-            Command::Unknown => Err(RelayError::UnexpectedCmd),
         }
     }
 
@@ -181,7 +217,7 @@ impl StoredRelay {
     /// A `send` on `connection`: relayed as its registration says, or parked until the
     /// registration when its invocation ran first.
     async fn send_from(&self, connection: &str, msg: SignalingMessage) -> Result<(), RelayError> {
-        let f = frame::encode(msg.as_str(), "");
+        let f = ServerFrame::Message(msg.as_str()).encode();
         // Twice at most: a registration that lands between the read and the park is seen by the
         // second read (the park refuses a registered connection).
         for _ in 0..2 {
@@ -217,7 +253,7 @@ impl StoredRelay {
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
         let mut stale: Option<String> = None;
         let mut backoff = Backoff::new();
-        loop {
+        let (peer, evict) = loop {
             let record = self.connection_record(connection).await?;
             if record.registration.is_some() {
                 return Err(RelayError::DuplicateRegisterRequest);
@@ -263,29 +299,33 @@ impl StoredRelay {
                 })
                 .await
                 .map_err(store_unavailable)?;
-            if written == Swap::Conflict {
+            match written {
+                Swap::Done => {
+                    tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
+                    break (peer, evict);
+                }
                 // Another writer won (a frame parked, the room changed): read both again.
-                if !backoff.wait().await {
-                    return Err(RelayError::Unavailable);
-                }
-                continue;
-            }
-            tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
-            // A client that left made way: its socket closes (its frames already sent still count).
-            for c in &evict {
-                self.connections.close(c).await;
-            }
-            // Either queue may have become deliverable: the registering member's (its parked
-            // frames, if its peer is registered) and its peer's (waiting for this connection).
-            // Most registrations find both empty: a read each, and nothing written.
-            for member in std::iter::once(client.canonical()).chain(peer) {
-                // Unread, the frames stay: the member's next frame or the sweep delivers them.
-                if let Err(e) = self.deliver_waiting(&room, &member).await {
-                    tracing::warn!(%room, client = %member, error = %e, "queue not read");
+                Swap::Conflict => {
+                    if !backoff.wait().await {
+                        return Err(RelayError::Unavailable);
+                    }
                 }
             }
-            return Ok((room, client));
+        };
+        // A client that left made way: its socket closes (its frames already sent still count).
+        for c in &evict {
+            self.connections.close(c).await;
         }
+        // Either queue may have become deliverable: the registering member's (its parked
+        // frames, if its peer is registered) and its peer's (waiting for this connection).
+        // Most registrations find both empty: a read each, and nothing written.
+        for member in std::iter::once(client.canonical()).chain(peer) {
+            // Unread, the frames stay: the member's next frame or the sweep delivers them.
+            if let Err(e) = self.deliver_waiting(&room, &member).await {
+                tracing::warn!(%room, client = %member, error = %e, "queue not read");
+            }
+        }
+        Ok((room, client))
     }
 
     /// Validates and relays a message from `client`; a `bye` first removes the sender from the
@@ -296,7 +336,8 @@ impl StoredRelay {
         client: &ClientId,
         msg: String,
     ) -> Result<(), RelayError> {
-        let msg = validate(msg, self.settings.limits.max_message_bytes)?;
+        let msg = SignalingMessage::parse(msg, self.settings.limits.max_message_bytes)
+            .map_err(RelayError::InvalidMessage)?;
         self.relay_valid(room, client, msg).await
     }
 
@@ -315,13 +356,18 @@ impl StoredRelay {
             .await
             .map_err(unavailable)?;
         }
-        self.deliver_frame(room, client, frame::encode(msg.as_str(), ""), !bye)
-            .await
-            .map_err(|e| match e {
-                DeliveryError::RoomFull => RelayError::RoomFull,
-                DeliveryError::QueueFull => RelayError::QueueFull,
-                DeliveryError::Unavailable(_) => RelayError::Unavailable,
-            })
+        self.deliver_frame(
+            room,
+            client,
+            ServerFrame::Message(msg.as_str()).encode(),
+            !bye,
+        )
+        .await
+        .map_err(|e| match e {
+            DeliveryError::RoomFull => RelayError::RoomFull,
+            DeliveryError::QueueFull => RelayError::QueueFull,
+            DeliveryError::Unavailable(_) => RelayError::Unavailable,
+        })
     }
 
     /// Where a frame from `from` goes: decided on the sender's queue and the stored room, read at
@@ -331,7 +377,7 @@ impl StoredRelay {
         room: &RoomId,
         from: &ClientId,
         queue: bool,
-    ) -> Result<Send, StoreError> {
+    ) -> Result<Forward, StoreError> {
         let now = self.now();
         let sender = from.canonical();
         let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
@@ -358,9 +404,9 @@ impl StoredRelay {
         // A dead peer connection is detached and the frame decided again: at most two rounds.
         for _ in 0..2 {
             match self.decide(room, from, queue).await.map_err(fail)? {
-                Send::Drop => return Ok(()),
-                Send::Queue => return self.queue_frame(room, &sender, &frame).await,
-                Send::Direct(c) => match self.connections.post(&c, &frame).await {
+                Forward::Drop => return Ok(()),
+                Forward::Queue => return self.queue_frame(room, &sender, &frame).await,
+                Forward::Direct(c) => match self.connections.post(&c, &frame).await {
                     Ok(()) => return Ok(()),
                     Err(PostError::Gone) => self
                         .peer_gone(room, &c)
@@ -664,74 +710,59 @@ impl StoredRelay {
         .await
     }
 
-    /// Collider `POST <wss_post_url>/<room>/<client>`.
-    pub async fn http_post(&self, path: &str, body: &[u8]) -> HttpResponse {
-        let res = match http_target(path) {
-            Err(res) => *res,
-            Ok(_) if body.is_empty() => {
-                collider_error(StatusCode::INTERNAL_SERVER_ERROR, "Empty request body")
-            }
-            Ok((room, client)) => self.post(&room, &client, body).await,
-        };
-        with_collider_cors(res)
-    }
-
-    async fn post(&self, room: &RoomId, client: &ClientId, body: &[u8]) -> HttpResponse {
-        let loaded = match self.store.load(room).await {
-            Ok(l) => l,
-            Err(_) => {
-                return collider_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &RelayError::Unavailable.to_string(),
-                );
+    /// Collider `POST <wss_post_url>/<room>/<client>`: relays the body as a message of a client
+    /// that joined `room` (or left it, for its last words).
+    pub async fn post(
+        &self,
+        room: &RoomId,
+        client: &ClientId,
+        body: &[u8],
+    ) -> Result<(), PostRefused> {
+        if body.is_empty() {
+            return Err(PostRefused::Empty);
+        }
+        let slot = match self.store.load(room).await {
+            Ok(loaded) => loaded.map(|v| v.room),
+            Err(e) => {
+                tracing::warn!(%room, error = %e, "relay store call failed");
+                return Err(PostRefused::Unavailable);
             }
         };
-        let slot = loaded.map(|v| v.room);
         let now = self.now();
         if !room::is_member(&slot, client, now) && !room::departed(&slot, client, now) {
-            return collider_error(StatusCode::FORBIDDEN, &RelayError::NotIssued.to_string());
+            return Err(PostRefused::NotIssued);
         }
-        let Ok(text) = std::str::from_utf8(body) else {
-            return collider_error(
-                StatusCode::BAD_REQUEST,
-                "Invalid message: body is not valid UTF-8",
-            );
-        };
-        post_reply(self.relay_message(room, client, text.to_owned()).await)
+        let text = std::str::from_utf8(body).map_err(|_| PostRefused::NotUtf8)?;
+        self.relay_message(room, client, text.to_owned())
+            .await
+            .map_err(PostRefused::Relay)
     }
 
     /// Collider `DELETE <wss_post_url>/<room>/<client>`: closes the client's connection and the
-    /// client leaves the room.
-    pub async fn http_delete(&self, path: &str) -> HttpResponse {
-        let res = match http_target(path) {
-            Err(res) => *res,
-            Ok((room, client)) => {
-                let connection = self.store.load(&room).await.ok().flatten().and_then(|v| {
-                    let id = client.canonical();
-                    v.room
-                        .members
-                        .into_iter()
-                        .find(|m| m.id == id)
-                        .and_then(|m| m.connection)
-                });
-                if let Some(c) = connection {
-                    self.connections.close(&c).await;
-                    self.on_disconnect(&c).await;
-                }
-                if !client.is_loopback() {
-                    let limits = &self.settings.limits;
-                    let left = update_room(&*self.store, &*self.clock, &room, |slot, now| {
-                        room::leave(slot, &client, now, limits)
-                    })
-                    .await;
-                    if let Err(e) = left {
-                        tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
-                    }
-                }
-                collider_ok()
+    /// client leaves the room. Unknown ids are fine.
+    pub async fn delete(&self, room: &RoomId, client: &ClientId) {
+        let connection = self.store.load(room).await.ok().flatten().and_then(|v| {
+            let id = client.canonical();
+            v.room
+                .members
+                .into_iter()
+                .find(|m| m.id == id)
+                .and_then(|m| m.connection)
+        });
+        if let Some(c) = connection {
+            self.connections.close(&c).await;
+            self.on_disconnect(&c).await;
+        }
+        if !client.is_loopback() {
+            let limits = &self.settings.limits;
+            let left = update_room(&*self.store, &*self.clock, room, |slot, now| {
+                room::leave(slot, client, now, limits)
+            })
+            .await;
+            if let Err(e) = left {
+                tracing::warn!(%room, %client, error = %e, "leave on DELETE failed");
             }
-        };
-        with_collider_cors(res)
+        }
     }
 }
 
@@ -743,7 +774,13 @@ impl PeerNotifier for StoredRelay {
         from: &ClientId,
         msg: &str,
     ) -> Result<(), DeliveryError> {
-        self.deliver_frame(room, from, frame::encode(msg, ""), true)
+        self.deliver_frame(room, from, ServerFrame::Message(msg).encode(), true)
             .await
+    }
+
+    async fn detach_gone(&self, room: &RoomId) {
+        if let Err(e) = self.detach_dead(room).await {
+            tracing::warn!(%room, error = %e, "liveness check of a full room failed");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Prometheus metrics of one server (`GET /metrics`), recorded through the `metrics` facade.
 //!
-//! Each [`Server`](crate::Server) owns its recorder: events are recorded with
+//! Each [`Server`](crate::server::Server) owns its recorder: events are recorded with
 //! [`metrics::with_local_recorder`] rather than a process-wide recorder, so several servers in one
 //! process (tests) keep separate counts and the `room` library records nothing itself. Gauges
 //! (rooms, sockets) are read at scrape time; the rest is counted at this crate's boundary:
@@ -10,6 +10,7 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use http::StatusCode;
 use metrics::{
     Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
     histogram,
@@ -17,11 +18,13 @@ use metrics::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::ids::RoomId;
+use room::domain::message::RelayError;
+use room::http::routes::{Observer, Route};
+use room::http::{HttpResponse, respond};
 use room::ports::{
     DeliveryError, Hooked, RoomStore, StoreCall, StoreError, StoreFuture, StoreHook,
 };
-use room::relay::frame::RelayError;
-use room::service::{MessageReply, ServiceError};
+use room::service::rooms::{JoinReply, MessageReply, ServiceError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -269,10 +272,13 @@ fn status_class(status: axum::http::StatusCode) -> &'static str {
 /// path, so ids do not become series) and one debug line per request (path without query).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // The route table's paths are one fallback to axum: their pattern comes from the table.
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(p) => p.as_str().to_owned(),
+        None => Route::of(req.uri().path())
+            .map_or("unmatched", |(route, _)| route.pattern())
+            .to_owned(),
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let res = next.run(req).await;
@@ -320,5 +326,30 @@ impl StoreHook for Timing {
             });
         }
         out
+    }
+}
+
+/// `GET /metrics` answer: the Prometheus text exposition format.
+pub fn metrics_response(text: String) -> HttpResponse {
+    respond(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text,
+    )
+}
+
+/// The room service's results, seen before they become responses.
+impl Observer for Metrics {
+    fn joined(&self, reply: &Result<JoinReply, ServiceError>) {
+        self.join(match reply {
+            Ok(JoinReply::Joined { .. }) => "SUCCESS",
+            Ok(JoinReply::Full) => "FULL",
+            Ok(JoinReply::Duplicate) => "DUPLICATE_CLIENT",
+            Err(_) => "ERROR",
+        });
+    }
+
+    fn messaged(&self, reply: &Result<MessageReply, ServiceError>) {
+        self.message_result(reply);
     }
 }

@@ -1,6 +1,5 @@
-//! Use cases, written once over the ports: `join`, `message`, `leave` and the relay's presence
-//! events. (`params` and `ice_config` need no state and live in [`crate::params`] and
-//! [`crate::ice`].)
+//! The room use cases, written once over the ports: `join`, `message`, `leave` and the relay's
+//! presence events, and the one compare-and-swap of a room record that every change goes through.
 
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
@@ -156,11 +155,6 @@ impl RoomService {
         &self.store
     }
 
-    /// The clock this service runs with.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
     /// `POST /join/<room>`: admits a new client with a fresh id.
     pub async fn join(&self, room: &RoomId, loopback: bool) -> Result<JoinReply, ServiceError> {
         let client = self.ids.client_id().ok_or(ServiceError::NoRandomness)?;
@@ -182,7 +176,13 @@ impl RoomService {
                     messages,
                 }
             }
-            JoinOutcome::Full => JoinReply::Full,
+            JoinOutcome::Full => {
+                // A member whose socket is gone without a disconnect event starts its reconnect
+                // grace here, as a handled disconnect starts it: a ghost frees the room when it
+                // ends, and a client that is only reconnecting keeps its place.
+                self.notifier.detach_gone(room).await;
+                JoinReply::Full
+            }
             JoinOutcome::Duplicate => JoinReply::Duplicate,
         })
     }

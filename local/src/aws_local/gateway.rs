@@ -1,65 +1,30 @@
-//! `--backend aws-local`: the AWS path on one machine. HTTP requests become Lambda HTTP requests
-//! for the deployed handlers (`room::adapters::lambda::handle`); `/ws` stands in for an API
-//! Gateway WebSocket API (connection ids, route selection on `cmd`, `$disconnect` events for the
-//! deployed `handle_websocket`); a loopback-only listener serves the `@connections` management API
-//! that the real `aws-sdk-apigatewaymanagement` client posts to.
-//!
-//! It behaves as API Gateway and Lambda are documented to, so the relay is exercised under the
-//! same concurrency, ordering and limits as when deployed ([`crate::GatewayOptions`]):
-//!
-//! - Every frame is its own invocation, run on one of the `relay` function's `instances` after a
-//!   random delay up to `jitter`: frames of one connection run in parallel and in no particular
-//!   order. Lambda: "Lambda handles requests in parallel... each instance processes one request
-//!   at a time" (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html>);
-//!   API Gateway integrates each WebSocket message with its route's backend separately
-//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-routes-integrations.html>).
-//! - `instances` is per function: the concurrency scaling rate "is a function-level limit", so
-//!   "each function in your account can scale independently of other functions"
-//!   (<https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html>). Each function of
-//!   `template.yaml` has its own `instances`: `relay` runs every WebSocket route
-//!   (`register`, `send`, `$default`, `$disconnect`; there is no `$connect` route), `keepalive`
-//!   the schedule, and `join`, `message`, `leave`, `iceconfig`, `collider` and `web` the HTTP
-//!   API's routes, so a burst of frames never waits for an HTTP request's instance, nor the
-//!   reverse.
-//! - `$disconnect` "is a best-effort event... API Gateway will try its best to deliver the
-//!   `$disconnect` event to your integration, but it cannot guarantee delivery"
-//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html>):
-//!   it can be delayed (`disconnect_delay`) or lost (`disconnect_loss`).
-//! - Quotas (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html>):
-//!   "WebSocket frame size: 32 KB", "Message payload size: 128 KB" ("If a larger message (or
-//!   larger frame size) is received, the connection is closed with code 1009"), "Idle Connection
-//!   Timeout: 10 minutes", "Connection duration for WebSocket API: 2 hours" (both settable here,
-//!   so tests take seconds). PostToConnection data is at most 128 KB.
-//! - Binary frames: "API Gateway WebSocket APIs don't currently support binary frames in incoming
-//!   message payloads" and the client is disconnected with code 1003
-//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-develop-binary-media-types.html>).
-//! - PostToConnection, GetConnection and DeleteConnection on a connection that no longer exists
-//!   answer `410 GoneException` (the `apigatewaymanagementapi` service model).
-//! - The keep-alive function runs on a schedule (`keepalive_interval`), as the template's
-//!   EventBridge schedule runs it, with the template's 60 s timeout.
-//! - A queue handed off ([`room::ports::Handoffs`]) starts the keep-alive function within a
-//!   stream poll, as the table's stream does through the template's filtered event source
-//!   mapping: "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times
-//!   per second" (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>), one invocation
-//!   per record here (the deployed function takes them in batches).
+//! The API Gateway stand-in itself: HTTP requests as Lambda HTTP events for the deployed
+//! handlers, `/ws` as an API Gateway WebSocket API (connection ids, route selection on `cmd`,
+//! `$disconnect` events), each function's instances, the keep-alive schedule and the table
+//! stream. What each behaviour follows is cited in [`super`].
 
-use crate::http::{healthz, not_found_response, read_body, reply};
-use crate::options::GatewayOptions;
-use crate::websocket_codec::{Limits, Message, ReadError, Upgrade, WebSocket, close_code};
+use super::options::GatewayOptions;
+use crate::body::{BodyError, collider_body_error, message_body_error, read_body, reply};
+use crate::ops::health::healthz;
+use crate::websocket::decoder::{Limits, Message, ReadError, close_code};
+use crate::websocket::handshake::Upgrade;
+use crate::websocket::socket::WebSocket;
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Request, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{any, get};
+use http::StatusCode;
 use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayWebsocketProxyRequest, ApiGatewayWebsocketProxyRequestContext,
 };
-use room::adapters::lambda::{Deployment, Route, handle, handle_websocket};
-use room::http::BodyError;
-use room::http::{ManagementReply, management_response};
+use room::adapters::lambda::{Deployment, handle, handle_websocket};
+use room::http::routes::Route;
+use room::http::{HttpResponse, json_response};
 use room::ports::Handoffs;
 use room::{ClientId, RoomId};
+use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -85,7 +50,7 @@ const OUTBOUND_QUEUE: usize = 1088;
 /// API Gateway's WebSocket frame size quota (not adjustable).
 const MAX_FRAME: usize = 32 * 1024;
 /// API Gateway's WebSocket message payload quota, also PostToConnection's data limit.
-const MAX_MESSAGE: usize = 128 * 1024;
+pub(crate) const MAX_MESSAGE: usize = 128 * 1024;
 /// API Gateway's HTTP API payload quota: "Payload size: 10 MB" (not adjustable,
 /// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html>); a larger
 /// request is answered 413 without invoking the function.
@@ -93,7 +58,7 @@ const API_GATEWAY_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// Frames and closes for one stand-in WebSocket connection.
 #[derive(Debug)]
-enum Outgoing {
+pub(crate) enum Outgoing {
     Frame(String),
     Close,
 }
@@ -136,7 +101,7 @@ impl Functions {
             Route::Leave => &self.leave,
             Route::IceConfig => &self.iceconfig,
             Route::Collider => &self.collider,
-            Route::Web => &self.web,
+            Route::Page => &self.web,
         }
     }
 }
@@ -228,7 +193,7 @@ impl AwsLocal {
         random_below(self.gateway.jitter)
     }
 
-    fn sender(&self, id: &str) -> Option<mpsc::Sender<Outgoing>> {
+    pub(crate) fn sender(&self, id: &str) -> Option<mpsc::Sender<Outgoing>> {
         self.connections.lock().ok()?.get(id).cloned()
     }
 }
@@ -268,34 +233,34 @@ pub fn router(
         })
 }
 
-/// Which deployed function API Gateway would invoke for this path, with its path parameters.
+/// Which deployed function API Gateway would invoke for this path (the one route table), with
+/// its path parameters.
 fn route_of(path: &str) -> Option<(Route, HashMap<String, String>)> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let params = |names: &[&str], values: &[&str]| -> HashMap<String, String> {
-        names
-            .iter()
-            .zip(values)
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    };
-    Some(match segs.as_slice() {
-        ["join", room] => (Route::Join, params(&["room"], &[room])),
-        ["message", room, client] => (Route::Message, params(&["room", "client"], &[room, client])),
-        ["leave", room, client] => (Route::Leave, params(&["room", "client"], &[room, client])),
-        ["relay", room, client] => (
-            Route::Collider,
-            params(&["room", "client"], &[room, client]),
-        ),
-        ["v1alpha", "iceconfig"] => (Route::IceConfig, HashMap::new()),
-        [""] | ["params"] | ["r", _] | ["static", _] => (Route::Web, HashMap::new()),
-        _ => return None,
-    })
+    let (route, ids) = Route::of(path).ok()?;
+    if ids.len() != route.arity() {
+        return None;
+    }
+    let params = ["room", "client"]
+        .into_iter()
+        .map(str::to_owned)
+        .zip(ids)
+        .collect();
+    Some((route, params))
+}
+
+/// API Gateway's own answer to a request over its payload limit, which no function sees (the
+/// stand-in gives it where the deployed gateway would).
+fn gateway_payload_too_large() -> HttpResponse {
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &json!({"message": "Request Entity Too Large"}),
+    )
 }
 
 /// Turns the request into the Lambda HTTP request API Gateway would deliver and runs the handler.
 async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     let Some((route, path_params)) = route_of(req.uri().path()) else {
-        return not_found_response();
+        return crate::body::not_found_response();
     };
     let (parts, body) = req.into_parts();
     // The function gets every body up to API Gateway's own payload limit and answers it as
@@ -303,11 +268,11 @@ async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     // reaches a function: answered as every backend answers it.
     let bytes = match read_body(body, API_GATEWAY_PAYLOAD).await {
         Ok(bytes) => bytes,
-        Err(BodyError::TooLarge { .. }) => return reply(room::http::gateway_payload_too_large()),
+        Err(BodyError::TooLarge { .. }) => return reply(gateway_payload_too_large()),
         Err(e) if route == Route::Collider => {
-            return reply(room::http::collider_body_error(&e));
+            return reply(collider_body_error(&e));
         }
-        Err(e) => return reply(room::http::message_body_error(&e)),
+        Err(e) => return reply(message_body_error(&e)),
     };
     let query: HashMap<String, String> = room::http::parse_query(parts.uri.query().unwrap_or(""))
         .into_iter()
@@ -521,58 +486,13 @@ async fn serve_socket(edge: Edge, mut socket: WebSocket) {
     aws.invoke(event(&id, "DISCONNECT", "$disconnect", None), delay);
 }
 
-/// The `@connections` management API (PostToConnection, GetConnection, DeleteConnection), for a
-/// listener on 127.0.0.1 only.
-pub fn management_router(aws: Arc<AwsLocal>) -> Router {
-    Router::new()
-        .route("/@connections/{id}", any(manage))
-        .with_state(aws)
-}
-
-/// One management API call, answered as AWS answers it (`room::http::management_response`).
-async fn manage(
-    State(aws): State<Arc<AwsLocal>>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
-    reply(management_response(manage_reply(&aws, &id, req).await))
-}
-
-/// What the management API does with `req` for connection `id`.
-async fn manage_reply(aws: &AwsLocal, id: &str, req: Request) -> ManagementReply {
-    let Some(tx) = aws.sender(id) else {
-        return ManagementReply::Gone;
-    };
-    match *req.method() {
-        axum::http::Method::POST => {
-            let Ok(body) = to_bytes(req.into_body(), MAX_MESSAGE).await else {
-                return ManagementReply::PayloadTooLarge;
-            };
-            match tx.try_send(Outgoing::Frame(String::from_utf8_lossy(&body).into_owned())) {
-                Ok(()) => ManagementReply::Posted,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    let _ = tx.try_send(Outgoing::Close);
-                    ManagementReply::LimitExceeded
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => ManagementReply::Gone,
-            }
-        }
-        axum::http::Method::GET => ManagementReply::Open,
-        axum::http::Method::DELETE => {
-            let _ = tx.try_send(Outgoing::Close);
-            ManagementReply::Deleted
-        }
-        _ => ManagementReply::MethodNotAllowed,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use room::adapters::lambda::DeployConfig;
     use room::adapters::memory::MemoryRoomStore;
-    use room::service::JoinReply;
+    use room::service::rooms::JoinReply;
     use room::testing::FakeConnections;
 
     /// A hand-off reaches the stand-in's table stream, and the keep-alive invocation it starts
