@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmark commands: process statistics from `/proc`, latency summaries,
-//! a small HTTP client and WebSocket helpers. Measurements only; nothing here is timed by tests.
+//! a small HTTP client and WebSocket helpers, and the parts of `call_cost` ([`call_cost`]).
+//! Measurements only; nothing here is timed by tests.
 
+pub mod call_cost;
 pub mod relay_socket;
 
 use anyhow::{Context, Result, bail};

@@ -175,11 +175,13 @@ impl DynamoRoomStore {
     }
 }
 
-fn key(room: &RoomId) -> AttributeValue {
+/// The key of `room`'s item, `ROOM#<room id>`.
+pub fn key(room: &RoomId) -> AttributeValue {
     AttributeValue::S(format!("ROOM#{room}"))
 }
 
-fn conn_key(connection: &str) -> AttributeValue {
+/// The key of a relay connection's item, `CONN#<connection id>`.
+pub fn conn_key(connection: &str) -> AttributeValue {
     AttributeValue::S(format!("CONN#{connection}"))
 }
 
