@@ -50,6 +50,59 @@ pub fn sample(pid: u32) -> Result<ProcSample> {
     })
 }
 
+/// CPU time used so far: by the measured server (when its process id is known), by this
+/// generator, and by the whole machine.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuClock {
+    server: Option<ProcSample>,
+    generator: ProcSample,
+    machine: Duration,
+}
+
+/// CPU time spent between two [`CpuClock`] readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSpent {
+    /// By the server (zero when its process id is unknown).
+    pub server: Duration,
+    /// By the server in the kernel.
+    pub server_kernel: Duration,
+    /// By this generator.
+    pub generator: Duration,
+    /// By everything else on the machine (the noise a figure was measured in).
+    pub other: Duration,
+}
+
+impl CpuClock {
+    /// Reads the clocks now; `server` is the measured process, if known.
+    pub fn read(server: Option<u32>) -> Result<Self> {
+        Ok(Self {
+            server: server.map(sample).transpose()?,
+            generator: sample(std::process::id())?,
+            machine: machine_busy()?,
+        })
+    }
+
+    /// What was spent from `before` to this reading.
+    pub fn since(&self, before: &Self) -> CpuSpent {
+        let (server, server_kernel) = match (before.server, self.server) {
+            (Some(a), Some(b)) => (b.cpu.saturating_sub(a.cpu), b.sys.saturating_sub(a.sys)),
+            _ => (Duration::ZERO, Duration::ZERO),
+        };
+        let generator = self.generator.cpu.saturating_sub(before.generator.cpu);
+        let other = self
+            .machine
+            .saturating_sub(before.machine)
+            .saturating_sub(server)
+            .saturating_sub(generator);
+        CpuSpent {
+            server,
+            server_kernel,
+            generator,
+            other,
+        }
+    }
+}
+
 /// Busy CPU time of the whole machine (all cores), from `/proc/stat`.
 pub fn machine_busy() -> Result<Duration> {
     let stat = std::fs::read_to_string("/proc/stat")?;

@@ -13,7 +13,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use apprtc_bench::relay_socket::{RelaySocket, is_message, registered_rooms, send_frame};
-use apprtc_bench::{machine_busy, message_of_size, ms, sample, summarize};
+use apprtc_bench::{CpuClock, message_of_size, ms, summarize};
 use clap::Parser;
 use std::time::{Duration, Instant};
 
@@ -183,9 +183,7 @@ async fn main() -> Result<()> {
     .await?;
     let setup = t0.elapsed();
 
-    let server0 = args.pid.map(sample).transpose()?;
-    let me0 = sample(std::process::id())?;
-    let busy0 = machine_busy()?;
+    let cpu0 = CpuClock::read(args.pid)?;
     let start = Instant::now();
     let rooms = sockets.len();
     let mut tasks = Vec::new();
@@ -215,9 +213,7 @@ async fn main() -> Result<()> {
         }
     }
     let elapsed = start.elapsed();
-    let server1 = args.pid.map(sample).transpose()?;
-    let me1 = sample(std::process::id())?;
-    let busy1 = machine_busy()?;
+    let cpu = CpuClock::read(args.pid)?.since(&cpu0);
 
     let arrived = latencies.len();
     let s = summarize(&mut latencies);
@@ -243,26 +239,20 @@ async fn main() -> Result<()> {
         ms(s.p99),
         ms(s.max)
     );
-    let my_cpu = me1.cpu.saturating_sub(me0.cpu);
-    let busy = busy1.saturating_sub(busy0);
-    if let (Some(s0), Some(s1)) = (server0, server1) {
-        let server_cpu = s1.cpu.saturating_sub(s0.cpu);
-        let server_sys = s1.sys.saturating_sub(s0.sys);
+    if args.pid.is_some() {
         println!(
             "server_cpu_per_message_us={:.2} (kernel {:.2}; warm-up included) server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
-            server_cpu.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
-            server_sys.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
-            server_cpu.as_secs_f64(),
-            my_cpu.as_secs_f64(),
-            busy.saturating_sub(server_cpu)
-                .saturating_sub(my_cpu)
-                .as_secs_f64()
+            cpu.server.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
+            cpu.server_kernel.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
+            cpu.server.as_secs_f64(),
+            cpu.generator.as_secs_f64(),
+            cpu.other.as_secs_f64()
         );
     } else {
         println!(
             "generator_cpu={:.2}s other_cpu={:.2}s",
-            my_cpu.as_secs_f64(),
-            busy.saturating_sub(my_cpu).as_secs_f64()
+            cpu.generator.as_secs_f64(),
+            cpu.other.as_secs_f64()
         );
     }
     if let Some(first) = errors.first() {

@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result};
 use apprtc_bench::relay_socket::{registered_rooms, send_frame};
-use apprtc_bench::{machine_busy, message_of_size, ms, sample, summarize};
+use apprtc_bench::{CpuClock, message_of_size, ms, sample, summarize};
 use clap::Parser;
 use std::time::{Duration, Instant};
 
@@ -109,9 +109,7 @@ async fn main() -> Result<()> {
     let idle = sample(args.pid)?;
 
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-    let server0 = sample(args.pid)?;
-    let me0 = sample(std::process::id())?;
-    let busy0 = machine_busy()?;
+    let cpu0 = CpuClock::read(Some(args.pid))?;
     let start = Instant::now();
     // Paced: each room makes one round trip (two messages) per `period`, rooms spread evenly.
     let rooms = sockets.len().max(1);
@@ -188,16 +186,9 @@ async fn main() -> Result<()> {
     if let Some(t) = timeline {
         t.abort();
     }
-    let server1 = sample(args.pid)?;
-    let me1 = sample(std::process::id())?;
-    let busy1 = machine_busy()?;
+    let end = sample(args.pid)?;
+    let cpu = CpuClock::read(Some(args.pid))?.since(&cpu0);
     let relayed = rtts.len() * 2;
-    let server_cpu = server1.cpu.saturating_sub(server0.cpu);
-    let my_cpu = me1.cpu.saturating_sub(me0.cpu);
-    let other_cpu = busy1
-        .saturating_sub(busy0)
-        .saturating_sub(server_cpu)
-        .saturating_sub(my_cpu);
     let s = summarize(&mut rtts);
     let sockets = args.rooms * 2;
     println!(
@@ -218,20 +209,19 @@ async fn main() -> Result<()> {
         ms(s.p99),
         ms(s.max)
     );
-    let server_sys = server1.sys.saturating_sub(server0.sys);
     println!(
         "server_cpu_per_message_us={:.2} (kernel {:.2}) server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
-        server_cpu.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        server_sys.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        server_cpu.as_secs_f64(),
-        my_cpu.as_secs_f64(),
-        other_cpu.as_secs_f64()
+        cpu.server.as_secs_f64() * 1e6 / relayed.max(1) as f64,
+        cpu.server_kernel.as_secs_f64() * 1e6 / relayed.max(1) as f64,
+        cpu.server.as_secs_f64(),
+        cpu.generator.as_secs_f64(),
+        cpu.other.as_secs_f64()
     );
     println!(
         "server_rss before={:.1}MB idle_registered={:.1}MB load_peak={:.1}MB per_idle_socket={:.0}B",
         before.rss as f64 / 1e6,
         idle.rss as f64 / 1e6,
-        peak_rss.max(server1.rss) as f64 / 1e6,
+        peak_rss.max(end.rss) as f64 / 1e6,
         idle.rss.saturating_sub(before.rss) as f64 / sockets as f64
     );
     drop(keep);

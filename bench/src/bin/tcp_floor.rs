@@ -7,7 +7,7 @@
 //!   tcp_floor load --port P --pid PID --pairs N --size S --seconds T
 
 use anyhow::{Context, Result};
-use apprtc_bench::{machine_busy, ms, sample, summarize};
+use apprtc_bench::{CpuClock, ms, summarize};
 use clap::{Parser, Subcommand};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -96,7 +96,7 @@ async fn load(port: u16, pid: u32, pairs: usize, size: usize, seconds: f64) -> R
         conns.push((a, b));
     }
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let (server0, me0, busy0) = (sample(pid)?, sample(std::process::id())?, machine_busy()?);
+    let cpu0 = CpuClock::read(Some(pid))?;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (mut a, mut b) in conns {
@@ -120,15 +120,8 @@ async fn load(port: u16, pid: u32, pairs: usize, size: usize, seconds: f64) -> R
         rtts.extend(t.await?.context("pair")?);
     }
     let elapsed = start.elapsed();
-    let (server1, me1, busy1) = (sample(pid)?, sample(std::process::id())?, machine_busy()?);
+    let cpu = CpuClock::read(Some(pid))?.since(&cpu0);
     let relayed = rtts.len() * 2;
-    let server_cpu = server1.cpu.saturating_sub(server0.cpu);
-    let server_sys = server1.sys.saturating_sub(server0.sys);
-    let my_cpu = me1.cpu.saturating_sub(me0.cpu);
-    let other_cpu = busy1
-        .saturating_sub(busy0)
-        .saturating_sub(server_cpu)
-        .saturating_sub(my_cpu);
     let s = summarize(&mut rtts);
     println!(
         "tcp_floor pairs={pairs} size={size}B forwarded_messages={relayed} messages_per_sec={:.0}",
@@ -142,10 +135,10 @@ async fn load(port: u16, pid: u32, pairs: usize, size: usize, seconds: f64) -> R
     );
     println!(
         "forwarder_cpu_per_message_us={:.2} (kernel {:.2}) generator_cpu={:.2}s other_cpu={:.2}s",
-        server_cpu.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        server_sys.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        my_cpu.as_secs_f64(),
-        other_cpu.as_secs_f64()
+        cpu.server.as_secs_f64() * 1e6 / relayed.max(1) as f64,
+        cpu.server_kernel.as_secs_f64() * 1e6 / relayed.max(1) as f64,
+        cpu.generator.as_secs_f64(),
+        cpu.other.as_secs_f64()
     );
     Ok(())
 }
