@@ -4,8 +4,8 @@
 //! layers below it (docs/architecture.md draws the map and a relayed frame's way):
 //!
 //! ```text
-//! domain    ids, signaling messages, the collider's frames (client and server), the room and
-//!           relay rules: pure, no I/O, no clock                           (retry: the backoff)
+//! domain    ids (room, client, connection), signaling messages, the collider's frames (client
+//!           and server), the room and relay rules: pure, no I/O, no clock  (retry: the backoff)
 //! ports     RoomStore (storage), Connections and PeerNotifier (delivery), Clock, IdSource
 //! config    typed settings and limits, validated once
 //! service   use cases over the ports, typed outcomes: rooms (join, message, leave), relay (the

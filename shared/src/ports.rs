@@ -2,7 +2,7 @@
 //! contracts. Adapters implement them (memory and DynamoDB stores; in-process sockets and API
 //! Gateway connections).
 
-use crate::domain::ids::{CLIENT_ID_RANDOM_BYTES, ClientId, RoomId};
+use crate::domain::ids::{CLIENT_ID_RANDOM_BYTES, ClientId, ConnectionId, RoomId};
 use crate::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use async_trait::async_trait;
@@ -17,13 +17,13 @@ pub struct Versioned {
 }
 
 /// What [`RoomStore::read_route`] looks for in a stored record.
-pub type RouteLook<'a> = dyn for<'r> Fn(&'r Room) -> Option<String> + Sync + 'a;
+pub type RouteLook<'a> = dyn for<'r> Fn(&'r Room) -> Option<ConnectionId> + Sync + 'a;
 
 /// What [`RoomStore::read_route`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed {
     /// The route's answer, read from the stored record.
-    Route(String),
+    Route(ConnectionId),
     /// The route had no answer (or no record is stored): the record, as loaded.
     Loaded(Option<Versioned>),
 }
@@ -78,7 +78,7 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
 
     /// What the record of relay connection `connection` says (deployed relay: every frame
     /// arrives in a separate invocation that only knows its connection id).
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError>;
+    async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError>;
 
     /// Appends `frame` to the frames kept for `connection` while it is not registered (frames
     /// whose invocation ran before their socket's `register`), within the caps of `q`, without
@@ -87,7 +87,7 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
     /// caller routes it as a registered connection's frame.
     async fn park_frame(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         frame: &str,
         q: &QueueLimits,
         expires_at: Millis,
@@ -107,12 +107,14 @@ pub trait RoomStore: Send + Sync + std::fmt::Debug {
     /// registration handled later leaves at once; returns what it had registered as.
     async fn close_connection(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError>;
 
     /// Every registered, unclosed connection (for the keep-alive sweep).
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError>;
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(ConnectionId, RoomId, ClientId)>, StoreError>;
 
     /// The queue of frames `member` of `room` sent that wait for its peer (empty when none).
     /// One consistent read.
@@ -172,7 +174,7 @@ pub enum Parked {
 #[derive(Debug, Clone, Copy)]
 pub struct Registration<'a> {
     /// The connection that registers.
-    pub connection: &'a str,
+    pub connection: &'a ConnectionId,
     /// Its record as read before the decision.
     pub read: &'a ConnectionRecord,
     /// The room it registers in.
@@ -195,13 +197,13 @@ pub enum StoreCall<'a> {
     /// [`RoomStore::swap`]: the room and what is written (`None`: deleted).
     Swap(&'a RoomId, Option<&'a Room>),
     /// [`RoomStore::connection`].
-    Connection(&'a str),
+    Connection(&'a ConnectionId),
     /// [`RoomStore::park_frame`].
-    ParkFrame(&'a str),
+    ParkFrame(&'a ConnectionId),
     /// [`RoomStore::register_connection`].
     RegisterConnection(&'a Registration<'a>),
     /// [`RoomStore::close_connection`].
-    CloseConnection(&'a str),
+    CloseConnection(&'a ConnectionId),
     /// [`RoomStore::registered_connections`].
     RegisteredConnections,
     /// [`RoomStore::queue`]: the room and the member.
@@ -303,7 +305,7 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
             .await
     }
 
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+    async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError> {
         let call = StoreCall::Connection(connection);
         self.hook
             .around(call, self.inner.connection(connection))
@@ -312,7 +314,7 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
 
     async fn park_frame(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         frame: &str,
         q: &QueueLimits,
         expires_at: Millis,
@@ -335,7 +337,7 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
 
     async fn close_connection(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         let call = StoreCall::CloseConnection(connection);
@@ -344,7 +346,9 @@ impl<H: StoreHook> RoomStore for Hooked<H> {
             .await
     }
 
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(ConnectionId, RoomId, ClientId)>, StoreError> {
         let call = StoreCall::RegisteredConnections;
         self.hook
             .around(call, self.inner.registered_connections())
@@ -428,11 +432,11 @@ pub enum PostError {
 #[async_trait]
 pub trait Connections: Send + Sync + std::fmt::Debug {
     /// Sends one text frame.
-    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError>;
+    async fn post(&self, connection: &ConnectionId, frame: &str) -> Result<(), PostError>;
     /// Whether the connection is still open.
-    async fn is_open(&self, connection: &str) -> Result<bool, PostError>;
+    async fn is_open(&self, connection: &ConnectionId) -> Result<bool, PostError>;
     /// Closes the connection (best effort).
-    async fn close(&self, connection: &str);
+    async fn close(&self, connection: &ConnectionId);
 }
 
 /// What starts a fresh invocation for a queue whose delivery was handed off

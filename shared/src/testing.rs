@@ -1,7 +1,7 @@
 //! Test doubles for the ports, shared by the unit, contract and race tests of this crate and its
 //! users: a clock the test moves, a notifier that records deliveries, fixed ids.
 
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::domain::room::Millis;
 use crate::ports::{Clock, DeliveryError, IdSource, PeerNotifier};
 use async_trait::async_trait;
@@ -201,39 +201,43 @@ impl FakeConnections {
 
 #[async_trait]
 impl crate::ports::Connections for FakeConnections {
-    async fn post(&self, connection: &str, frame: &str) -> Result<(), crate::ports::PostError> {
+    async fn post(
+        &self,
+        connection: &ConnectionId,
+        frame: &str,
+    ) -> Result<(), crate::ports::PostError> {
         let mut s = self
             .state
             .lock()
             .map_err(|_| crate::ports::PostError::Failed("poisoned".to_owned()))?;
-        if !s.open.contains(connection) {
+        if !s.open.contains(connection.as_str()) {
             return Err(crate::ports::PostError::Gone);
         }
-        if s.failing.contains(connection) {
+        if s.failing.contains(connection.as_str()) {
             s.failed_posts += 1;
             return Err(crate::ports::PostError::Failed(
                 "LimitExceededException: posts to this connection fail".to_owned(),
             ));
         }
         s.frames
-            .entry(connection.to_owned())
+            .entry(connection.to_string())
             .or_default()
             .push(frame.to_owned());
         Ok(())
     }
 
-    async fn is_open(&self, connection: &str) -> Result<bool, crate::ports::PostError> {
+    async fn is_open(&self, connection: &ConnectionId) -> Result<bool, crate::ports::PostError> {
         Ok(self
             .state
             .lock()
-            .map(|s| s.open.contains(connection))
+            .map(|s| s.open.contains(connection.as_str()))
             .unwrap_or(false))
     }
 
-    async fn close(&self, connection: &str) {
+    async fn close(&self, connection: &ConnectionId) {
         if let Ok(mut s) = self.state.lock() {
-            s.open.remove(connection);
-            s.closed.push(connection.to_owned());
+            s.open.remove(connection.as_str());
+            s.closed.push(connection.to_string());
         }
     }
 }

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use room::adapters::dynamo::{self, KEY, LIVE, LIVE_SHARDS, TTL_ATTRIBUTE};
 use room::adapters::memory::MemoryRoomStore;
+use room::domain::ids::ConnectionId;
 use room::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use room::domain::room::{Millis, Room};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, StoreError, Swap, Versioned};
@@ -76,7 +77,7 @@ fn room_key(room: &RoomId) -> String {
 }
 
 /// A connection item's key, as the DynamoDB store writes it.
-fn conn_key(connection: &str) -> String {
+fn conn_key(connection: &ConnectionId) -> String {
     dynamo::conn_key(connection)
         .as_s()
         .cloned()
@@ -99,7 +100,7 @@ fn room_item_bytes(room: &RoomId, record: &Room) -> usize {
 /// A connection item: `pk`, `v`, `room` and `client` once registered, `closed`, `parked` (a list
 /// of strings) while frames wait for the registration, `ttl`.
 fn conn_item_bytes(
-    connection: &str,
+    connection: &ConnectionId,
     registration: Option<(&RoomId, &ClientId)>,
     closed: bool,
     parked: Option<&[String]>,
@@ -143,7 +144,7 @@ fn queue_item_bytes(room: &RoomId, member: &ClientId, q: &MemberQueue) -> Option
 }
 
 /// An index item of the keep-alive's query: the key, `live` and the projected `room` and `client`.
-fn index_item_bytes(connection: &str, room: &RoomId, client: &ClientId) -> usize {
+fn index_item_bytes(connection: &ConnectionId, room: &RoomId, client: &ClientId) -> usize {
     KEY.len()
         + conn_key(connection).len()
         + LIVE.len()
@@ -154,7 +155,7 @@ fn index_item_bytes(connection: &str, room: &RoomId, client: &ClientId) -> usize
         + client.to_string().len()
 }
 
-fn record_bytes(connection: &str, r: &ConnectionRecord) -> Option<usize> {
+fn record_bytes(connection: &ConnectionId, r: &ConnectionRecord) -> Option<usize> {
     r.version?;
     let registration = r.registration.as_ref().map(|(room, client)| (room, client));
     let parked = (!r.parked.is_empty()).then_some(r.parked.as_slice());
@@ -223,7 +224,7 @@ impl Meter {
     /// The connection items left in the table (read by every scan until DynamoDB deletes them).
     pub fn connection_item_bytes(&self) -> usize {
         // What every connection item's key starts with.
-        let prefix = conn_key("");
+        let prefix = conn_key(&ConnectionId::new(""));
         self.ledger.lock().map_or(0, |l| {
             l.items
                 .iter()
@@ -271,7 +272,7 @@ impl Meter {
         });
     }
 
-    async fn conn_bytes(&self, connection: &str) -> Option<usize> {
+    async fn conn_bytes(&self, connection: &ConnectionId) -> Option<usize> {
         let r = self.inner.connection(connection).await.ok()?;
         record_bytes(connection, &r)
     }
@@ -343,7 +344,7 @@ impl RoomStore for Meter {
         Ok(out)
     }
 
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+    async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError> {
         let out = self.inner.connection(connection).await?;
         let bytes = record_bytes(connection, &out);
         self.get(GET_CONN, bytes);
@@ -352,7 +353,7 @@ impl RoomStore for Meter {
 
     async fn park_frame(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         frame: &str,
         q: &QueueLimits,
         expires_at: Millis,
@@ -423,7 +424,7 @@ impl RoomStore for Meter {
 
     async fn close_connection(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         let before = self.conn_bytes(connection).await;
@@ -439,7 +440,9 @@ impl RoomStore for Meter {
         Ok(out)
     }
 
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(ConnectionId, RoomId, ClientId)>, StoreError> {
         let out = self.inner.registered_connections().await?;
         // One query per shard of the sparse index; each reads (and bills) only the open
         // connections' projected items, eventually consistent: half a unit per 4 KB of a query's

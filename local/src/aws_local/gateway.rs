@@ -523,12 +523,12 @@ mod tests {
             conns.open(conn);
             let register =
                 format!(r#"{{"cmd":"register","roomid":"stream2","clientid":"{client_id}"}}"#);
-            dep.relay.on_frame(conn, &register).await;
+            dep.relay.on_frame(&conn.into(), &register).await;
         }
         conns.fail_posts("cb", true);
         let deadline = Instant::now() + Duration::from_secs(1);
         let send = r#"{"cmd":"send","msg":"{\"type\":\"offer\",\"sdp\":\"x\"}"}"#;
-        room::retry::within(deadline, dep.relay.on_frame("ca", send)).await;
+        room::retry::within(deadline, dep.relay.on_frame(&"ca".into(), send)).await;
         assert!(conns.take("ca").is_empty(), "no error frame");
         let failed = conns.failed_posts();
         assert!(failed > 1, "{failed} posts");

@@ -2,6 +2,7 @@
 //! `apigw`): the [`Connections`] port of the deployed relay. `PostToConnection` answering 410 Gone
 //! is [`PostError::Gone`].
 
+use crate::domain::ids::ConnectionId;
 use crate::ports::{Connections, PostError};
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::Client;
@@ -46,11 +47,11 @@ impl ApiGatewayConnections {
 
 #[async_trait]
 impl Connections for ApiGatewayConnections {
-    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError> {
+    async fn post(&self, connection: &ConnectionId, frame: &str) -> Result<(), PostError> {
         match self
             .client
             .post_to_connection()
-            .connection_id(connection)
+            .connection_id(connection.as_str())
             .data(Blob::new(frame.as_bytes()))
             .send()
             .await
@@ -65,11 +66,11 @@ impl Connections for ApiGatewayConnections {
         }
     }
 
-    async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
+    async fn is_open(&self, connection: &ConnectionId) -> Result<bool, PostError> {
         match self
             .client
             .get_connection()
-            .connection_id(connection)
+            .connection_id(connection.as_str())
             .send()
             .await
         {
@@ -81,11 +82,11 @@ impl Connections for ApiGatewayConnections {
         }
     }
 
-    async fn close(&self, connection: &str) {
+    async fn close(&self, connection: &ConnectionId) {
         if let Err(e) = self
             .client
             .delete_connection()
-            .connection_id(connection)
+            .connection_id(connection.as_str())
             .send()
             .await
         {

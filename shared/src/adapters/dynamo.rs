@@ -22,7 +22,7 @@
 //! table) is [`StoreError::Unavailable`]. Expired items are ignored by the room rules because
 //! DynamoDB deletes them late.
 
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::domain::relay::{Appended, BATCH, Lease, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use crate::ports::{
@@ -181,7 +181,7 @@ pub fn key(room: &RoomId) -> AttributeValue {
 }
 
 /// The key of a relay connection's item, `CONN#<connection id>`.
-pub fn conn_key(connection: &str) -> AttributeValue {
+pub fn conn_key(connection: &ConnectionId) -> AttributeValue {
     AttributeValue::S(format!("CONN#{connection}"))
 }
 
@@ -195,10 +195,13 @@ pub const LIVE: &str = "live";
 pub const LIVE_SHARDS: u32 = 8;
 
 /// The index partition of `connection` (FNV-1a of its id).
-fn live_shard(connection: &str) -> u32 {
-    let hash = connection.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+fn live_shard(connection: &ConnectionId) -> u32 {
+    let hash = connection
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     u32::try_from(hash % u64::from(LIVE_SHARDS)).unwrap_or(0)
 }
 
@@ -412,7 +415,7 @@ impl RoomStore for DynamoRoomStore {
         }
     }
 
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+    async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError> {
         let out = self
             .client
             .get_item()
@@ -428,7 +431,7 @@ impl RoomStore for DynamoRoomStore {
 
     async fn park_frame(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         frame: &str,
         q: &QueueLimits,
         expires_at: Millis,
@@ -583,7 +586,7 @@ impl RoomStore for DynamoRoomStore {
 
     async fn close_connection(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         // Keeps `room` and `client`, so a retry that finds the item already closed still answers
@@ -606,7 +609,9 @@ impl RoomStore for DynamoRoomStore {
         Ok(out.attributes().and_then(registration))
     }
 
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(ConnectionId, RoomId, ClientId)>, StoreError> {
         // The sparse index holds only registered, open connections (`live` is written by the
         // registration and removed by the close), spread over a few partition values so that no
         // one index partition takes every registration of a busy deployment.
@@ -629,7 +634,7 @@ impl RoomStore for DynamoRoomStore {
                     (item.get(KEY), registration(&item))
                     && let Some(id) = pk.strip_prefix("CONN#")
                 {
-                    found.push((id.to_owned(), room, client));
+                    found.push((ConnectionId::new(id), room, client));
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! In-memory room store: the emulator's default and the reference for the contract tests.
 
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::domain::relay::{Appended, MemberQueue, QueueLimits, Step};
 use crate::domain::room::{Millis, Room};
 use crate::ports::{
@@ -21,7 +21,7 @@ pub struct MemoryRoomStore {
 struct Inner {
     rooms: HashMap<RoomId, Versioned>,
     next_version: u64,
-    connections: HashMap<String, Conn>,
+    connections: HashMap<ConnectionId, Conn>,
     queues: HashMap<(RoomId, ClientId), Queued>,
 }
 
@@ -129,7 +129,7 @@ impl RoomStore for MemoryRoomStore {
         Ok(self.inner().swap(room, expected, new))
     }
 
-    async fn connection(&self, connection: &str) -> Result<ConnectionRecord, StoreError> {
+    async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError> {
         Ok(self
             .inner()
             .connections
@@ -140,7 +140,7 @@ impl RoomStore for MemoryRoomStore {
 
     async fn park_frame(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         frame: &str,
         q: &QueueLimits,
         expires_at: Millis,
@@ -150,7 +150,7 @@ impl RoomStore for MemoryRoomStore {
         let fresh = inner.version();
         let conn = inner
             .connections
-            .entry(connection.to_owned())
+            .entry(connection.clone())
             .or_insert_with(|| Conn {
                 record: ConnectionRecord {
                     version: Some(fresh),
@@ -191,7 +191,7 @@ impl RoomStore for MemoryRoomStore {
         }
         let version = inner.version();
         inner.connections.insert(
-            r.connection.to_owned(),
+            r.connection.clone(),
             Conn {
                 record: ConnectionRecord {
                     registration: Some((r.room.clone(), r.client.clone())),
@@ -207,14 +207,14 @@ impl RoomStore for MemoryRoomStore {
 
     async fn close_connection(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         expires_at: Millis,
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         let mut inner = self.inner();
         let version = inner.version();
         let conn = inner
             .connections
-            .entry(connection.to_owned())
+            .entry(connection.clone())
             .or_insert_with(|| Conn {
                 record: ConnectionRecord::default(),
                 expires_at,
@@ -225,7 +225,9 @@ impl RoomStore for MemoryRoomStore {
         Ok(conn.record.registration.clone())
     }
 
-    async fn registered_connections(&self) -> Result<Vec<(String, RoomId, ClientId)>, StoreError> {
+    async fn registered_connections(
+        &self,
+    ) -> Result<Vec<(ConnectionId, RoomId, ClientId)>, StoreError> {
         Ok(self
             .inner()
             .connections

@@ -7,7 +7,7 @@
 //! a lock. The counters of the collider's `GET /status` are kept here.
 
 use crate::config::{RelayLimits, Settings};
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::domain::message::RelayError;
 use crate::http::{HttpResponse, RelayStatus};
 use crate::ports::{Clock, Connections, PeerNotifier, PostError, RoomStore};
@@ -34,7 +34,7 @@ pub enum CloseReason {
 pub struct ConnHandle {
     id: u64,
     /// The connection id the relay knows it by.
-    name: String,
+    name: ConnectionId,
 }
 
 /// What the relay and a connection's task share. The queue allocates only while frames wait, so an
@@ -156,7 +156,7 @@ impl Conn {
 
 impl ConnHandle {
     /// The connection id the relay knows this socket by.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &ConnectionId {
         &self.name
     }
 }
@@ -200,7 +200,7 @@ impl Sockets {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let handle = ConnHandle {
             id,
-            name: format!("{}{id}", self.prefix),
+            name: ConnectionId::new(format!("{}{id}", self.prefix)),
         };
         lock(&self.open).insert(id, shared.clone());
         (
@@ -229,15 +229,19 @@ impl Sockets {
         self.len() == 0
     }
 
-    fn find(&self, connection: &str) -> Option<Arc<Conn>> {
-        let id = connection.strip_prefix(&self.prefix)?.parse().ok()?;
+    fn find(&self, connection: &ConnectionId) -> Option<Arc<Conn>> {
+        let id = connection
+            .as_str()
+            .strip_prefix(&self.prefix)?
+            .parse()
+            .ok()?;
         lock(&self.open).get(&id).cloned()
     }
 }
 
 #[async_trait]
 impl Connections for Sockets {
-    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError> {
+    async fn post(&self, connection: &ConnectionId, frame: &str) -> Result<(), PostError> {
         let Some(conn) = self.find(connection) else {
             return Err(PostError::Gone);
         };
@@ -252,11 +256,11 @@ impl Connections for Sockets {
         }
     }
 
-    async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
+    async fn is_open(&self, connection: &ConnectionId) -> Result<bool, PostError> {
         Ok(self.find(connection).is_some_and(|c| !lock(&c.state).gone))
     }
 
-    async fn close(&self, connection: &str) {
+    async fn close(&self, connection: &ConnectionId) {
         if let Some(conn) = self.find(connection) {
             conn.close(CloseReason::Removed);
         }
@@ -472,7 +476,10 @@ mod tests {
             sockets.post(foreign.name(), "x").await,
             Err(PostError::Gone)
         );
-        assert_eq!(sockets.post("local-1", "x").await, Err(PostError::Gone));
+        assert_eq!(
+            sockets.post(&"local-1".into(), "x").await,
+            Err(PostError::Gone)
+        );
         sockets.close(&name).await;
         assert_eq!(rx.close.wait().await, CloseReason::Removed);
         drop(rx);

@@ -1,4 +1,4 @@
-//! Room and client identifiers.
+//! Room, client and connection identifiers.
 //!
 //! Both follow the original route rule `[a-zA-Z0-9_-]+` (case-sensitive) with an explicit upper
 //! bound, so an id is always safe inside a URL path, a log field and a DynamoDB key.
@@ -109,6 +109,60 @@ id_type!(
     /// A client id issued by `join` (or one of the two loopback ids).
     ClientId
 );
+
+/// A relay connection: an API Gateway connection id, or the name of a socket of this process.
+/// Opaque: its transport makes it, and it is only compared, stored and handed back.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    /// The connection its transport calls `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionId({:?})", self.0)
+    }
+}
+
+impl PartialEq<&str> for ConnectionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::borrow::Borrow<str> for ConnectionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for ConnectionId {
+    fn from(id: &str) -> Self {
+        Self::new(id)
+    }
+}
+
+impl From<String> for ConnectionId {
+    fn from(id: String) -> Self {
+        Self(id)
+    }
+}
 
 impl ClientId {
     /// A fresh id of 128 random bits, written as 22 characters of URL-safe Base64.

@@ -16,7 +16,7 @@
 //! behind: either the holder's next step sees it, or its appender finds the lease free and
 //! delivers it itself.
 
-use super::ids::ClientId;
+use super::ids::{ClientId, ConnectionId};
 use super::room::{
     Member, Millis, Presence, Room, RoomLimits, RoomSlot, away, needs_pruning, prune,
 };
@@ -27,14 +27,14 @@ pub enum Attach {
     /// The id is not a live member of the room.
     NotMember,
     /// Another connection is registered for this id (it may be dead: the caller checks).
-    Taken(String),
+    Taken(ConnectionId),
     /// Registered. The caller delivers what waits in the registering member's queue and in its
     /// peer's, now that the registration may have made either deliverable.
     Attached {
         /// The other member, whose queue may now be delivered to this connection.
         peer: Option<ClientId>,
         /// Connections of clients that left the room and still had one: the caller closes them.
-        evict: Vec<String>,
+        evict: Vec<ConnectionId>,
     },
 }
 
@@ -42,7 +42,7 @@ pub enum Attach {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Forward {
     /// Post it to this connection now (nothing of the sender's waits).
-    Direct(String),
+    Direct(ConnectionId),
     /// Append it to the sender's queue: it waits behind earlier frames or for the peer.
     Queue,
     /// Nobody to deliver to (and the sender cannot queue).
@@ -214,9 +214,9 @@ pub struct Registering<'a> {
     /// The id the connection registers as.
     pub client: &'a ClientId,
     /// The connection.
-    pub conn: &'a str,
+    pub conn: &'a ConnectionId,
     /// A previous connection of this id known to be dead, which may be replaced.
-    pub stale: Option<&'a str>,
+    pub stale: Option<&'a ConnectionId>,
     /// The connection closed before its registration was handled: it registers (its frames
     /// count, as the socket had sent them) and leaves at once, keeping its place for the grace.
     pub closed: bool,
@@ -241,7 +241,7 @@ pub fn attach(
     let peer = peer.map(|p| p.id.clone());
     if let Some(existing) = &me.connection
         && existing != r.conn
-        && Some(existing.as_str()) != r.stale
+        && Some(existing) != r.stale
     {
         if r.closed {
             // A newer socket of this id is registered: this one only had frames to deliver.
@@ -258,7 +258,7 @@ pub fn attach(
             me.presence = away(now, limits);
         }
     } else {
-        me.connection = Some(r.conn.to_owned());
+        me.connection = Some(r.conn.clone());
         if me.presence != Presence::Virtual {
             me.presence = Presence::Connected;
             me.received.clear();
@@ -279,7 +279,7 @@ pub fn attach(
 /// member, if the connection was registered.
 pub fn detach(
     slot: &mut RoomSlot,
-    conn: &str,
+    conn: &ConnectionId,
     now: Millis,
     limits: &RoomLimits,
 ) -> Option<ClientId> {
@@ -287,7 +287,7 @@ pub fn detach(
     let m = room
         .members
         .iter_mut()
-        .find(|m| m.connection.as_deref() == Some(conn))?;
+        .find(|m| m.connection.as_ref() == Some(conn))?;
     m.connection = None;
     if m.presence != Presence::Virtual {
         m.presence = away(now, limits);
@@ -299,18 +299,18 @@ pub fn detach(
 /// nothing in the room is due for pruning. [`send`] decides [`Forward::Direct`] for an idle queue
 /// through this, so a caller may read a stored room in place (no copy) and fall back to
 /// [`send`] on `None`.
-pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<&'a str> {
+pub fn direct_route<'a>(room: &'a Room, from: &ClientId, now: Millis) -> Option<&'a ConnectionId> {
     if needs_pruning(room, now) {
         return None;
     }
     let me = room.members.iter().position(|m| from.names(&m.id))?;
     let peer = room.members.iter().enumerate().find(|(i, _)| *i != me)?.1;
-    peer.connection.as_deref()
+    peer.connection.as_ref()
 }
 
 /// [`send`] for a frame whose [`direct_route`] answered `peer`: straight on while the sender's
 /// queue is idle, queued behind it otherwise. Lets a caller read the queue and the room at once.
-pub fn send_routed(peer: String, idle: bool) -> Forward {
+pub fn send_routed(peer: ConnectionId, idle: bool) -> Forward {
     if idle {
         Forward::Direct(peer)
     } else {
@@ -319,7 +319,7 @@ pub fn send_routed(peer: String, idle: bool) -> Forward {
 }
 
 /// The connection of `sender`'s registered peer in `slot`, if any (who a queue is delivered to).
-pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Option<String> {
+pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Option<ConnectionId> {
     let mut slot = slot.clone();
     prune(&mut slot, now);
     let id = sender.canonical();
@@ -336,7 +336,7 @@ pub fn peer_connection(slot: &RoomSlot, sender: &ClientId, now: Millis) -> Optio
 /// still send its `bye` straight to the peer. Changes nothing: queueing is the store's append.
 pub fn send(slot: &RoomSlot, from: &ClientId, idle: bool, queue: bool, now: Millis) -> Forward {
     if idle && let Some(c) = slot.as_ref().and_then(|room| direct_route(room, from, now)) {
-        return Forward::Direct(c.to_owned());
+        return Forward::Direct(c.clone());
     }
     let mut slot = slot.clone();
     prune(&mut slot, now);
@@ -374,7 +374,15 @@ mod tests {
         lease: 5_000,
     };
 
-    fn reg<'a>(client: &'a ClientId, conn: &'a str, stale: Option<&'a str>) -> Registering<'a> {
+    fn c(id: &str) -> ConnectionId {
+        ConnectionId::new(id)
+    }
+
+    fn reg<'a>(
+        client: &'a ClientId,
+        conn: &'a ConnectionId,
+        stale: Option<&'a ConnectionId>,
+    ) -> Registering<'a> {
         Registering {
             client,
             conn,
@@ -399,13 +407,13 @@ mod tests {
             JoinOutcome::Joined { .. }
         ));
         assert_eq!(
-            attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l),
+            attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l),
             attached(None)
         );
         join(&mut slot, &id("b"), false, 0, &l);
         assert_eq!(send(&slot, &id("a"), true, true, 0), Forward::Queue);
         assert_eq!(
-            attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l),
+            attach(&mut slot, &reg(&id("b"), &c("cb"), None), 0, &l),
             attached(Some("a"))
         );
         // While a's queue is not idle, a's frames queue behind it.
@@ -415,14 +423,14 @@ mod tests {
             Forward::Direct("cb".into())
         );
         assert_eq!(
-            attach(&mut slot, &reg(&id("b"), "cb2", None), 0, &l),
+            attach(&mut slot, &reg(&id("b"), &c("cb2"), None), 0, &l),
             Attach::Taken("cb".into())
         );
         assert_eq!(
-            attach(&mut slot, &reg(&id("b"), "cb2", Some("cb")), 0, &l),
+            attach(&mut slot, &reg(&id("b"), &c("cb2"), Some(&c("cb"))), 0, &l),
             attached(Some("a"))
         );
-        assert_eq!(detach(&mut slot, "cb2", 0, &l), Some(id("b")));
+        assert_eq!(detach(&mut slot, &c("cb2"), 0, &l), Some(id("b")));
         assert_eq!(send(&slot, &id("a"), true, true, 0), Forward::Queue);
         assert_eq!(
             send(&slot, &id("a"), true, false, 0),
@@ -514,12 +522,12 @@ mod tests {
                 match next(6) {
                     0 => drop(join(&mut slot, who, next(4) == 0, now, &l)),
                     1 => {
-                        let conn = format!("c{step}");
+                        let conn = ConnectionId::new(format!("c{step}"));
                         drop(attach(&mut slot, &reg(who, &conn, None), now, &l));
                     }
                     2 => {
                         let conn = format!("c{}", next(step + 1));
-                        drop(detach(&mut slot, &conn, now, &l));
+                        drop(detach(&mut slot, &ConnectionId::new(conn), now, &l));
                     }
                     3 => drop(leave(&mut slot, who, now, &l)),
                     _ => now += next(400),
@@ -561,8 +569,8 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
-        attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l);
+        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
+        attach(&mut slot, &reg(&id("b"), &c("cb"), None), 0, &l);
         // b hangs up (`/leave` or `bye`) with its socket still open: it may still send its bye.
         leave(&mut slot, &id("b"), 10, &l);
         assert_eq!(
@@ -570,14 +578,16 @@ mod tests {
             Forward::Direct("ca".into())
         );
         join(&mut slot, &id("c"), false, 20, &l);
-        let Attach::Attached { evict, .. } = attach(&mut slot, &reg(&id("c"), "cc", None), 20, &l)
+        let Attach::Attached { evict, .. } =
+            attach(&mut slot, &reg(&id("c"), &c("cc"), None), 20, &l)
         else {
             panic!("c registers");
         };
         assert_eq!(evict, ["cb"]);
         // Once only: a later registration has nothing left to close.
-        detach(&mut slot, "cc", 30, &l);
-        let Attach::Attached { evict, .. } = attach(&mut slot, &reg(&id("c"), "cc2", None), 30, &l)
+        detach(&mut slot, &c("cc"), 30, &l);
+        let Attach::Attached { evict, .. } =
+            attach(&mut slot, &reg(&id("c"), &c("cc2"), None), 30, &l)
         else {
             panic!("c registers again");
         };
@@ -590,7 +600,7 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
+        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
         leave(&mut slot, &id("b"), 0, &l);
         assert_eq!(
             send(&slot, &id("b"), true, false, 0),
@@ -608,10 +618,10 @@ mod tests {
         let mut slot = None;
         join(&mut slot, &id("a"), false, 0, &l);
         join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), "ca", None), 0, &l);
-        attach(&mut slot, &reg(&id("b"), "cb", None), 0, &l);
+        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
+        attach(&mut slot, &reg(&id("b"), &c("cb"), None), 0, &l);
         // b's socket is found dead at t=100 (its disconnect event never came).
-        assert_eq!(detach(&mut slot, "cb", 100, &l), Some(id("b")));
+        assert_eq!(detach(&mut slot, &c("cb"), 100, &l), Some(id("b")));
         assert_eq!(join(&mut slot, &id("c"), false, 100, &l), JoinOutcome::Full);
         assert_eq!(
             join(&mut slot, &id("c"), false, 100 + grace - 1, &l),

@@ -2,7 +2,7 @@
 //! replace its missing departure detection. Pure functions over a [`Room`] value: no I/O, no clock
 //! reads.
 
-use super::ids::ClientId;
+use super::ids::{ClientId, ConnectionId};
 use super::message::SignalingMessage;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -88,7 +88,7 @@ pub struct Member {
     /// The relay connection registered for this member (an API Gateway connection id, or a
     /// socket of this process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection: Option<String>,
+    pub connection: Option<ConnectionId>,
     /// The saved messages this member was handed at join, kept until it registers: if it never
     /// does, they go back to the other member for the next joiner (an offer is not lost to a
     /// ghost).
@@ -107,7 +107,7 @@ pub struct Departed {
     /// The relay connection it still had registered, which the next registration in the room
     /// closes (the departed client's socket must not linger once someone else takes the room).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection: Option<String>,
+    pub connection: Option<ConnectionId>,
 }
 
 impl Member {

@@ -14,7 +14,7 @@
 //! - a `$disconnect` marks the connection record closed, so a registration handled after it fails.
 
 use crate::config::{RelayLimits, Settings};
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::domain::message::{self, ClientFrame, KEEPALIVE_FRAME, RelayError, ServerFrame};
 use crate::domain::message::{MessageKind, SignalingMessage};
 use crate::domain::relay::{self as rules, Appended, Attach, Forward, QueueLimits, Step};
@@ -159,7 +159,7 @@ impl StoredRelay {
     /// commands. Returns the ids a `register` registered as.
     pub async fn on_text(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         registered: Registered<'_>,
         text: &str,
     ) -> Result<Option<(RoomId, ClientId)>, RelayError> {
@@ -193,7 +193,7 @@ impl StoredRelay {
     /// A text frame arrived on the API Gateway connection `connection` (routes `register`,
     /// `send` and `$default`). Errors are answered with an error frame, and the connection is
     /// closed where the collider closes it.
-    pub async fn on_frame(&self, connection: &str, text: &str) {
+    pub async fn on_frame(&self, connection: &ConnectionId, text: &str) {
         if let Err(e) = self.on_text(connection, Registered::InStore, text).await {
             let _ = self
                 .connections
@@ -207,7 +207,10 @@ impl StoredRelay {
     }
 
     /// The stored record of `connection`.
-    async fn connection_record(&self, connection: &str) -> Result<ConnectionRecord, RelayError> {
+    async fn connection_record(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<ConnectionRecord, RelayError> {
         self.store
             .connection(connection)
             .await
@@ -216,7 +219,11 @@ impl StoredRelay {
 
     /// A `send` on `connection`: relayed as its registration says, or parked until the
     /// registration when its invocation ran first.
-    async fn send_from(&self, connection: &str, msg: SignalingMessage) -> Result<(), RelayError> {
+    async fn send_from(
+        &self,
+        connection: &ConnectionId,
+        msg: SignalingMessage,
+    ) -> Result<(), RelayError> {
         let f = ServerFrame::Message(msg.as_str()).encode();
         // Twice at most: a registration that lands between the read and the park is seen by the
         // second read (the park refuses a registered connection).
@@ -245,13 +252,13 @@ impl StoredRelay {
     /// A `register` on `connection`; returns the ids it registered as.
     pub(crate) async fn register(
         &self,
-        connection: &str,
+        connection: &ConnectionId,
         room: &str,
         client: &str,
     ) -> Result<(RoomId, ClientId), RelayError> {
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
-        let mut stale: Option<String> = None;
+        let mut stale: Option<ConnectionId> = None;
         let mut backoff = Backoff::new();
         let (peer, evict) = loop {
             let record = self.connection_record(connection).await?;
@@ -264,7 +271,7 @@ impl StoredRelay {
             let registering = rules::Registering {
                 client: &client,
                 conn: connection,
-                stale: stale.as_deref(),
+                stale: stale.as_ref(),
                 closed: record.closed,
             };
             let limits = &self.settings.limits;
@@ -380,7 +387,7 @@ impl StoredRelay {
     ) -> Result<Forward, StoreError> {
         let now = self.now();
         let sender = from.canonical();
-        let route = move |r: &room::Room| rules::direct_route(r, from, now).map(str::to_owned);
+        let route = move |r: &room::Room| rules::direct_route(r, from, now).cloned();
         let (waiting, routed) = tokio::join!(
             self.store.queue(room, &sender),
             self.store.read_route(room, &route)
@@ -458,7 +465,11 @@ impl StoredRelay {
         }
     }
 
-    async fn peer_gone(&self, room: &RoomId, connection: &str) -> Result<(), ServiceError> {
+    async fn peer_gone(
+        &self,
+        room: &RoomId,
+        connection: &ConnectionId,
+    ) -> Result<(), ServiceError> {
         let limits = &self.settings.limits;
         update_room(&*self.store, &*self.clock, room, |slot, now| {
             rules::detach(slot, connection, now, limits)
@@ -472,7 +483,7 @@ impl StoredRelay {
         &self,
         room: &RoomId,
         sender: &ClientId,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ConnectionId>, StoreError> {
         let loaded = self.store.load(room).await?;
         Ok(rules::peer_connection(
             &loaded.map(|v| v.room),
@@ -628,7 +639,7 @@ impl StoredRelay {
 
     /// The connection closed (`$disconnect`): its member keeps its place for the reconnect grace,
     /// and a registration of it handled later fails.
-    pub async fn on_disconnect(&self, connection: &str) {
+    pub async fn on_disconnect(&self, connection: &ConnectionId) {
         let closed = self
             .store
             .close_connection(connection, self.record_until())

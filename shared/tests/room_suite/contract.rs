@@ -4,6 +4,7 @@
 //! not a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use room::domain::ids::ConnectionId;
 use room::domain::relay::{Appended, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
 use room::domain::room::{LeaveOutcome, RoomLimits};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
@@ -329,7 +330,11 @@ async fn stale_writes_conflict(f: Fixture) {
 
 async fn a_route_read_answers_in_place_or_hands_back_the_record_as_loaded(f: Fixture) {
     let room = fresh_room("route");
-    let first = |r: &room::domain::room::Room| r.members.first().map(|m| m.id.to_string());
+    let first = |r: &room::domain::room::Room| {
+        r.members
+            .first()
+            .map(|m| ConnectionId::new(m.id.to_string()))
+    };
     let nothing = |_: &room::domain::room::Room| None;
     assert_eq!(
         f.store.read_route(&room, &first).await.unwrap(),
@@ -338,7 +343,7 @@ async fn a_route_read_answers_in_place_or_hands_back_the_record_as_loaded(f: Fix
     let (a, ..) = joined(&f, &room).await;
     assert_eq!(
         f.store.read_route(&room, &first).await.unwrap(),
-        Routed::Route(a.to_string())
+        Routed::Route(ConnectionId::new(a.to_string()))
     );
     let loaded = f.store.load(&room).await.unwrap();
     assert!(loaded.is_some());
@@ -349,8 +354,8 @@ async fn a_route_read_answers_in_place_or_hands_back_the_record_as_loaded(f: Fix
 }
 
 /// A connection id no other test (or earlier run against the same table) uses.
-fn fresh_connection(tag: &str) -> String {
-    format!("{}=", fresh_room(tag))
+fn fresh_connection(tag: &str) -> ConnectionId {
+    ConnectionId::new(format!("{}=", fresh_room(tag)))
 }
 
 const QUEUE: QueueLimits = QueueLimits {

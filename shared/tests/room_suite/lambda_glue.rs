@@ -414,12 +414,18 @@ async fn a_stream_record_of_a_handed_off_queue_delivers_it() {
     for (conn, id) in [("ca", &ids[0]), ("cb", &ids[1])] {
         conns.open(conn);
         let register = serde_json::json!({"cmd": "register", "roomid": "stream1", "clientid": id});
-        dep.relay.on_frame(conn, &register.to_string()).await;
+        dep.relay
+            .on_frame(&conn.into(), &register.to_string())
+            .await;
     }
     conns.fail_posts("cb", true);
     let offer = serde_json::json!({"cmd": "send", "msg": "{\"type\":\"offer\",\"sdp\":\"x\"}"});
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    room::retry::within(deadline, dep.relay.on_frame("ca", &offer.to_string())).await;
+    room::retry::within(
+        deadline,
+        dep.relay.on_frame(&"ca".into(), &offer.to_string()),
+    )
+    .await;
     assert!(conns.take("ca").is_empty(), "no error frame");
     assert!(conns.take("cb").is_empty());
     conns.fail_posts("cb", false);

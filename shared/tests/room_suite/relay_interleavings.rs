@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
 use room::config::RelayLimits;
-use room::domain::ids::{ClientId, RoomId};
+use room::domain::ids::{ClientId, ConnectionId, RoomId};
 use room::domain::room::Millis;
 use room::ports::{
     Clock, Connections, Hooked, PostError, StoreCall, StoreError, StoreFuture, StoreHook,
@@ -102,15 +102,15 @@ struct SlowConnections {
 
 #[async_trait]
 impl Connections for SlowConnections {
-    async fn post(&self, connection: &str, frame: &str) -> Result<(), PostError> {
+    async fn post(&self, connection: &ConnectionId, frame: &str) -> Result<(), PostError> {
         self.rng.pause(6).await;
         self.inner.post(connection, frame).await
     }
-    async fn is_open(&self, connection: &str) -> Result<bool, PostError> {
+    async fn is_open(&self, connection: &ConnectionId) -> Result<bool, PostError> {
         self.rng.pause(6).await;
         self.inner.is_open(connection).await
     }
-    async fn close(&self, connection: &str) {
+    async fn close(&self, connection: &ConnectionId) {
         self.inner.close(connection).await;
     }
 }
@@ -227,7 +227,7 @@ async fn side(
     let spawn_register = |conn: &str| {
         let (w, conn, r) = (
             w.clone(),
-            conn.to_owned(),
+            ConnectionId::new(conn),
             register(room.as_str(), client.as_str()),
         );
         tokio::spawn(async move { w.relay.on_frame(&conn, &r).await })
@@ -243,7 +243,7 @@ async fn side(
                 r.await.expect("register task");
             }
             w.conns.inner.vanish(&conn);
-            let old = conn.clone();
+            let old = ConnectionId::new(conn.clone());
             let notify = |w: &Arc<World>| {
                 let (w, old) = (w.clone(), old.clone());
                 tokio::spawn(async move { w.relay.on_disconnect(&old).await })
@@ -259,7 +259,9 @@ async fn side(
                 background.push(notify(&w));
             }
         }
-        w.relay.on_frame(&conn, &send(&message(name, i))).await;
+        w.relay
+            .on_frame(&ConnectionId::new(conn.clone()), &send(&message(name, i)))
+            .await;
         w.rng.pause(3).await;
     }
     background.extend(registering);
@@ -324,7 +326,7 @@ async fn schedule(seed: u64, totals: &mut Totals) -> Result<(), String> {
     for c in ["a0", "b0", "b1"] {
         w.conns.inner.vanish(c);
         if w.rng.below(2) == 0 {
-            w.relay.on_disconnect(c).await;
+            w.relay.on_disconnect(&c.into()).await;
         }
     }
     let grace = w.settings.limits.reconnect_grace;
@@ -386,7 +388,7 @@ async fn burst(seed: u64) -> Result<(), String> {
         let frames = std::iter::once(register(room.as_str(), client.as_str()))
             .chain((0..FRAMES).map(|i| send(&message(name, i))));
         for f in frames {
-            let (w, conn) = (w.clone(), conn.clone());
+            let (w, conn) = (w.clone(), ConnectionId::new(conn.clone()));
             tasks.push(tokio::spawn(
                 async move { w.relay.on_frame(&conn, &f).await },
             ));

@@ -76,9 +76,9 @@ async fn frames_relay_between_registered_connections() {
     let (a, b) = (joined(&w, "s1").await, joined(&w, "s1").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s1", &a)).await;
-    w.relay.on_frame("cb", &register("s1", &b)).await;
-    w.relay.on_frame("cb", &send(ANSWER)).await;
+    w.relay.on_frame(&"ca".into(), &register("s1", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("s1", &b)).await;
+    w.relay.on_frame(&"cb".into(), &send(ANSWER)).await;
     assert_eq!(frames(&w, "ca"), vec![json!({"msg": ANSWER, "error": ""})]);
     assert!(frames(&w, "cb").is_empty(), "no echo, no register ack");
 }
@@ -88,7 +88,7 @@ async fn messages_queue_until_the_peer_registers() {
     let w = world();
     let a = joined(&w, "s2").await;
     w.conns.open("ca");
-    w.relay.on_frame("ca", &register("s2", &a)).await;
+    w.relay.on_frame(&"ca".into(), &register("s2", &a)).await;
     let b = joined(&w, "s2").await;
     let room = RoomId::parse("s2").unwrap();
     assert_eq!(
@@ -99,7 +99,7 @@ async fn messages_queue_until_the_peer_registers() {
         room::service::rooms::MessageReply::Success
     );
     w.conns.open("cb");
-    w.relay.on_frame("cb", &register("s2", &b)).await;
+    w.relay.on_frame(&"cb".into(), &register("s2", &b)).await;
     assert_eq!(frames(&w, "cb"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
@@ -108,7 +108,9 @@ async fn unissued_ids_and_protocol_errors_get_error_frames() {
     let w = world();
     let _a = joined(&w, "s3").await;
     w.conns.open("cx");
-    w.relay.on_frame("cx", &register("s3", "12345678")).await;
+    w.relay
+        .on_frame(&"cx".into(), &register("s3", "12345678"))
+        .await;
     let f = frames(&w, "cx");
     assert_eq!(
         f[0]["error"],
@@ -118,11 +120,11 @@ async fn unissued_ids_and_protocol_errors_get_error_frames() {
     // A send before any register may be a frame whose invocation overtook its socket's register:
     // it waits for the registration instead of closing the socket.
     w.conns.open("cy");
-    w.relay.on_frame("cy", &send(OFFER)).await;
+    w.relay.on_frame(&"cy".into(), &send(OFFER)).await;
     assert!(frames(&w, "cy").is_empty());
     assert!(!w.conns.closed().contains(&"cy".to_owned()));
     w.conns.open("cz");
-    w.relay.on_frame("cz", r#"{"cmd":"ping"}"#).await;
+    w.relay.on_frame(&"cz".into(), r#"{"cmd":"ping"}"#).await;
     assert_eq!(
         frames(&w, "cz")[0]["error"],
         "Invalid message: unexpected 'cmd'"
@@ -135,18 +137,18 @@ async fn second_register_and_live_duplicate_are_refused_dead_duplicate_replaced(
     let w = world();
     let (a, _b) = (joined(&w, "s4").await, joined(&w, "s4").await);
     w.conns.open("c1");
-    w.relay.on_frame("c1", &register("s4", &a)).await;
-    w.relay.on_frame("c1", &register("s4", &a)).await;
+    w.relay.on_frame(&"c1".into(), &register("s4", &a)).await;
+    w.relay.on_frame(&"c1".into(), &register("s4", &a)).await;
     assert_eq!(frames(&w, "c1")[0]["error"], "Duplicated register request");
     let (a2, _) = (joined(&w, "s5").await, joined(&w, "s5").await);
     w.conns.open("d1");
     w.conns.open("d2");
-    w.relay.on_frame("d1", &register("s5", &a2)).await;
-    w.relay.on_frame("d2", &register("s5", &a2)).await;
+    w.relay.on_frame(&"d1".into(), &register("s5", &a2)).await;
+    w.relay.on_frame(&"d2".into(), &register("s5", &a2)).await;
     assert_eq!(frames(&w, "d2")[0]["error"], "Duplicated registration");
     w.conns.vanish("d1");
     w.conns.open("d3");
-    w.relay.on_frame("d3", &register("s5", &a2)).await;
+    w.relay.on_frame(&"d3".into(), &register("s5", &a2)).await;
     assert!(frames(&w, "d3").is_empty(), "dead registration replaced");
 }
 
@@ -156,11 +158,11 @@ async fn a_send_that_overtakes_its_register_is_delivered_after_it() {
     let (a, b) = (joined(&w, "s8").await, joined(&w, "s8").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s8", &a)).await;
-    w.relay.on_frame("cb", &send(OFFER)).await;
-    w.relay.on_frame("cb", &send(ANSWER)).await;
+    w.relay.on_frame(&"ca".into(), &register("s8", &a)).await;
+    w.relay.on_frame(&"cb".into(), &send(OFFER)).await;
+    w.relay.on_frame(&"cb".into(), &send(ANSWER)).await;
     assert!(frames(&w, "ca").is_empty(), "parked until the register");
-    w.relay.on_frame("cb", &register("s8", &b)).await;
+    w.relay.on_frame(&"cb".into(), &register("s8", &b)).await;
     assert_eq!(
         frames(&w, "ca"),
         vec![
@@ -176,7 +178,7 @@ async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot
     let w = world();
     let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
     w.conns.open("ca");
-    w.relay.on_frame("ca", &register("s9", &a)).await;
+    w.relay.on_frame(&"ca".into(), &register("s9", &a)).await;
     let room = RoomId::parse("s9").unwrap();
     w.service.leave(&room, &b.parse().unwrap()).await.unwrap();
     let bye = r#"{"type":"bye"}"#;
@@ -198,8 +200,8 @@ async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
     let (a, b) = (joined(&w, "s10").await, joined(&w, "s10").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s10", &a)).await;
-    w.relay.on_frame("cb", &register("s10", &b)).await;
+    w.relay.on_frame(&"ca".into(), &register("s10", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("s10", &b)).await;
     w.conns.vanish("cb");
     let sweep = w.relay.sweep().await.unwrap();
     assert_eq!((sweep.kept_alive, sweep.gone), (1, 1));
@@ -208,9 +210,9 @@ async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
         vec![room::domain::message::KEEPALIVE_FRAME.to_owned()]
     );
     // b is away now: a's next frame waits for b's return instead of going to a dead socket.
-    w.relay.on_frame("ca", &send(OFFER)).await;
+    w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     w.conns.open("cb2");
-    w.relay.on_frame("cb2", &register("s10", &b)).await;
+    w.relay.on_frame(&"cb2".into(), &register("s10", &b)).await;
     assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
@@ -220,13 +222,15 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     let (a, b) = (joined(&w, "s6").await, joined(&w, "s6").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s6", &a)).await;
-    w.relay.on_frame("cb", &register("s6", &b)).await;
-    w.relay.on_frame("cb", &send(r#"{"type":"bye"}"#)).await;
+    w.relay.on_frame(&"ca".into(), &register("s6", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("s6", &b)).await;
+    w.relay
+        .on_frame(&"cb".into(), &send(r#"{"type":"bye"}"#))
+        .await;
     assert_eq!(frames(&w, "ca")[0]["msg"], r#"{"type":"bye"}"#);
     let c = joined(&w, "s6").await;
     w.conns.open("cc");
-    w.relay.on_frame("cc", &register("s6", &c)).await;
+    w.relay.on_frame(&"cc".into(), &register("s6", &c)).await;
     // c's phone vanishes without a disconnect event: the room is full of a ghost...
     w.conns.vanish("cc");
     let room = RoomId::parse("s6").unwrap();
@@ -240,8 +244,8 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
     // ...and may come back on a new socket within it.
     w.conns.open("cc2");
-    w.relay.on_frame("cc2", &register("s6", &c)).await;
-    w.relay.on_frame("ca", &send(OFFER)).await;
+    w.relay.on_frame(&"cc2".into(), &register("s6", &c)).await;
+    w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     assert_eq!(frames(&w, "cc2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
@@ -251,13 +255,13 @@ async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
     let (a, b) = (joined(&w, "s7").await, joined(&w, "s7").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s7", &a)).await;
-    w.relay.on_frame("cb", &register("s7", &b)).await;
+    w.relay.on_frame(&"ca".into(), &register("s7", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("s7", &b)).await;
     w.conns.vanish("cb");
-    w.relay.on_disconnect("cb").await;
-    w.relay.on_frame("ca", &send(OFFER)).await;
+    w.relay.on_disconnect(&"cb".into()).await;
+    w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     w.conns.open("cb2");
-    w.relay.on_frame("cb2", &register("s7", &b)).await;
+    w.relay.on_frame(&"cb2".into(), &register("s7", &b)).await;
     assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
 }
 
@@ -288,8 +292,8 @@ async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
     let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("s9", &a)).await;
-    w.relay.on_frame("cb", &register("s9", &b)).await;
+    w.relay.on_frame(&"ca".into(), &register("s9", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("s9", &b)).await;
     let (r, a_id) = (
         RoomId::parse("s9").unwrap(),
         room::ClientId::parse(&a).unwrap(),
@@ -377,11 +381,11 @@ async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
     let (a, b) = (joined(&w, "h1").await, joined(&w, "h1").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("h1", &a)).await;
-    w.relay.on_frame("cb", &register("h1", &b)).await;
+    w.relay.on_frame(&"ca".into(), &register("h1", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("h1", &b)).await;
     w.conns.fail_posts("cb", true);
     let started = tokio::time::Instant::now();
-    invocation(w.relay.on_frame("ca", &send(OFFER))).await;
+    invocation(w.relay.on_frame(&"ca".into(), &send(OFFER))).await;
     let took = started.elapsed();
     assert!(
         took < INVOCATION - room::retry::MARGIN / 2,
@@ -408,7 +412,7 @@ async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
     assert!(!invocation(w.relay.drain(&r, &a_id)).await.unwrap());
     assert!(handoffs.take().is_empty());
     // Later frames go straight on.
-    w.relay.on_frame("ca", &send(ANSWER)).await;
+    w.relay.on_frame(&"ca".into(), &send(ANSWER)).await;
     assert_eq!(
         not_keepalive(&w, "cb"),
         vec![json!({"msg": ANSWER, "error": ""})]
@@ -423,11 +427,11 @@ async fn hand_offs_are_bounded_and_the_sweep_delivers_after_them() {
     let (a, b) = (joined(&w, "h2").await, joined(&w, "h2").await);
     w.conns.open("ca");
     w.conns.open("cb");
-    w.relay.on_frame("ca", &register("h2", &a)).await;
-    w.relay.on_frame("cb", &register("h2", &b)).await;
+    w.relay.on_frame(&"ca".into(), &register("h2", &a)).await;
+    w.relay.on_frame(&"cb".into(), &register("h2", &b)).await;
     w.conns.fail_posts("cb", true);
-    invocation(w.relay.on_frame("ca", &send(OFFER))).await;
-    invocation(w.relay.on_frame("ca", &send(ANSWER))).await;
+    invocation(w.relay.on_frame(&"ca".into(), &send(OFFER))).await;
+    invocation(w.relay.on_frame(&"ca".into(), &send(ANSWER))).await;
     let (r, a_id) = (
         RoomId::parse("h2").unwrap(),
         room::ClientId::parse(&a).unwrap(),

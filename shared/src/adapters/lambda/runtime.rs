@@ -5,6 +5,7 @@
 use super::requests::handle;
 use super::wiring::Deployment;
 use crate::adapters::dynamo::queue_of_key;
+use crate::domain::ids::ConnectionId;
 use crate::http::routes::Route;
 use crate::retry::{deadline_in, within};
 use lambda_http::aws_lambda_events::apigw::{
@@ -107,7 +108,7 @@ pub async fn handle_websocket(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
     let ctx = &event.request_context;
-    let connection = ctx.connection_id.clone().unwrap_or_default();
+    let connection = ConnectionId::new(ctx.connection_id.clone().unwrap_or_default());
     match ctx.event_type.as_deref() {
         Some("CONNECT") => {}
         Some("DISCONNECT") => dep.relay.on_disconnect(&connection).await,

@@ -6,7 +6,7 @@ use super::settings::{ConfigError, DeployConfig, env};
 use crate::adapters::apigw::ApiGatewayConnections;
 use crate::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client_from, sdk_config};
 use crate::config::{Settings, TURN_TTL, TurnAuth, split_list};
-use crate::domain::ids::{ClientId, RoomId};
+use crate::domain::ids::{ClientId, ConnectionId, RoomId};
 use crate::ports::{Clock, Connections, Handoffs, PostError, RoomStore, SystemClock};
 use crate::service::relay::StoredRelay;
 use crate::service::rooms::RoomService;
@@ -20,19 +20,19 @@ pub struct NoConnections;
 
 #[async_trait]
 impl Connections for NoConnections {
-    async fn post(&self, _: &str, _: &str) -> Result<(), PostError> {
+    async fn post(&self, _: &ConnectionId, _: &str) -> Result<(), PostError> {
         Err(PostError::Failed(format!(
             "{} is not set",
             env::RELAY_ENDPOINT
         )))
     }
-    async fn is_open(&self, _: &str) -> Result<bool, PostError> {
+    async fn is_open(&self, _: &ConnectionId) -> Result<bool, PostError> {
         Err(PostError::Failed(format!(
             "{} is not set",
             env::RELAY_ENDPOINT
         )))
     }
-    async fn close(&self, _: &str) {}
+    async fn close(&self, _: &ConnectionId) {}
 }
 
 /// Hand-offs when deployed: the write that hands a queue off sets the attribute the table's
