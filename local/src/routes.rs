@@ -6,6 +6,7 @@
 use crate::app::App;
 use crate::body::{PeerIp, collider_body_error, message_body_error, read_body, reply};
 use crate::ops::health::{healthz, readiness_response};
+use crate::ops::metrics::labelled;
 use crate::serve::Scheme;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -103,12 +104,13 @@ async fn room_route(State(app): State<App>, PeerIp(peer): PeerIp, req: Request) 
         && !app.limiter.allow_join(ip)
     {
         app.metrics.join("TOO_MANY");
-        return reply(error_response(&ApiError::TooMany {
+        let res = reply(error_response(&ApiError::TooMany {
             what: "too many joins from this address; retry in a minute",
             retry_after: 60,
         }));
+        return labelled(res, route);
     }
-    answer(&app, route, &ids, req).await
+    labelled(answer(&app, route, &ids, req).await, route)
 }
 
 /// A path on the compatibility listener: every one but its own routes is a collider path.
@@ -123,11 +125,8 @@ async fn collider_route(State(app): State<App>, req: Request) -> Response {
 /// Reads what the route needs of `req` and answers it from the route table.
 async fn answer(app: &App, route: Route, ids: &[String], req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let takes_body = match route {
-        Route::Message => parts.method == Method::POST,
-        Route::Collider => parts.method == Method::POST,
-        _ => false,
-    };
+    let takes_body =
+        matches!(route, Route::Message | Route::Collider) && parts.method == Method::POST;
     let body = if takes_body {
         match read_body(body, app.settings.limits.max_message_bytes).await {
             Ok(body) => body,

@@ -6,6 +6,7 @@
 use super::options::GatewayOptions;
 use crate::body::{BodyError, collider_body_error, message_body_error, read_body, reply};
 use crate::ops::health::healthz;
+use crate::ops::metrics::labelled;
 use crate::websocket::decoder::{Limits, Message, ReadError, close_code};
 use crate::websocket::handshake::Upgrade;
 use crate::websocket::socket::WebSocket;
@@ -262,6 +263,16 @@ async fn lambda(State(edge): State<Edge>, req: Request) -> Response {
     let Some((route, path_params)) = route_of(req.uri().path()) else {
         return crate::body::not_found_response();
     };
+    labelled(invoke_http(&edge, route, path_params, req).await, route)
+}
+
+/// One invocation of `route`'s function for `req`, on a free instance, within its timeout.
+async fn invoke_http(
+    edge: &Edge,
+    route: Route,
+    path_params: HashMap<String, String>,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     // The function gets every body up to API Gateway's own payload limit and answers it as
     // deployed; over it, API Gateway answers 413 itself. A body that cannot be read never

@@ -269,20 +269,36 @@ fn status_class(status: axum::http::StatusCode) -> &'static str {
 }
 
 /// Middleware on every route: the request histogram (labelled with the route pattern, never the
+/// The pattern of the route-table route a fallback handler answered, for the `route` label of
+/// the request metric (axum's `MatchedPath` names only the routes it matched itself).
+#[derive(Debug, Clone, Copy)]
+struct RoutePattern(&'static str);
+
+/// `res`, answered for `route`, named so for the request metric.
+pub(crate) fn labelled(mut res: Response, route: Route) -> Response {
+    res.extensions_mut().insert(RoutePattern(route.pattern()));
+    res
+}
+
 /// path, so ids do not become series) and one debug line per request (path without query).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    // The route table's paths are one fallback to axum: their pattern comes from the table.
-    let route = match req.extensions().get::<MatchedPath>() {
-        Some(p) => p.as_str().to_owned(),
-        None => Route::of(req.uri().path())
-            .map_or("unmatched", |(route, _)| route.pattern())
-            .to_owned(),
-    };
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let res = next.run(req).await;
     let took = started.elapsed();
+    // The route table's paths are one fallback to axum: the handler names their pattern.
+    let route = matched
+        .or_else(|| {
+            res.extensions()
+                .get::<RoutePattern>()
+                .map(|p| p.0.to_owned())
+        })
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status();
     if status.is_server_error() {
         metrics.error("http_5xx");

@@ -197,14 +197,15 @@ fn read_record(dir: &Path) -> Option<(BTreeSet<String>, i64)> {
     Some((lines.map(str::to_owned).collect(), not_after))
 }
 
-fn self_signed(
-    dir: &Path,
-    hostnames: &[String],
-) -> Result<(
+/// A server certificate chain, its key and what it is, as rustls and the start-up message take
+/// them.
+type Certified = (
     Vec<CertificateDer<'static>>,
     PrivateKeyDer<'static>,
     CertInfo,
-)> {
+);
+
+fn self_signed(dir: &Path, hostnames: &[String]) -> Result<Certified> {
     let wanted = wanted_names(hostnames);
     let cert_path = dir.join(CERT_FILE);
     let key_path = dir.join(KEY_FILE);
@@ -271,11 +272,7 @@ impl Issued {
         key: &rcgen::KeyPair,
         names: Vec<String>,
         ca: Option<LocalCa>,
-    ) -> Result<(
-        Vec<CertificateDer<'static>>,
-        PrivateKeyDer<'static>,
-        CertInfo,
-    )> {
+    ) -> Result<Certified> {
         write_private(&self.key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&self.cert_path, cert.pem())
             .with_context(|| format!("cannot write {}", self.cert_path.display()))?;
@@ -395,14 +392,7 @@ fn ca_params(key: &rcgen::KeyPair) -> rcgen::CertificateParams {
 /// The server certificate signed by the local authority: reused while it covers every wanted
 /// name, was signed by this authority and is not near expiry; otherwise issued anew (the
 /// authority stays).
-fn ca_signed(
-    dir: &Path,
-    hostnames: &[String],
-) -> Result<(
-    Vec<CertificateDer<'static>>,
-    PrivateKeyDer<'static>,
-    CertInfo,
-)> {
+fn ca_signed(dir: &Path, hostnames: &[String]) -> Result<Certified> {
     let (ca_key, ca) = local_ca(dir)?;
     let wanted = wanted_names(hostnames);
     let cert_path = dir.join(LEAF_CERT_FILE);

@@ -88,6 +88,15 @@ impl Route {
         !matches!(self, Self::Join | Self::Message | Self::Leave) || method == Method::POST
     }
 
+    /// The answer to a path with another number of ids than the route takes.
+    pub fn wrong_ids(self) -> ApiError {
+        ApiError::NotFound(format!(
+            "expected /{}{}",
+            self.name(),
+            "/{id}".repeat(self.arity())
+        ))
+    }
+
     /// How many ids follow the route's own segment.
     pub fn arity(self) -> usize {
         match self {
@@ -172,11 +181,7 @@ async fn answer_route(
     if matches!(route, Route::Join | Route::Message | Route::Leave)
         && req.ids.len() != route.arity()
     {
-        return Err(ApiError::NotFound(format!(
-            "expected /{}{}",
-            route.name(),
-            "/{id}".repeat(route.arity())
-        )));
+        return Err(route.wrong_ids());
     }
     let room = || RoomId::parse(&req.ids[0]).map_err(|e| ApiError::invalid_id("room", e));
     let client = || ClientId::parse(&req.ids[1]).map_err(|e| ApiError::invalid_id("client", e));

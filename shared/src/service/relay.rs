@@ -173,16 +173,12 @@ impl StoredRelay {
             ClientFrame::Send { msg } => {
                 // A socket that knows it never registered is told so first, as the collider
                 // tells it; a message is checked before anything is stored or sent.
-                if let Registered::Known(None) = registered {
-                    return Err(RelayError::NotRegistered);
-                }
-                let msg = SignalingMessage::parse(msg, self.settings.limits.max_message_bytes)
-                    .map_err(RelayError::InvalidMessage)?;
                 match registered {
+                    Registered::Known(None) => return Err(RelayError::NotRegistered),
                     Registered::Known(Some((room, client))) => {
-                        self.relay_valid(room, client, msg).await?;
+                        self.relay_message(room, client, msg).await?;
                     }
-                    _ => self.send_from(connection, msg).await?,
+                    Registered::InStore => self.send_from(connection, self.message(msg)?).await?,
                 }
                 Ok(None)
             }
@@ -343,9 +339,14 @@ impl StoredRelay {
         client: &ClientId,
         msg: String,
     ) -> Result<(), RelayError> {
-        let msg = SignalingMessage::parse(msg, self.settings.limits.max_message_bytes)
-            .map_err(RelayError::InvalidMessage)?;
+        let msg = self.message(msg)?;
         self.relay_valid(room, client, msg).await
+    }
+
+    /// `msg` as a signaling message a client can handle (docs/protocol.md §6), or why not.
+    fn message(&self, msg: String) -> Result<SignalingMessage, RelayError> {
+        SignalingMessage::parse(msg, self.settings.limits.max_message_bytes)
+            .map_err(RelayError::InvalidMessage)
     }
 
     async fn relay_valid(

@@ -28,11 +28,7 @@ fn path_ids(route: Route, req: &Request) -> Result<Vec<String>, ApiError> {
         segs.remove(0);
     }
     if segs.len() != route.arity() {
-        return Err(ApiError::NotFound(format!(
-            "expected /{}{}",
-            route.name(),
-            "/{id}".repeat(route.arity())
-        )));
+        return Err(route.wrong_ids());
     }
     Ok(segs)
 }
