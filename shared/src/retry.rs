@@ -87,6 +87,39 @@ impl Backoff {
     }
 }
 
+/// The result of one attempt at a conditional write.
+#[derive(Debug)]
+pub enum Attempt<S, T> {
+    /// Written (or nothing needed writing): the outcome.
+    Done(T),
+    /// Another writer won: the state to try again with.
+    Conflict(S),
+}
+
+/// The one compare-and-swap loop: runs `attempt` (read, decide, write conditionally) until it is
+/// done, backing off after every conflict for as long as the current [`deadline`] allows, and then
+/// answers `busy()`. The state goes into each attempt and comes back with a conflict, so that an
+/// attempt's future owns what it uses and stays `Send` wherever its captures are.
+pub async fn until_written<S, T, E, Fut>(
+    mut state: S,
+    mut attempt: impl FnMut(S) -> Fut,
+    busy: impl FnOnce() -> E,
+) -> Result<T, E>
+where
+    Fut: Future<Output = Result<Attempt<S, T>, E>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match attempt(state).await? {
+            Attempt::Done(out) => return Ok(out),
+            Attempt::Conflict(again) => state = again,
+        }
+        if !backoff.wait().await {
+            return Err(busy());
+        }
+    }
+}
+
 /// A number in [0, 1): SplitMix64 over a counter with a random per-process start, so that the
 /// processes of one deployment do not wait in step and no wait costs a system call.
 fn unit_random() -> f64 {

@@ -23,7 +23,7 @@ use crate::ports::{
     Clock, ConnectionRecord, Connections, DeliveryError, Handoffs, Parked, PeerNotifier, PostError,
     Registration, RoomStore, Routed, StoreError, Swap,
 };
-use crate::retry::{Backoff, work_until};
+use crate::retry::{Attempt, Backoff, until_written, work_until};
 use crate::service::rooms::{ServiceError, update_room};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -254,36 +254,34 @@ impl StoredRelay {
     ) -> Result<(RoomId, ClientId), RelayError> {
         let room = RoomId::parse(room).map_err(RelayError::InvalidId)?;
         let client = ClientId::parse(client).map_err(RelayError::InvalidId)?;
-        let mut stale: Option<ConnectionId> = None;
-        let mut backoff = Backoff::new();
-        let (peer, evict) = loop {
+        // The attempt's future holds references only, copied from the closure, so it is `Send`.
+        let ids = (&room, &client);
+        let attempt = move |()| async move {
+            let (room, client) = ids;
             let record = self.connection_record(connection).await?;
             if record.registration.is_some() {
                 return Err(RelayError::DuplicateRegisterRequest);
             }
-            let loaded = self.store.load(&room).await.map_err(store_unavailable)?;
+            let loaded = self.store.load(room).await.map_err(store_unavailable)?;
             let expected = loaded.as_ref().map(|v| v.version);
             let mut slot = loaded.map(|v| v.room);
-            let registering = rules::Registering {
-                client: &client,
+            let registering = |stale| rules::Registering {
+                client,
                 conn: connection,
-                stale: stale.as_ref(),
+                stale,
                 closed: record.closed,
             };
-            let limits = &self.settings.limits;
-            let (peer, evict) = match rules::attach(&mut slot, &registering, self.now(), limits) {
+            let (now, limits) = (self.now(), &self.settings.limits);
+            let mut attached = rules::attach(&mut slot, &registering(None), now, limits);
+            if let Attach::Taken(old) = &attached
+                && let Ok(false) = self.connections.is_open(old).await
+            {
+                // Replace a registration whose socket died without a disconnect event.
+                attached = rules::attach(&mut slot, &registering(Some(old)), now, limits);
+            }
+            let (peer, evict) = match attached {
                 Attach::Attached { peer, evict } => (peer, evict),
                 Attach::NotMember => return Err(RelayError::NotIssued),
-                Attach::Taken(old) if stale.is_none() => {
-                    // Replace a registration whose socket died without a disconnect event.
-                    match self.connections.is_open(&old).await {
-                        Ok(false) => {
-                            stale = Some(old);
-                            continue;
-                        }
-                        _ => return Err(RelayError::DuplicateRegistration),
-                    }
-                }
                 Attach::Taken(_) => return Err(RelayError::DuplicateRegistration),
             };
             let Some(new) = slot else {
@@ -294,27 +292,24 @@ impl StoredRelay {
                 .register_connection(&Registration {
                     connection,
                     read: &record,
-                    room: &room,
-                    client: &client,
+                    room,
+                    client,
                     expires_at: self.record_until(),
                     expected,
                     new: &new,
                 })
                 .await
                 .map_err(store_unavailable)?;
-            match written {
+            Ok(match written {
                 Swap::Done => {
                     tracing::debug!(%room, %client, parked = record.parked.len(), "registered");
-                    break (peer, evict);
+                    Attempt::Done((peer, evict))
                 }
                 // Another writer won (a frame parked, the room changed): read both again.
-                Swap::Conflict => {
-                    if !backoff.wait().await {
-                        return Err(RelayError::Unavailable);
-                    }
-                }
-            }
+                Swap::Conflict => Attempt::Conflict(()),
+            })
         };
+        let (peer, evict) = until_written((), attempt, || RelayError::Unavailable).await?;
         // A client that left made way: its socket closes (its frames already sent still count).
         for c in &evict {
             self.connections.close(c).await;

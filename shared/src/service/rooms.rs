@@ -11,7 +11,7 @@ use crate::ports::{
     Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap,
     SystemClock,
 };
-use crate::retry::Backoff;
+use crate::retry::{Attempt, until_written};
 use std::sync::Arc;
 
 /// Failures that are not room outcomes; the HTTP layer answers them with 503.
@@ -30,32 +30,35 @@ pub enum ServiceError {
 
 /// Loads `room`, applies `rule`, and writes the result back if it changed, retrying on
 /// conflicting writers. Every change to a room goes through here.
-pub(crate) async fn update_room<T>(
+pub(crate) async fn update_room<T, R>(
     store: &dyn RoomStore,
     clock: &dyn Clock,
     room: &RoomId,
-    mut rule: impl FnMut(&mut RoomSlot, Millis) -> T,
-) -> Result<T, ServiceError> {
+    rule: R,
+) -> Result<T, ServiceError>
+where
+    R: FnMut(&mut RoomSlot, Millis) -> T,
+{
     // Another writer won: read again and re-apply the rule after a backoff, for as long as the
     // invocation has time (only membership events write a room, so this is rare and short).
-    let mut backoff = Backoff::new();
-    loop {
+    let attempt = move |mut rule: R| async move {
         let loaded = store.load(room).await?;
         let before = loaded.as_ref().map(|v| &v.room);
         let mut slot = before.cloned();
         let out = rule(&mut slot, clock.now());
         if slot.as_ref() == before {
-            return Ok(out);
+            return Ok(Attempt::Done(out));
         }
         let expected = loaded.as_ref().map(|v| v.version);
-        match store.swap(room, expected, slot.as_ref()).await? {
-            Swap::Done => return Ok(out),
-            Swap::Conflict => tracing::debug!(%room, "room write conflict, retrying"),
-        }
-        if !backoff.wait().await {
-            return Err(ServiceError::Contention);
-        }
-    }
+        Ok(match store.swap(room, expected, slot.as_ref()).await? {
+            Swap::Done => Attempt::Done(out),
+            Swap::Conflict => {
+                tracing::debug!(%room, "room write conflict, retrying");
+                Attempt::Conflict(rule)
+            }
+        })
+    };
+    until_written(rule, attempt, || ServiceError::Contention).await
 }
 
 /// Answer to a join.
