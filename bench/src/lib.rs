@@ -103,6 +103,35 @@ impl CpuClock {
     }
 }
 
+impl CpuSpent {
+    /// The line every relay tool prints: `role`'s CPU per message (of `messages`), then each
+    /// clock's total; `note` is added inside the parenthesis after the kernel share.
+    pub fn per_message(&self, role: &str, messages: usize, note: &str) -> String {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / messages.max(1) as f64;
+        format!(
+            "{role}_cpu_per_message_us={:.2} (kernel {:.2}{note}) {role}_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
+            per(self.server),
+            per(self.server_kernel),
+            self.server.as_secs_f64(),
+            self.generator.as_secs_f64(),
+            self.other.as_secs_f64()
+        )
+    }
+}
+
+/// The server a load tool measures.
+#[derive(Debug, clap::Args)]
+// Flattened into a tool's arguments: its own description, not this one, heads the help.
+#[command(about = None, long_about = None)]
+pub struct Target {
+    /// Server base URL (plain HTTP).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base: String,
+    /// Server process id, for its CPU time (optional).
+    #[arg(long)]
+    pub pid: Option<u32>,
+}
+
 /// Busy CPU time of the whole machine (all cores), from `/proc/stat`.
 pub fn machine_busy() -> Result<Duration> {
     let stat = std::fs::read_to_string("/proc/stat")?;
@@ -131,6 +160,14 @@ pub struct Summary {
     pub p99: Duration,
     /// Maximum.
     pub max: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    /// `p50=… p99=… max=…`, the form every tool prints its latencies in.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (p50, p99, max) = (ms(self.p50), ms(self.p99), ms(self.max));
+        write!(f, "p50={p50} p99={p99} max={max}")
+    }
 }
 
 /// Summarises samples (sorts them).

@@ -4,19 +4,15 @@
 //! `--store dynamodb` alike (the server decides).
 
 use anyhow::{Result, bail};
-use apprtc_bench::{http_client, join, ms, post, sample, summarize};
+use apprtc_bench::{Target, http_client, join, ms, post, sample, summarize};
 use bytes::Bytes;
 use clap::Parser;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Server base URL (plain HTTP).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    base: String,
-    /// Server process id (for CPU time), optional.
-    #[arg(long)]
-    pid: Option<u32>,
+    #[command(flatten)]
+    target: Target,
     /// Concurrent cycles.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -41,12 +37,12 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let client = http_client();
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-    let cpu0 = args.pid.map(sample).transpose()?;
+    let cpu0 = args.target.pid.map(sample).transpose()?;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
-        let base = args.base.clone();
+        let base = args.target.base.clone();
         let prefix = args.prefix.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat: [Vec<Duration>; 5] = Default::default();
@@ -101,12 +97,7 @@ async fn main() -> Result<()> {
     );
     let mut every: Vec<Duration> = all.iter().flatten().copied().collect();
     let s = summarize(&mut every);
-    println!(
-        "all requests p50={} p99={} max={}",
-        ms(s.p50),
-        ms(s.p99),
-        ms(s.max)
-    );
+    println!("all requests {s}");
     for (kind, lat) in KINDS.iter().zip(all.iter_mut()) {
         let s = summarize(lat);
         println!(
@@ -116,7 +107,7 @@ async fn main() -> Result<()> {
             ms(s.p99)
         );
     }
-    if let (Some(pid), Some(cpu0)) = (args.pid, cpu0) {
+    if let (Some(pid), Some(cpu0)) = (args.target.pid, cpu0) {
         let cpu = sample(pid)?.cpu.saturating_sub(cpu0.cpu);
         println!(
             "server_cpu={:.2}s server_cpu_per_request_us={:.1}",

@@ -13,18 +13,14 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use apprtc_bench::relay_socket::{RelaySocket, is_message, registered_rooms, send_frame};
-use apprtc_bench::{CpuClock, message_of_size, ms, summarize};
+use apprtc_bench::{CpuClock, Target, message_of_size, summarize};
 use clap::Parser;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Server base URL (plain HTTP).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    base: String,
-    /// Server process id, for its CPU time per frame.
-    #[arg(long)]
-    pid: Option<u32>,
+    #[command(flatten)]
+    target: Target,
     /// Rooms (two sockets each).
     #[arg(long, default_value_t = 30)]
     rooms: usize,
@@ -174,7 +170,7 @@ async fn main() -> Result<()> {
     // Each room's first message, relayed, proves both registrations.
     let proof = send_frame(&message_of_size(args.size));
     let sockets = registered_rooms(
-        &args.base,
+        &args.target.base,
         args.rooms,
         &args.prefix,
         args.setup_concurrency,
@@ -183,7 +179,7 @@ async fn main() -> Result<()> {
     .await?;
     let setup = t0.elapsed();
 
-    let cpu0 = CpuClock::read(args.pid)?;
+    let cpu0 = CpuClock::read(args.target.pid)?;
     let start = Instant::now();
     let rooms = sockets.len();
     let mut tasks = Vec::new();
@@ -213,7 +209,7 @@ async fn main() -> Result<()> {
         }
     }
     let elapsed = start.elapsed();
-    let cpu = CpuClock::read(args.pid)?.since(&cpu0);
+    let cpu = CpuClock::read(args.target.pid)?.since(&cpu0);
 
     let arrived = latencies.len();
     let s = summarize(&mut latencies);
@@ -233,20 +229,11 @@ async fn main() -> Result<()> {
         "frames sent={sent} arrived={arrived} lost={lost} error_frames={} duplicates={duplicates} (error frames and duplicates of the warm-up too)",
         errors.len()
     );
-    println!(
-        "frame_latency p50={} p99={} max={} (send to arrival at the peer)",
-        ms(s.p50),
-        ms(s.p99),
-        ms(s.max)
-    );
-    if args.pid.is_some() {
+    println!("frame_latency {s} (send to arrival at the peer)");
+    if args.target.pid.is_some() {
         println!(
-            "server_cpu_per_message_us={:.2} (kernel {:.2}; warm-up included) server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
-            cpu.server.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
-            cpu.server_kernel.as_secs_f64() * 1e6 / all_sent.max(1) as f64,
-            cpu.server.as_secs_f64(),
-            cpu.generator.as_secs_f64(),
-            cpu.other.as_secs_f64()
+            "{}",
+            cpu.per_message("server", all_sent, "; warm-up included")
         );
     } else {
         println!(

@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result};
 use apprtc_bench::relay_socket::{registered_rooms, send_frame};
-use apprtc_bench::{CpuClock, message_of_size, ms, sample, summarize};
+use apprtc_bench::{CpuClock, message_of_size, sample, summarize};
 use clap::Parser;
 use std::time::{Duration, Instant};
 
@@ -203,20 +203,8 @@ async fn main() -> Result<()> {
         "relayed_messages={relayed} messages_per_sec={:.0}",
         relayed as f64 / elapsed.as_secs_f64()
     );
-    println!(
-        "round_trip p50={} p99={} max={} (two relayed messages each)",
-        ms(s.p50),
-        ms(s.p99),
-        ms(s.max)
-    );
-    println!(
-        "server_cpu_per_message_us={:.2} (kernel {:.2}) server_cpu={:.2}s generator_cpu={:.2}s other_cpu={:.2}s",
-        cpu.server.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        cpu.server_kernel.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        cpu.server.as_secs_f64(),
-        cpu.generator.as_secs_f64(),
-        cpu.other.as_secs_f64()
-    );
+    println!("round_trip {s} (two relayed messages each)");
+    println!("{}", cpu.per_message("server", relayed, ""));
     println!(
         "server_rss before={:.1}MB idle_registered={:.1}MB load_peak={:.1}MB per_idle_socket={:.0}B",
         before.rss as f64 / 1e6,

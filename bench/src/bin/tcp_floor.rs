@@ -7,7 +7,7 @@
 //!   tcp_floor load --port P --pid PID --pairs N --size S --seconds T
 
 use anyhow::{Context, Result};
-use apprtc_bench::{CpuClock, ms, summarize};
+use apprtc_bench::{CpuClock, summarize};
 use clap::{Parser, Subcommand};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -127,18 +127,7 @@ async fn load(port: u16, pid: u32, pairs: usize, size: usize, seconds: f64) -> R
         "tcp_floor pairs={pairs} size={size}B forwarded_messages={relayed} messages_per_sec={:.0}",
         relayed as f64 / elapsed.as_secs_f64()
     );
-    println!(
-        "round_trip p50={} p99={} max={}",
-        ms(s.p50),
-        ms(s.p99),
-        ms(s.max)
-    );
-    println!(
-        "forwarder_cpu_per_message_us={:.2} (kernel {:.2}) generator_cpu={:.2}s other_cpu={:.2}s",
-        cpu.server.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        cpu.server_kernel.as_secs_f64() * 1e6 / relayed.max(1) as f64,
-        cpu.generator.as_secs_f64(),
-        cpu.other.as_secs_f64()
-    );
+    println!("round_trip {s}");
+    println!("{}", cpu.per_message("forwarder", relayed, ""));
     Ok(())
 }
