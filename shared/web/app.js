@@ -1082,20 +1082,27 @@
     });
   };
 
+  // The candidate pair in use, from a getStats() report: the transport's selected pair, else
+  // (browsers without that field) the pair marked selected or nominated and succeeded.
+  function selectedPair(stats) {
+    var pair = null;
+    stats.forEach(function (r) {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId) || pair;
+    });
+    if (!pair) {
+      stats.forEach(function (r) {
+        if (!pair && r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded'))) pair = r;
+      });
+    }
+    return pair;
+  }
+
   // ICE candidate types of the pair in use, e.g. {local: 'host', remote: 'srflx'}, or null.
   Call.prototype.selectedCandidateType = function () {
     var pc = this.pc;
     if (!pc) return Promise.resolve(null);
     return pc.getStats().then(function (stats) {
-      var pair = null;
-      stats.forEach(function (r) {
-        if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId) || pair;
-      });
-      if (!pair) {
-        stats.forEach(function (r) {
-          if (!pair && r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded'))) pair = r;
-        });
-      }
+      var pair = selectedPair(stats);
       if (!pair) return null;
       var local = stats.get(pair.localCandidateId);
       var remote = stats.get(pair.remoteCandidateId);
@@ -1113,15 +1120,7 @@
     return pc.getStats().then(function (stats) {
       var out = {pair: null, rttMs: null, inKbps: null, outKbps: null, videoIn: null, videoOut: null,
         codecs: {}, packetsLost: 0, packetsReceived: 0};
-      var pair = null;
-      stats.forEach(function (r) {
-        if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId) || pair;
-      });
-      if (!pair) {
-        stats.forEach(function (r) {
-          if (!pair && r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded'))) pair = r;
-        });
-      }
+      var pair = selectedPair(stats);
       if (pair) {
         var local = stats.get(pair.localCandidateId) || {};
         var remote = stats.get(pair.remoteCandidateId) || {};
