@@ -212,32 +212,13 @@ fn self_signed(dir: &Path, hostnames: &[String]) -> Result<Certified> {
     let reusable = read_record(dir).is_some_and(|(names, not_after)| {
         wanted.is_subset(&names) && not_after - unix_now() > RENEW_DAYS * 86_400
     });
-    if reusable
-        && let (Ok(certs), Ok(key)) = (
-            read_certs(&cert_path),
-            PrivateKeyDer::from_pem_file(&key_path),
-        )
-    {
-        let names = read_record(dir)
-            .map(|(n, _)| n.into_iter().collect())
-            .unwrap_or_default();
-        let info = CertInfo {
-            sha256: fingerprint(&certs[0]),
-            names,
-            generated: false,
-            path: cert_path,
-            ca: None,
-        };
-        return Ok((certs, key, info));
+    if reusable && let Some((certs, key)) = read_pair(&cert_path, &key_path) {
+        let names = read_record(dir).map(|(n, _)| n).unwrap_or_default();
+        return Ok(reused(certs, key, names, cert_path, None));
     }
     let names: Vec<String> = wanted.into_iter().collect();
-    let mut params = rcgen::CertificateParams::new(names.clone()).context("certificate names")?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "apprtc-local");
     let now = unix_now();
-    params.not_before = at(now - 86_400)?;
-    params.not_after = at(now + VALID_DAYS * 86_400)?;
+    let params = server_params(&names, now, VALID_DAYS)?;
     let key = rcgen::KeyPair::generate().context("key generation")?;
     let cert = params.self_signed(&key).context("certificate generation")?;
     std::fs::create_dir_all(dir)
@@ -254,6 +235,46 @@ fn self_signed(dir: &Path, hostnames: &[String]) -> Result<Certified> {
         record,
     };
     files.store(&cert, &key, names, None)
+}
+
+/// The stored server certificate and its key, when both read.
+fn read_pair(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let certs = read_certs(cert_path).ok()?;
+    let key = PrivateKeyDer::from_pem_file(key_path).ok()?;
+    Some((certs, key))
+}
+
+/// A stored server certificate taken up again, covering `names`.
+fn reused(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    names: BTreeSet<String>,
+    path: PathBuf,
+    ca: Option<LocalCa>,
+) -> Certified {
+    let info = CertInfo {
+        sha256: fingerprint(&certs[0]),
+        names: names.into_iter().collect(),
+        generated: false,
+        path,
+        ca,
+    };
+    (certs, key, info)
+}
+
+/// A server certificate's parameters: `names`, the emulator's common name, valid from a day
+/// before `now` (clocks of phones run behind) for `days`.
+fn server_params(names: &[String], now: i64, days: i64) -> Result<rcgen::CertificateParams> {
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).context("certificate names")?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "apprtc-local");
+    params.not_before = at(now - 86_400)?;
+    params.not_after = at(now + days * 86_400)?;
+    Ok(params)
 }
 
 /// Where a freshly issued server certificate goes, with the record of what it covers.
@@ -403,35 +424,17 @@ fn ca_signed(dir: &Path, hostnames: &[String]) -> Result<Certified> {
             && wanted.is_subset(&r.names)
             && r.not_after - unix_now() > RENEW_DAYS * 86_400
     });
-    if reusable
-        && let (Ok(certs), Ok(key)) = (
-            read_certs(&cert_path),
-            PrivateKeyDer::from_pem_file(&key_path),
-        )
-    {
-        let info = CertInfo {
-            sha256: fingerprint(&certs[0]),
-            names: record
-                .map(|r| r.names.into_iter().collect())
-                .unwrap_or_default(),
-            generated: false,
-            path: cert_path,
-            ca: Some(ca),
-        };
-        return Ok((certs, key, info));
+    if reusable && let Some((certs, key)) = read_pair(&cert_path, &key_path) {
+        let names = record.map(|r| r.names).unwrap_or_default();
+        return Ok(reused(certs, key, names, cert_path, Some(ca)));
     }
     let names: Vec<String> = wanted.into_iter().collect();
-    let mut params = rcgen::CertificateParams::new(names.clone()).context("certificate names")?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "apprtc-local");
+    let now = unix_now();
+    let mut params = server_params(&names, now, LEAF_VALID_DAYS)?;
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
-    let now = unix_now();
-    params.not_before = at(now - 86_400)?;
-    params.not_after = at(now + LEAF_VALID_DAYS * 86_400)?;
     let key = rcgen::KeyPair::generate().context("key generation")?;
     let issuer = rcgen::Issuer::new(ca_params(&ca_key), &ca_key);
     let cert = params
