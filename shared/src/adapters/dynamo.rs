@@ -223,6 +223,10 @@ pub fn queue_of_key(key: &str) -> Option<(RoomId, ClientId)> {
 
 /// A queue item's frames (L of S), oldest first.
 const QUEUE_FRAMES: &str = "f";
+/// The connection item's attribute holding its parked frames.
+const PARKED: &str = "parked";
+/// The connection item's attribute counting its parked frames' bytes.
+const PARKED_BYTES: &str = "pb";
 /// A queue item's bytes (N).
 const QUEUE_BYTES: &str = "b";
 /// A queue item's lease holder (N).
@@ -436,39 +440,23 @@ impl RoomStore for DynamoRoomStore {
         q: &QueueLimits,
         expires_at: Millis,
     ) -> Result<Parked, StoreError> {
-        let Some(room_for) = q.max_bytes.checked_sub(frame.len()) else {
-            return Ok(Parked::Full);
-        };
         // Appends without reading: concurrent frames of one socket are applied one after the
         // other by DynamoDB, none fails for another. The version is only created here (a
-        // registration checks the parked frames themselves). The write's token makes an SDK
-        // retry of a park that landed fail its condition and be recognised.
+        // registration checks the parked frames themselves), and only while no registration is.
         let write = new_version()?;
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, conn_key(connection))
-            .update_expression(
-                "SET parked = list_append(if_not_exists(parked, :empty), :new), \
-                 v = if_not_exists(v, :fresh), #ttl = :ttl, #w = :w ADD pb :len",
-            )
-            .condition_expression(
-                "attribute_not_exists(room) AND (attribute_not_exists(parked) \
-                 OR (size(parked) < :max AND pb <= :room_for)) \
-                 AND (attribute_not_exists(#w) OR #w <> :w)",
-            )
-            .expression_attribute_names("#w", LAST_WRITE)
-            .expression_attribute_values(":w", number(write))
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":new", strings(&[frame]))
-            .expression_attribute_values(":fresh", number(new_version()?))
-            .expression_attribute_values(":ttl", ttl_value(expires_at))
-            .expression_attribute_values(":len", number(frame.len()))
-            .expression_attribute_values(":max", number(q.max_frames))
-            .expression_attribute_values(":room_for", number(room_for))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let list = CappedList {
+            key: conn_key(connection),
+            frames: PARKED,
+            bytes: PARKED_BYTES,
+        };
+        let also = (
+            ", v = if_not_exists(v, :fresh)",
+            "attribute_not_exists(room) AND ",
+        );
+        let Some(update) = self.capped_append(list, frame, q, expires_at, write, also) else {
+            return Ok(Parked::Full);
+        };
+        let update = update.expression_attribute_values(":fresh", number(new_version()?));
         match update.send().await {
             Ok(_) => Ok(Parked::Kept),
             Err(e) => match e.as_service_error() {
@@ -663,42 +651,18 @@ impl RoomStore for DynamoRoomStore {
         q: &QueueLimits,
         expires_at: Millis,
     ) -> Result<Appended, StoreError> {
-        let Some(room_for) = q.max_bytes.checked_sub(frame.len()) else {
-            return Ok(Appended::Full);
-        };
         // No read first: DynamoDB applies concurrent appends one after the other, in the order
         // they reach it, and the caps are checked inside the write.
-        // The write's own token: an SDK retry of an append that landed (its answer was lost) fails
-        // the condition and is recognised, rather than appending the frame twice.
         let write = new_version()?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, queue_key(room, member))
-            .update_expression(
-                "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl, #w = :w \
-                 ADD #b :len",
-            )
-            .condition_expression(
-                "(attribute_not_exists(#f) OR (size(#f) < :max AND #b <= :room_for)) \
-                 AND (attribute_not_exists(#w) OR #w <> :w)",
-            )
-            .expression_attribute_names("#f", QUEUE_FRAMES)
-            .expression_attribute_names("#b", QUEUE_BYTES)
-            .expression_attribute_names("#w", LAST_WRITE)
-            .expression_attribute_values(":w", number(write))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":new", strings(&[frame]))
-            .expression_attribute_values(":ttl", ttl_value(expires_at))
-            .expression_attribute_values(":len", number(frame.len()))
-            .expression_attribute_values(":max", number(q.max_frames))
-            .expression_attribute_values(":room_for", number(room_for))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+        let list = CappedList {
+            key: queue_key(room, member),
+            frames: QUEUE_FRAMES,
+            bytes: QUEUE_BYTES,
+        };
+        let Some(update) = self.capped_append(list, frame, q, expires_at, write, ("", "")) else {
+            return Ok(Appended::Full);
+        };
+        let out = update.return_values(ReturnValue::AllNew).send().await;
         match out {
             Ok(out) => {
                 let queue = out
@@ -825,6 +789,59 @@ impl RoomStore for DynamoRoomStore {
 enum Written {
     Item(MemberQueue),
     Refused(Option<MemberQueue>),
+}
+
+/// A list of frames on an item, with the attribute counting its bytes.
+struct CappedList {
+    key: AttributeValue,
+    frames: &'static str,
+    bytes: &'static str,
+}
+
+impl DynamoRoomStore {
+    /// The write that appends `frame` to `list` while the list is under both of `q`'s caps
+    /// (frames and bytes), checked inside the write; `None` when the frame alone is over the
+    /// byte cap. `write` marks the item, so that an SDK retry of an append that landed (its
+    /// answer lost) fails the condition and is recognised rather than appending twice. `also`
+    /// adds to the update expression's `SET` and prefixes the condition. A failed condition
+    /// returns the item as it was.
+    fn capped_append(
+        &self,
+        list: CappedList,
+        frame: &str,
+        q: &QueueLimits,
+        expires_at: Millis,
+        write: u64,
+        (also_set, also_if): (&str, &str),
+    ) -> Option<aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder> {
+        let room_for = q.max_bytes.checked_sub(frame.len())?;
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, list.key)
+            .update_expression(format!(
+                "SET #f = list_append(if_not_exists(#f, :empty), :new), #ttl = :ttl, \
+                 #w = :w{also_set} ADD #b :len"
+            ))
+            .condition_expression(format!(
+                "{also_if}(attribute_not_exists(#f) OR (size(#f) < :max AND #b <= :room_for)) \
+                 AND (attribute_not_exists(#w) OR #w <> :w)"
+            ))
+            .expression_attribute_names("#f", list.frames)
+            .expression_attribute_names("#b", list.bytes)
+            .expression_attribute_names("#w", LAST_WRITE)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":w", number(write))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":new", strings(&[frame]))
+            .expression_attribute_values(":ttl", ttl_value(expires_at))
+            .expression_attribute_values(":len", number(frame.len()))
+            .expression_attribute_values(":max", number(q.max_frames))
+            .expression_attribute_values(":room_for", number(room_for))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        Some(update)
+    }
 }
 
 /// The writes of one delivery step on one queue item.
