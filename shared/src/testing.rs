@@ -62,14 +62,30 @@ pub struct Delivery {
     pub msg: String,
 }
 
-/// A notifier that records every delivery and always succeeds.
+/// A notifier that records every delivery and succeeds, or, made with
+/// [`RecordingNotifier::refusing`], records every delivery it is asked for and refuses it.
 #[derive(Debug, Default)]
-pub struct RecordingNotifier(Mutex<Vec<Delivery>>);
+pub struct RecordingNotifier {
+    deliveries: Mutex<Vec<Delivery>>,
+    refusal: Option<DeliveryError>,
+}
 
 impl RecordingNotifier {
-    /// Everything delivered so far.
+    /// A notifier that refuses every delivery with `refusal` (as a relay with a full queue does),
+    /// still recording what was attempted.
+    pub fn refusing(refusal: DeliveryError) -> Self {
+        Self {
+            deliveries: Mutex::default(),
+            refusal: Some(refusal),
+        }
+    }
+
+    /// Everything delivered (or, when refusing, attempted) so far.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.0.lock().map(|d| d.clone()).unwrap_or_default()
+        self.deliveries
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -81,14 +97,14 @@ impl PeerNotifier for RecordingNotifier {
         from: &ClientId,
         msg: &str,
     ) -> Result<(), DeliveryError> {
-        if let Ok(mut d) = self.0.lock() {
+        if let Ok(mut d) = self.deliveries.lock() {
             d.push(Delivery {
                 room: room.clone(),
                 from: from.clone(),
                 msg: msg.to_owned(),
             });
         }
-        Ok(())
+        self.refusal.clone().map_or(Ok(()), Err)
     }
 }
 

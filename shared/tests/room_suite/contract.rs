@@ -12,11 +12,9 @@ use room::service::rooms::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support;
-use support::stores;
+use crate::support::{admitted, concurrent_joins, fresh_room, per_store};
 
 const START: u64 = 1_800_000_000_000;
 
@@ -50,33 +48,12 @@ fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
     }
 }
 
-/// A room name no other test (or earlier run against the same table) uses.
-fn fresh_room(tag: &str) -> RoomId {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    RoomId::parse(&format!(
-        "{tag}-{nanos}-{}",
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-    .unwrap()
-}
-
 fn msg(t: &str) -> String {
     format!("{{\"type\":\"{t}\",\"sdp\":\"x\"}}")
 }
 
 async fn joined(f: &Fixture, room: &RoomId) -> (ClientId, bool, Vec<String>) {
-    match f.service.join(room, false).await.unwrap() {
-        JoinReply::Joined {
-            client_id,
-            is_initiator,
-            messages,
-        } => (client_id, is_initiator, messages),
-        other => panic!("expected to join, got {other:?}"),
-    }
+    admitted(f.service.join(room, false).await.unwrap())
 }
 
 async fn third_join_gets_full(f: Fixture) {
@@ -733,40 +710,13 @@ async fn concurrent_appends_and_parks_all_land(f: Fixture) {
 
 async fn concurrent_joins_admit_exactly_two(f: Fixture) {
     let room = fresh_room("race");
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let s = f.service.clone();
-        let r = room.clone();
-        tasks.push(tokio::spawn(async move { s.join(&r, false).await }));
-    }
-    let mut admitted = 0;
-    let mut initiators = 0;
-    for t in tasks {
-        if let JoinReply::Joined { is_initiator, .. } = t.await.unwrap().unwrap() {
-            admitted += 1;
-            initiators += usize::from(is_initiator);
-        }
-    }
-    assert_eq!((admitted, initiators), (2, 1));
-}
-
-macro_rules! contract {
-    ($store:ident: $($case:ident),* $(,)?) => {
-        mod $store {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(store) = super::stores::$store().await else { return };
-                    super::$case(super::fixture(store)).await;
-                }
-            )*
-        }
-    };
+    let joins = concurrent_joins(&f.service, &room, 20).await;
+    assert_eq!((joins.admitted.len(), joins.initiators), (2, 1));
 }
 
 macro_rules! all_cases {
     ($store:ident) => {
-        contract!($store:
+        per_store!($store, workers = 2, super::fixture:
             third_join_gets_full,
             saved_messages_are_handed_over_once_in_order,
             messages_with_a_peer_are_forwarded_not_saved,

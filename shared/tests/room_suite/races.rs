@@ -3,15 +3,12 @@
 //! exactly one initiator, a saved message handed over or forwarded exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support;
-
+use crate::support::{admitted, concurrent_joins, fresh_room, per_store};
 use room::ports::RoomStore;
 use room::service::rooms::JoinReply;
 use room::testing::RecordingNotifier;
 use room::{RoomId, RoomService, Settings};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use support::stores;
 
 fn service(store: Arc<dyn RoomStore>) -> (RoomService, Arc<RecordingNotifier>) {
     let notifier = Arc::new(RecordingNotifier::default());
@@ -19,45 +16,22 @@ fn service(store: Arc<dyn RoomStore>) -> (RoomService, Arc<RecordingNotifier>) {
     (s, notifier)
 }
 
-fn room(tag: &str) -> RoomId {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    RoomId::parse(&format!("{tag}-{t}-{}", N.fetch_add(1, Ordering::Relaxed))).unwrap()
-}
-
 async fn joined(s: &RoomService, r: &RoomId) -> room::ClientId {
-    match s.join(r, false).await.unwrap() {
-        JoinReply::Joined { client_id, .. } => client_id,
-        other => panic!("{other:?}"),
-    }
+    admitted(s.join(r, false).await.unwrap()).0
 }
 
 /// 100 rounds of 50 concurrent joins to a fresh room: exactly two admitted, one initiator.
 async fn fifty_concurrent_joins_admit_exactly_two(store: Arc<dyn RoomStore>) {
     let (s, _) = service(store);
     for round in 0..100 {
-        let r = room("race50");
-        let joins: Vec<_> = (0..50)
-            .map(|_| {
-                let (s, r) = (s.clone(), r.clone());
-                tokio::spawn(async move { s.join(&r, false).await })
-            })
-            .collect();
-        let (mut admitted, mut initiators, mut full) = (0, 0, 0);
-        for j in joins {
-            match j.await.unwrap().unwrap() {
-                JoinReply::Joined { is_initiator, .. } => {
-                    admitted += 1;
-                    initiators += usize::from(is_initiator);
-                }
-                JoinReply::Full => full += 1,
-                JoinReply::Duplicate => panic!("duplicate id"),
-            }
-        }
-        assert_eq!((admitted, initiators, full), (2, 1, 48), "round {round}");
+        let r = fresh_room("race50");
+        let joins = concurrent_joins(&s, &r, 50).await;
+        assert_eq!(joins.duplicates, 0, "duplicate id");
+        assert_eq!(
+            (joins.admitted.len(), joins.initiators, joins.full),
+            (2, 1, 48),
+            "round {round}"
+        );
     }
 }
 
@@ -65,7 +39,7 @@ async fn fifty_concurrent_joins_admit_exactly_two(store: Arc<dyn RoomStore>) {
 async fn leave_racing_join_keeps_the_room_consistent(store: Arc<dyn RoomStore>) {
     let (s, _) = service(store.clone());
     for _ in 0..50 {
-        let r = room("leavejoin");
+        let r = fresh_room("leavejoin");
         let a = joined(&s, &r).await;
         let b = joined(&s, &r).await;
         let (s1, r1, a1) = (s.clone(), r.clone(), a.clone());
@@ -99,7 +73,7 @@ async fn leave_racing_join_keeps_the_room_consistent(store: Arc<dyn RoomStore>) 
 async fn message_racing_joiner_is_delivered_exactly_once(store: Arc<dyn RoomStore>) {
     let (s, notifier) = service(store);
     for i in 0..100 {
-        let r = room("msgjoin");
+        let r = fresh_room("msgjoin");
         let a = joined(&s, &r).await;
         let m = format!("{{\"type\":\"candidate\",\"candidate\":\"c{i}\"}}");
         let (s1, r1, a1, m1) = (s.clone(), r.clone(), a.clone(), m.clone());
@@ -129,31 +103,11 @@ async fn message_racing_joiner_is_delivered_exactly_once(store: Arc<dyn RoomStor
 
 macro_rules! races {
     ($store:ident) => {
-        mod $store {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn fifty_concurrent_joins_admit_exactly_two() {
-                let Some(store) = super::stores::$store().await else {
-                    return;
-                };
-                super::fifty_concurrent_joins_admit_exactly_two(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn leave_racing_join_keeps_the_room_consistent() {
-                let Some(store) = super::stores::$store().await else {
-                    return;
-                };
-                super::leave_racing_join_keeps_the_room_consistent(store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn message_racing_joiner_is_delivered_exactly_once() {
-                let Some(store) = super::stores::$store().await else {
-                    return;
-                };
-                super::message_racing_joiner_is_delivered_exactly_once(store).await;
-            }
-        }
+        per_store!($store, workers = 4, std::convert::identity:
+            fifty_concurrent_joins_admit_exactly_two,
+            leave_racing_join_keeps_the_room_consistent,
+            message_racing_joiner_is_delivered_exactly_once,
+        );
     };
 }
 

@@ -3,16 +3,17 @@
 //! is driven by advancing the clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
 use room::domain::message::MessageError;
 use room::domain::room::{LeaveOutcome, Room, RoomLimits};
-use room::ports::{DeliveryError, PeerNotifier, RoomStore};
+use room::ports::{DeliveryError, RoomStore};
 use room::service::rooms::{JoinReply, MessageReply, ServiceError};
 use room::testing::{Delivery, FixedIds, ManualClock, RecordingNotifier};
 use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::support::{admitted, concurrent_joins};
 
 const START: u64 = 1_800_000_000_000;
 const MS: Duration = Duration::from_millis(1);
@@ -44,22 +45,23 @@ impl Fixture {
     }
 
     fn with_limits(limits: RoomLimits) -> Self {
-        let notifier = Arc::new(RecordingNotifier::default());
-        Self::build(limits, notifier.clone(), notifier)
+        Self::build(limits, RecordingNotifier::default())
     }
 
-    fn build(
-        limits: RoomLimits,
-        delivery: Arc<dyn PeerNotifier>,
-        notifier: Arc<RecordingNotifier>,
-    ) -> Self {
+    fn with_notifier(notifier: RecordingNotifier) -> Self {
+        Self::build(limits(), notifier)
+    }
+
+    fn build(limits: RoomLimits, notifier: RecordingNotifier) -> Self {
+        let notifier = Arc::new(notifier);
         let store = Arc::new(MemoryRoomStore::new());
         let clock = Arc::new(ManualClock::new(START));
         let settings = Arc::new(Settings {
             limits: limits.clone(),
             ..Settings::default()
         });
-        let service = RoomService::new(store.clone(), delivery, settings).with_clock(clock.clone());
+        let service =
+            RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
         Self {
             service,
             store,
@@ -83,21 +85,36 @@ impl Fixture {
 
     /// Joins and returns (id, is_initiator, messages), asserting admission.
     async fn joined(&self) -> (ClientId, bool, Vec<String>) {
-        match self.join().await {
-            JoinReply::Joined {
-                client_id,
-                is_initiator,
-                messages,
-            } => (client_id, is_initiator, messages),
-            other => panic!("expected to be admitted, got {other:?}"),
-        }
+        admitted(self.join().await)
+    }
+
+    /// Joins with `?debug=loopback` and returns (id, is_initiator, messages), asserting admission.
+    async fn joined_loopback(&self) -> (ClientId, bool, Vec<String>) {
+        admitted(self.service.join(&self.room, true).await.unwrap())
+    }
+
+    /// Two joins, asserting admission: the initiator's id, then the joiner's.
+    async fn joined_two(&self) -> (ClientId, ClientId) {
+        let (a, _, _) = self.joined().await;
+        let (b, _, _) = self.joined().await;
+        (a, b)
     }
 
     /// Joins and registers on the relay, like every real client does right after its join.
     async fn joined_registered(&self) -> ClientId {
         let (id, _, _) = self.joined().await;
-        assert!(self.service.registered(&self.room, &id).await.unwrap());
+        assert!(self.register(&id).await);
         id
+    }
+
+    /// The relay's `register` of `who`: whether it is (still) a member.
+    async fn register(&self, who: &ClientId) -> bool {
+        self.service.registered(&self.room, who).await.unwrap()
+    }
+
+    /// The relay's report that `who`'s socket closed: whether it was a member.
+    async fn disconnect(&self, who: &ClientId) -> bool {
+        self.service.disconnected(&self.room, who).await.unwrap()
     }
 
     async fn post(&self, from: &ClientId, body: &str) -> MessageReply {
@@ -118,6 +135,21 @@ impl Fixture {
 
     async fn stored(&self) -> Option<Room> {
         self.store.load(&self.room).await.unwrap().map(|v| v.room)
+    }
+
+    /// The stored members in order, each as (id, is_initiator); panics if there is no room.
+    async fn members(&self) -> Vec<(ClientId, bool)> {
+        let room = self.stored().await.unwrap();
+        room.members
+            .into_iter()
+            .map(|m| (m.id, m.initiator))
+            .collect()
+    }
+
+    /// Each stored member's saved messages, in member order; panics if there is no room.
+    async fn saved(&self) -> Vec<Vec<String>> {
+        let room = self.stored().await.unwrap();
+        room.members.into_iter().map(|m| m.saved).collect()
     }
 
     /// The stored record with its version: equal before and after means nothing was written.
@@ -180,13 +212,7 @@ async fn second_join_is_not_initiator_and_gets_another_id() {
     assert!(!initiator);
     assert!(messages.is_empty());
     assert_ne!(a, b);
-    let room = f.stored().await.unwrap();
-    let initiators: Vec<_> = room
-        .members
-        .iter()
-        .map(|m| (m.id.clone(), m.initiator))
-        .collect();
-    assert_eq!(initiators, vec![(a, true), (b, false)]);
+    assert_eq!(f.members().await, vec![(a, true), (b, false)]);
 }
 
 #[tokio::test]
@@ -247,7 +273,7 @@ async fn messages_of_a_lone_member_are_saved_not_delivered() {
     let (a, _, _) = f.joined().await;
     assert_eq!(f.post(&a, &offer(1)).await, MessageReply::Success);
     assert!(f.deliveries().is_empty());
-    assert_eq!(f.stored().await.unwrap().members[0].saved, vec![offer(1)]);
+    assert_eq!(f.saved().await[0], vec![offer(1)]);
 }
 
 #[tokio::test]
@@ -261,7 +287,7 @@ async fn saved_messages_are_handed_to_the_joiner_once_in_order() {
     let (b, initiator, messages) = f.joined().await;
     assert!(!initiator);
     assert_eq!(messages, sent, "byte-identical, in arrival order");
-    assert!(f.stored().await.unwrap().members[0].saved.is_empty());
+    assert!(f.saved().await[0].is_empty());
     assert_eq!(f.leave(&b).await, LeaveOutcome::Left);
     let (_, initiator, messages) = f.joined().await;
     assert!(!initiator);
@@ -283,8 +309,7 @@ async fn saved_messages_keep_non_ascii_and_whitespace_byte_for_byte() {
 #[tokio::test]
 async fn message_with_two_members_is_forwarded_to_the_notifier_and_not_saved() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.post(&a, &offer(1)).await, MessageReply::Success);
     assert_eq!(f.post(&b, &answer()).await, MessageReply::Success);
     assert_eq!(f.post(&a, &candidate(1)).await, MessageReply::Success);
@@ -296,14 +321,7 @@ async fn message_with_two_members_is_forwarded_to_the_notifier_and_not_saved() {
             f.delivered(&a, &candidate(1)),
         ]
     );
-    assert!(
-        f.stored()
-            .await
-            .unwrap()
-            .members
-            .iter()
-            .all(|m| m.saved.is_empty())
-    );
+    assert!(f.saved().await.iter().all(Vec::is_empty));
     // Nothing forwarded is handed to a later joiner either.
     f.leave(&b).await;
     let (_, _, messages) = f.joined().await;
@@ -334,29 +352,9 @@ async fn message_to_an_absent_room_is_unknown_room_and_creates_nothing() {
     assert_eq!(f.stored().await, None);
 }
 
-/// A notifier that refuses every delivery, as a relay with a full queue does; deliveries are
-/// still recorded so a test can see what was attempted.
-#[derive(Debug)]
-struct RefusingNotifier(Arc<RecordingNotifier>, DeliveryError);
-
-#[async_trait]
-impl PeerNotifier for RefusingNotifier {
-    async fn deliver(
-        &self,
-        room: &RoomId,
-        from: &ClientId,
-        msg: &str,
-    ) -> Result<(), DeliveryError> {
-        self.0.deliver(room, from, msg).await?;
-        Err(self.1.clone())
-    }
-}
-
 #[tokio::test]
 async fn forward_refused_by_the_relay_is_reported_and_not_saved_instead() {
-    let recorder = Arc::new(RecordingNotifier::default());
-    let refusing = Arc::new(RefusingNotifier(recorder.clone(), DeliveryError::QueueFull));
-    let f = Fixture::build(limits(), refusing, recorder);
+    let f = Fixture::with_notifier(RecordingNotifier::refusing(DeliveryError::QueueFull));
     let (a, _, _) = f.joined().await;
     f.joined().await;
     assert_eq!(
@@ -364,14 +362,7 @@ async fn forward_refused_by_the_relay_is_reported_and_not_saved_instead() {
         MessageReply::Undeliverable(DeliveryError::QueueFull)
     );
     assert_eq!(f.deliveries().len(), 1);
-    assert!(
-        f.stored()
-            .await
-            .unwrap()
-            .members
-            .iter()
-            .all(|m| m.saved.is_empty())
-    );
+    assert!(f.saved().await.iter().all(Vec::is_empty));
 }
 
 // --- bye via /message ---------------------------------------------------------------------------
@@ -379,15 +370,11 @@ async fn forward_refused_by_the_relay_is_reported_and_not_saved_instead() {
 #[tokio::test]
 async fn bye_via_message_counts_as_leave_and_is_forwarded_to_the_remaining_peer() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.post(&b, BYE).await, MessageReply::Success);
     assert_eq!(f.deliveries(), vec![f.delivered(&b, BYE)]);
     assert!(!f.member(&b).await);
-    let room = f.stored().await.unwrap();
-    assert_eq!(room.members.len(), 1);
-    assert_eq!(room.members[0].id, a);
-    assert!(room.members[0].initiator);
+    assert_eq!(f.members().await, vec![(a.clone(), true)]);
     // The survivor's next offer is saved for the next joiner (the web client's re-offer).
     assert_eq!(f.post(&a, &offer(2)).await, MessageReply::Success);
     assert_eq!(f.deliveries().len(), 1);
@@ -401,8 +388,7 @@ async fn bye_after_leave_is_not_forwarded_twice_nor_an_error_for_the_survivor() 
     // The web client posts /leave first and then sends bye; a bye over /message after /leave
     // finds the sender gone and must not reach the survivor through this path.
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.leave(&b).await, LeaveOutcome::Left);
     assert_eq!(f.post(&b, BYE).await, MessageReply::UnknownClient);
     assert!(f.deliveries().is_empty());
@@ -425,8 +411,7 @@ async fn bye_from_the_last_member_empties_the_room_and_reaches_nobody() {
 #[tokio::test]
 async fn bye_is_never_saved_for_a_later_joiner() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     f.post(&b, BYE).await;
     f.post(&a, BYE).await;
     let (_, _, messages) = f.joined().await;
@@ -454,14 +439,10 @@ async fn bye_from_a_stranger_or_to_an_absent_room_changes_nothing() {
 
 #[tokio::test]
 async fn bye_whose_delivery_fails_still_counts_as_leave() {
-    let recorder = Arc::new(RecordingNotifier::default());
-    let refusing = Arc::new(RefusingNotifier(
-        recorder.clone(),
-        DeliveryError::Unavailable("down".to_owned()),
-    ));
-    let f = Fixture::build(limits(), refusing, recorder);
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let f = Fixture::with_notifier(RecordingNotifier::refusing(DeliveryError::Unavailable(
+        "down".to_owned(),
+    )));
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.post(&b, BYE).await, MessageReply::Success);
     assert!(!f.member(&b).await);
     assert!(f.member(&a).await);
@@ -472,14 +453,11 @@ async fn bye_whose_delivery_fails_still_counts_as_leave() {
 #[tokio::test]
 async fn leave_of_the_initiator_promotes_the_joiner() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.leave(&a).await, LeaveOutcome::Left);
-    let room = f.stored().await.unwrap();
-    assert_eq!(room.members.len(), 1);
-    assert_eq!(room.members[0].id, b);
-    assert!(
-        room.members[0].initiator,
+    assert_eq!(
+        f.members().await,
+        vec![(b.clone(), true)],
         "the survivor is the initiator now"
     );
     // As initiator alone, its messages are saved and handed to the next joiner.
@@ -493,20 +471,15 @@ async fn leave_of_the_initiator_promotes_the_joiner() {
 #[tokio::test]
 async fn leave_of_the_joiner_keeps_the_initiator() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     assert_eq!(f.leave(&b).await, LeaveOutcome::Left);
-    let room = f.stored().await.unwrap();
-    assert_eq!(room.members.len(), 1);
-    assert_eq!(room.members[0].id, a);
-    assert!(room.members[0].initiator);
+    assert_eq!(f.members().await, vec![(a, true)]);
 }
 
 #[tokio::test]
 async fn last_leave_deletes_the_room_and_the_next_join_starts_over() {
     let f = Fixture::new();
-    let (a, _, _) = f.joined().await;
-    let (b, _, _) = f.joined().await;
+    let (a, b) = f.joined_two().await;
     f.leave(&a).await;
     assert_eq!(f.leave(&b).await, LeaveOutcome::Left);
     assert_eq!(f.stored().await, None);
@@ -540,14 +513,7 @@ async fn leave_of_unknown_client_or_room_changes_nothing() {
 #[tokio::test]
 async fn loopback_join_fills_the_room_with_a_virtual_peer() {
     let f = Fixture::new();
-    let JoinReply::Joined {
-        client_id: a,
-        is_initiator,
-        messages,
-    } = f.service.join(&f.room, true).await.unwrap()
-    else {
-        panic!("loopback join refused")
-    };
+    let (a, is_initiator, messages) = f.joined_loopback().await;
     assert!(is_initiator);
     assert!(messages.is_empty());
     assert_eq!(f.join().await, JoinReply::Full);
@@ -564,25 +530,17 @@ async fn loopback_join_fills_the_room_with_a_virtual_peer() {
 #[tokio::test]
 async fn loopback_peer_presence_never_expires_but_goes_with_its_member() {
     let f = Fixture::new();
-    let JoinReply::Joined { client_id: a, .. } = f.service.join(&f.room, true).await.unwrap()
-    else {
-        panic!("loopback join refused")
-    };
-    assert!(f.service.registered(&f.room, &a).await.unwrap());
+    let (a, _, _) = f.joined_loopback().await;
+    assert!(f.register(&a).await);
     let web_loopback = client("loopback_client_id");
-    assert!(f.service.registered(&f.room, &web_loopback).await.unwrap());
-    assert!(
-        f.service
-            .disconnected(&f.room, &web_loopback)
-            .await
-            .unwrap()
-    );
+    assert!(f.register(&web_loopback).await);
+    assert!(f.disconnect(&web_loopback).await);
     f.clock
         .advance(f.limits.reconnect_grace + f.limits.register_deadline);
     assert!(f.member(&web_loopback).await);
     assert_eq!(f.join().await, JoinReply::Full);
     // The real member vanishes: the room goes with it.
-    f.service.disconnected(&f.room, &a).await.unwrap();
+    f.disconnect(&a).await;
     f.clock.advance(f.limits.reconnect_grace);
     assert!(!f.member(&web_loopback).await);
     let (_, initiator, _) = f.joined().await;
@@ -602,10 +560,7 @@ async fn joiner_that_never_registers_is_dropped_after_the_register_deadline() {
     f.clock.advance(MS);
     assert!(!f.member(&b).await);
     assert_eq!(f.post(&b, &answer()).await, MessageReply::UnknownClient);
-    assert!(
-        !f.service.registered(&f.room, &b).await.unwrap(),
-        "too late to register"
-    );
+    assert!(!f.register(&b).await, "too late to register");
     let (_, initiator, _) = f.joined().await;
     assert!(!initiator, "the registered initiator stays");
     assert!(f.member(&a).await);
@@ -629,7 +584,7 @@ async fn registering_before_the_deadline_keeps_the_place() {
     f.joined_registered().await;
     let (b, _, _) = f.joined().await;
     f.clock.advance(f.limits.register_deadline - MS);
-    assert!(f.service.registered(&f.room, &b).await.unwrap());
+    assert!(f.register(&b).await);
     f.clock.advance(f.limits.register_deadline * 10);
     assert!(f.member(&b).await);
     assert_eq!(f.join().await, JoinReply::Full);
@@ -638,30 +593,26 @@ async fn registering_before_the_deadline_keeps_the_place() {
 #[tokio::test]
 async fn disconnected_member_is_dropped_after_the_reconnect_grace() {
     let f = Fixture::new();
-    let a = f.joined_registered().await;
-    let b = f.joined_registered().await;
-    assert!(f.service.disconnected(&f.room, &b).await.unwrap());
+    let (a, b) = (f.joined_registered().await, f.joined_registered().await);
+    assert!(f.disconnect(&b).await);
     f.clock.advance(f.limits.reconnect_grace - MS);
     assert!(f.member(&b).await, "still within the grace");
     assert_eq!(f.join().await, JoinReply::Full);
     f.clock.advance(MS);
     assert!(!f.member(&b).await);
-    assert!(!f.service.registered(&f.room, &b).await.unwrap());
+    assert!(!f.register(&b).await);
     let (_, initiator, _) = f.joined().await;
     assert!(!initiator);
-    let room = f.stored().await.unwrap();
-    assert_eq!(room.members[0].id, a);
-    assert!(room.members[0].initiator);
+    assert_eq!(f.members().await[0], (a, true));
 }
 
 #[tokio::test]
 async fn disconnected_member_that_registers_again_keeps_its_place() {
     let f = Fixture::new();
-    let a = f.joined_registered().await;
-    let b = f.joined_registered().await;
-    f.service.disconnected(&f.room, &b).await.unwrap();
+    let (a, b) = (f.joined_registered().await, f.joined_registered().await);
+    f.disconnect(&b).await;
     f.clock.advance(f.limits.reconnect_grace - MS);
-    assert!(f.service.registered(&f.room, &b).await.unwrap());
+    assert!(f.register(&b).await);
     f.clock.advance(f.limits.reconnect_grace * 10);
     assert!(f.member(&b).await);
     assert_eq!(f.join().await, JoinReply::Full);
@@ -674,10 +625,10 @@ async fn a_second_disconnect_starts_a_fresh_grace() {
     let f = Fixture::new();
     f.joined_registered().await;
     let b = f.joined_registered().await;
-    f.service.disconnected(&f.room, &b).await.unwrap();
+    f.disconnect(&b).await;
     f.clock.advance(f.limits.reconnect_grace / 2);
-    f.service.registered(&f.room, &b).await.unwrap();
-    f.service.disconnected(&f.room, &b).await.unwrap();
+    f.register(&b).await;
+    f.disconnect(&b).await;
     f.clock.advance(f.limits.reconnect_grace - MS);
     assert!(f.member(&b).await);
     f.clock.advance(MS);
@@ -688,20 +639,19 @@ async fn a_second_disconnect_starts_a_fresh_grace() {
 async fn presence_events_for_strangers_change_nothing() {
     let f = Fixture::new();
     let stranger = client("stranger");
-    assert!(!f.service.registered(&f.room, &stranger).await.unwrap());
+    assert!(!f.register(&stranger).await);
     assert_eq!(f.stored().await, None);
     f.joined_registered().await;
     let before = f.snapshot().await;
-    assert!(!f.service.registered(&f.room, &stranger).await.unwrap());
-    assert!(!f.service.disconnected(&f.room, &stranger).await.unwrap());
+    assert!(!f.register(&stranger).await);
+    assert!(!f.disconnect(&stranger).await);
     assert_eq!(f.snapshot().await, before);
 }
 
 #[tokio::test]
 async fn expired_room_counts_as_absent_after_room_ttl() {
     let f = Fixture::new();
-    let a = f.joined_registered().await;
-    let b = f.joined_registered().await;
+    let (a, b) = (f.joined_registered().await, f.joined_registered().await);
     f.clock.advance(f.limits.room_ttl - MS);
     assert_eq!(f.join().await, JoinReply::Full);
     f.clock.advance(MS);
@@ -709,7 +659,7 @@ async fn expired_room_counts_as_absent_after_room_ttl() {
     assert!(!f.service.is_full(&f.room).await.unwrap());
     assert_eq!(f.post(&a, &offer(1)).await, MessageReply::UnknownRoom);
     assert_eq!(f.leave(&b).await, LeaveOutcome::UnknownRoom);
-    assert!(!f.service.registered(&f.room, &b).await.unwrap());
+    assert!(!f.register(&b).await);
     let (_, initiator, messages) = f.joined().await;
     assert!(initiator);
     assert!(messages.is_empty());
@@ -910,34 +860,16 @@ async fn fifty_concurrent_joins_on_one_room_admit_exactly_two() {
     let f = Fixture::new();
     for round in 0..20 {
         let room = room_id(&format!("race-{round}"));
-        let joins: Vec<_> = (0..50)
-            .map(|_| {
-                let (s, r) = (f.service.clone(), room.clone());
-                tokio::spawn(async move { s.join(&r, false).await })
-            })
-            .collect();
-        let (mut admitted, mut initiators, mut full) = (Vec::new(), 0, 0);
-        for j in joins {
-            match j.await.unwrap().unwrap() {
-                JoinReply::Joined {
-                    client_id,
-                    is_initiator,
-                    ..
-                } => {
-                    admitted.push(client_id);
-                    initiators += usize::from(is_initiator);
-                }
-                JoinReply::Full => full += 1,
-                JoinReply::Duplicate => panic!("random ids collided"),
-            }
-        }
+        let joins = concurrent_joins(&f.service, &room, 50).await;
+        assert_eq!(joins.duplicates, 0, "random ids collided");
         assert_eq!(
-            (admitted.len(), initiators, full),
+            (joins.admitted.len(), joins.initiators, joins.full),
             (2, 1, 48),
             "round {round}"
         );
         let stored = f.store.load(&room).await.unwrap().unwrap().room;
         let mut ids: Vec<_> = stored.members.iter().map(|m| m.id.clone()).collect();
+        let mut admitted = joins.admitted;
         ids.sort();
         admitted.sort();
         assert_eq!(ids, admitted, "the store holds exactly the admitted two");

@@ -5,11 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lambda_http::Body;
+use room::RoomId;
 use room::adapters::dynamo::{DynamoRoomStore, DynamoTimeouts, client};
 use room::adapters::lambda::{DeployConfig, Deployment, Route, handle};
 use room::testing::FakeConnections;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::support;
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
@@ -21,48 +24,6 @@ fn dead_endpoint() -> String {
     let port = l.local_addr().unwrap().port();
     drop(l);
     format!("http://127.0.0.1:{port}")
-}
-
-#[tokio::test]
-async fn an_unreachable_table_is_a_503_json_error_within_a_bounded_time() {
-    // The SDK needs a region and credentials to sign; the endpoint is dead either way.
-    let timeouts = DynamoTimeouts::default();
-    let bound = timeouts.operation * 2 + Duration::from_secs(1);
-    let store = DynamoRoomStore::new(client(&timeouts, Some(&dead_endpoint())).await, "t");
-    let config =
-        DeployConfig::from_lookup(|k| (k == "TABLE_NAME").then(|| "t".to_owned())).unwrap();
-    let dep = Deployment::new(
-        config,
-        Arc::new(store),
-        Arc::new(FakeConnections::default()),
-    );
-    for (route, path) in [
-        (Route::Join, "/join/r"),
-        (Route::Message, "/message/r/c"),
-        (Route::Leave, "/leave/r/c"),
-    ] {
-        let mut req = http::Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "h")
-            .body(Body::Empty)
-            .unwrap();
-        if route == Route::Message {
-            *req.body_mut() = Body::from(r#"{"type":"offer","sdp":"x"}"#);
-        }
-        let started = Instant::now();
-        let res = handle(&dep, route, req).await;
-        assert!(
-            started.elapsed() < bound,
-            "{path} took {:?}",
-            started.elapsed()
-        );
-        assert_eq!(res.status(), 503, "{path}");
-        assert_eq!(res.headers()["retry-after"], "1");
-        let v: serde_json::Value = serde_json::from_slice(res.body().as_ref()).unwrap();
-        assert_eq!(v["result"], "ERROR");
-        assert!(v["error"].as_str().unwrap().contains("unavailable"));
-    }
 }
 
 fn request(route: Route, path: &str) -> http::Request<Body> {
@@ -84,7 +45,7 @@ fn json(res: &http::Response<Body>) -> serde_json::Value {
 }
 
 /// Joins `room` and returns the client id; panics unless the answer is SUCCESS.
-async fn join(dep: &Deployment, room: &str) -> String {
+async fn join(dep: &Deployment, room: &RoomId) -> String {
     let res = handle(
         dep,
         Route::Join,
@@ -96,34 +57,65 @@ async fn join(dep: &Deployment, room: &str) -> String {
     v["params"]["client_id"].as_str().unwrap().to_owned()
 }
 
+/// A deployment of the functions over `store`, on the table `table`.
+fn deployment(store: DynamoRoomStore, table: &str) -> Deployment {
+    let config =
+        DeployConfig::from_lookup(|k| (k == "TABLE_NAME").then(|| table.to_owned())).unwrap();
+    Deployment::new(
+        config,
+        Arc::new(store),
+        Arc::new(FakeConnections::default()),
+    )
+}
+
+/// Asserts the answer of a store that is out of reach: a 503 that asks the client to retry, with
+/// a JSON error; returns the JSON. `context` names the request in a failure.
+fn assert_unavailable(res: &http::Response<Body>, context: &str) -> serde_json::Value {
+    assert_eq!(res.status(), 503, "{context}");
+    assert_eq!(res.headers()["retry-after"], "1");
+    let v = json(res);
+    assert_eq!(v["result"], "ERROR", "{context}");
+    v
+}
+
+#[tokio::test]
+async fn an_unreachable_table_is_a_503_json_error_within_a_bounded_time() {
+    // The SDK needs a region and credentials to sign; the endpoint is dead either way.
+    let timeouts = DynamoTimeouts::default();
+    let bound = timeouts.operation * 2 + Duration::from_secs(1);
+    let store = DynamoRoomStore::new(client(&timeouts, Some(&dead_endpoint())).await, "t");
+    let dep = deployment(store, "t");
+    for (route, path) in [
+        (Route::Join, "/join/r"),
+        (Route::Message, "/message/r/c"),
+        (Route::Leave, "/leave/r/c"),
+    ] {
+        let started = Instant::now();
+        let res = handle(&dep, route, request(route, path)).await;
+        assert!(
+            started.elapsed() < bound,
+            "{path} took {:?}",
+            started.elapsed()
+        );
+        let v = assert_unavailable(&res, path);
+        assert!(v["error"].as_str().unwrap().contains("unavailable"));
+    }
+}
+
 #[tokio::test]
 async fn a_stopped_hung_slow_or_throttling_table_is_a_503_and_the_functions_recover() {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
-        assert!(
-            std::env::var_os("APPRTC_REQUIRE_DYNAMODB").is_none(),
-            "APPRTC_REQUIRE_DYNAMODB is set but AWS_ENDPOINT_URL_DYNAMODB is not"
-        );
-        eprintln!("skipped: AWS_ENDPOINT_URL_DYNAMODB not set");
+    let Some(endpoint) = support::dynamodb_endpoint() else {
         return;
     };
-    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "apprtc-rooms".to_owned());
+    let table = support::table_name();
     let proxy = FaultProxy::start(&endpoint).await;
     // The deployed timeouts: what a caller waits at most.
     let timeouts = DynamoTimeouts::default();
     let bound = timeouts.operation + Duration::from_secs(2);
     let store = DynamoRoomStore::new(client(&timeouts, Some(&proxy.url())).await, &table);
-    let config = DeployConfig::from_lookup(|k| (k == "TABLE_NAME").then(|| table.clone())).unwrap();
-    let dep = Deployment::new(
-        config,
-        Arc::new(store),
-        Arc::new(FakeConnections::default()),
-    );
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let dep = deployment(store, &table);
     // A call in progress before the faults; it must survive them.
-    let room = format!("faults-{stamp}");
+    let room = support::fresh_room("faults");
     let first = join(&dep, &room).await;
 
     for (n, fault) in [
@@ -145,16 +137,12 @@ async fn a_stopped_hung_slow_or_throttling_table_is_a_503_and_the_functions_reco
             let res = handle(&dep, route, request(route, &path)).await;
             let took = started.elapsed();
             assert!(took < bound, "{fault:?} {path}: took {took:?}");
-            assert_eq!(res.status(), 503, "{fault:?} {path}");
-            assert_eq!(res.headers()["retry-after"], "1");
-            let v = json(&res);
-            assert_eq!(v["result"], "ERROR", "{fault:?} {path}");
+            assert_unavailable(&res, &format!("{fault:?} {path}"));
             eprintln!("{fault:?} {path}: 503 after {took:?}");
         }
         // The table is back: the same deployment serves again, with nothing to restart.
         proxy.set(Fault::None);
-        let other = format!("faults-{stamp}-after-{n}");
-        join(&dep, &other).await;
+        join(&dep, &support::fresh_room(&format!("faults-after-{n}"))).await;
     }
 
     // Slow, but within the attempt timeout: answered normally.
