@@ -11,6 +11,8 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::support::relay::{call, send};
+
 fn deployment() -> (Deployment, Arc<FakeConnections>) {
     let config = DeployConfig::from_lookup(|k| match k {
         "TABLE_NAME" => Some("unused".into()),
@@ -41,13 +43,29 @@ fn json(res: &lambda_http::Response<Body>) -> Value {
     serde_json::from_slice(res.body().as_ref()).unwrap()
 }
 
-fn post(path: &str) -> Request {
+/// A request without a body, as a browser on `h.example` sends it.
+fn request(method: &str, path: &str) -> Request {
     http::Request::builder()
-        .method("POST")
+        .method(method)
         .uri(path)
         .header("host", "h.example")
         .body(Body::Empty)
         .unwrap()
+}
+
+fn post(path: &str) -> Request {
+    request("POST", path)
+}
+
+/// Joins through the join function at `path` and returns the new client's id.
+async fn joined(dep: &Deployment, path: &str) -> String {
+    let v = json(&handle(dep, Route::Join, post(path)).await);
+    v["params"]["client_id"].as_str().unwrap().to_owned()
+}
+
+/// The deployment's SAM template.
+fn template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap()
 }
 
 #[tokio::test]
@@ -117,10 +135,7 @@ async fn hand_built_requests_route_with_and_without_prefixes() {
 #[tokio::test]
 async fn message_and_leave_through_fixtures_and_requests() {
     let (dep, _) = deployment();
-    let a = json(&handle(&dep, Route::Join, post("/join/fx-msg")).await)["params"]["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = joined(&dep, "/join/fx-msg").await;
     let fx = fixture("apigw-v2-message.json").replace("CLIENT", &a);
     let res = handle(
         &dep,
@@ -163,12 +178,7 @@ async fn bad_ids_are_404_and_wrong_methods_405() {
             "{path}"
         );
     }
-    let get = http::Request::builder()
-        .method("GET")
-        .uri("/join/x")
-        .body(Body::Empty)
-        .unwrap();
-    let res = handle(&dep, Route::Join, get).await;
+    let res = handle(&dep, Route::Join, request("GET", "/join/x")).await;
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()["allow"], "POST");
 }
@@ -186,13 +196,11 @@ async fn iceconfig_answers_get_with_cors_for_its_own_origin_only() {
         json(&res)["iceServers"][0]["urls"][0],
         "stun:stun.example.org:3478"
     );
-    let other = http::Request::builder()
-        .method("POST")
-        .uri("/v1alpha/iceconfig")
-        .header("host", "h.example")
-        .header("origin", "https://evil.example")
-        .body(Body::Empty)
-        .unwrap();
+    let mut other = post("/v1alpha/iceconfig");
+    other.headers_mut().insert(
+        "origin",
+        http::HeaderValue::from_static("https://evil.example"),
+    );
     let res = handle(&dep, Route::IceConfig, other).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get("access-control-allow-origin").is_none());
@@ -201,14 +209,8 @@ async fn iceconfig_answers_get_with_cors_for_its_own_origin_only() {
 #[tokio::test]
 async fn websocket_events_drive_the_stored_relay() {
     let (dep, conns) = deployment();
-    let a = json(&handle(&dep, Route::Join, post("/join/fx-ws")).await)["params"]["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = json(&handle(&dep, Route::Join, post("/join/fx-ws")).await)["params"]["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = joined(&dep, "/join/fx-ws").await;
+    let b = joined(&dep, "/join/fx-ws").await;
     let ws = |name: &str, client: &str, conn: &str| -> ApiGatewayWebsocketProxyRequest {
         serde_json::from_str(
             &fixture(name)
@@ -239,14 +241,7 @@ async fn websocket_events_drive_the_stored_relay() {
 #[tokio::test]
 async fn web_function_serves_pages_params_and_the_full_page() {
     let (dep, _) = deployment();
-    let get = |path: &str| {
-        http::Request::builder()
-            .method("GET")
-            .uri(path)
-            .header("host", "h.example")
-            .body(Body::Empty)
-            .unwrap()
-    };
+    let get = |path: &str| request("GET", path);
     let page = handle(&dep, Route::Page, get("/r/webroom")).await;
     assert_eq!(page.status(), 200);
     let html = String::from_utf8(page.body().to_vec()).unwrap();
@@ -303,14 +298,6 @@ async fn path_parameters_win_over_a_stage_prefixed_path() {
 #[tokio::test]
 async fn message_leave_and_iceconfig_refuse_other_methods() {
     let (dep, _) = deployment();
-    let request = |method: &str, path: &str| {
-        http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "h.example")
-            .body(Body::Empty)
-            .unwrap()
-    };
     for (route, path) in [
         (Route::Message, "/message/r1/12345678"),
         (Route::Leave, "/leave/r1/12345678"),
@@ -378,16 +365,13 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
     };
     assert_eq!(limit(None).unwrap(), DEPLOYED_MESSAGE_BYTES);
     // The largest message whose `send` frame fits API Gateway's 32 KB frame, unescaped.
-    let frame =
-        serde_json::json!({"cmd": "send", "msg": "x".repeat(API_GATEWAY_MAX_MESSAGE_BYTES)})
-            .to_string();
+    let frame = send(&"x".repeat(API_GATEWAY_MAX_MESSAGE_BYTES));
     assert_eq!(frame.len(), 32 * 1024);
     assert_eq!(limit(Some("32745")).unwrap(), 32745);
     let e = limit(Some("65536")).unwrap_err();
     assert_eq!(e.name, "MAX_MESSAGE_BYTES");
     assert!(e.reason.contains("32 KB"), "{e}");
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let template = template();
     assert!(template.contains(&format!("MaxValue: {API_GATEWAY_MAX_MESSAGE_BYTES}")));
     assert!(template.contains(&format!("Default: {DEPLOYED_MESSAGE_BYTES}")));
 }
@@ -400,36 +384,18 @@ fn the_deployed_message_limit_fits_api_gateway_frames() {
 async fn a_stream_record_of_a_handed_off_queue_delivers_it() {
     use room::adapters::dynamo::{HANDED_OFF, queue_item_key};
     use room::adapters::lambda::handle_keepalive;
-    use room::service::rooms::JoinReply;
     use room::{ClientId, RoomId};
     let (dep, conns) = deployment();
     let r = RoomId::parse("stream1").unwrap();
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        match dep.service.join(&r, false).await.unwrap() {
-            JoinReply::Joined { client_id, .. } => ids.push(client_id.to_string()),
-            other => panic!("{other:?}"),
-        }
-    }
-    for (conn, id) in [("ca", &ids[0]), ("cb", &ids[1])] {
-        conns.open(conn);
-        let register = serde_json::json!({"cmd": "register", "roomid": "stream1", "clientid": id});
-        dep.relay
-            .on_frame(&conn.into(), &register.to_string())
-            .await;
-    }
+    let (a, _) = call(&dep.service, &dep.relay, &conns, "stream1").await;
     conns.fail_posts("cb", true);
-    let offer = serde_json::json!({"cmd": "send", "msg": "{\"type\":\"offer\",\"sdp\":\"x\"}"});
+    let offer = send(r#"{"type":"offer","sdp":"x"}"#);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    room::retry::within(
-        deadline,
-        dep.relay.on_frame(&"ca".into(), &offer.to_string()),
-    )
-    .await;
+    room::retry::within(deadline, dep.relay.on_frame(&"ca".into(), &offer)).await;
     assert!(conns.take("ca").is_empty(), "no error frame");
     assert!(conns.take("cb").is_empty());
     conns.fail_posts("cb", false);
-    let a = ClientId::parse(&ids[0]).unwrap();
+    let a = ClientId::parse(&a).unwrap();
     let record = |key: String| {
         serde_json::json!({
             "eventID": "1",
@@ -455,8 +421,7 @@ async fn a_stream_record_of_a_handed_off_queue_delivers_it() {
         conns.take("cb").is_empty(),
         "a record delivered twice posts nothing twice"
     );
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let template = template();
     assert!(template.contains("StreamViewType: NEW_AND_OLD_IMAGES"));
     assert!(
         template.contains(&format!(

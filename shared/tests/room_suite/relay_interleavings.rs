@@ -9,19 +9,18 @@
 
 use async_trait::async_trait;
 use room::adapters::memory::MemoryRoomStore;
-use room::config::RelayLimits;
 use room::domain::ids::{ClientId, ConnectionId, RoomId};
 use room::domain::room::Millis;
 use room::ports::{
     Clock, Connections, Hooked, PostError, StoreCall, StoreError, StoreFuture, StoreHook,
 };
-use room::service::relay::StoredRelay;
 use room::service::rooms::JoinReply;
 use room::testing::FakeConnections;
-use room::{RoomService, Settings};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::support::relay::{RelayWorld, register, send};
 
 /// SplitMix64: a tiny deterministic generator, so a seed replays its schedule.
 #[derive(Debug)]
@@ -115,14 +114,6 @@ impl Connections for SlowConnections {
     }
 }
 
-fn register(room: &str, client: &str) -> String {
-    json!({"cmd": "register", "roomid": room, "clientid": client}).to_string()
-}
-
-fn send(msg: &str) -> String {
-    json!({"cmd": "send", "msg": msg}).to_string()
-}
-
 fn message(side: &str, i: usize) -> String {
     json!({"type": "candidate", "label": 0, "id": "0", "candidate": format!("{side}-{i}")})
         .to_string()
@@ -143,13 +134,13 @@ struct Totals {
     lost_disconnects: usize,
 }
 
-struct World {
-    relay: Arc<StoredRelay>,
-    service: RoomService,
-    store: Arc<SlowStore>,
-    conns: Arc<SlowConnections>,
-    rng: Arc<Rng>,
-    settings: Arc<Settings>,
+type World = RelayWorld<SlowStore, SlowConnections>;
+
+impl World {
+    /// The schedule's generator, the one that delays the store's calls and the posts.
+    fn rng(&self) -> &Rng {
+        &self.conns.rng
+    }
 }
 
 fn world(seed: u64) -> World {
@@ -163,29 +154,12 @@ fn world(seed: u64) -> World {
     ));
     let conns = Arc::new(SlowConnections {
         inner: FakeConnections::default(),
-        rng: rng.clone(),
+        rng,
     });
-    let settings = Arc::new(Settings::default());
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock {
+    let clock = Arc::new(TokioClock {
         start: tokio::time::Instant::now(),
     });
-    let relay = Arc::new(StoredRelay::new(
-        store.clone(),
-        clock.clone(),
-        settings.clone(),
-        RelayLimits::default(),
-        conns.clone(),
-    ));
-    let service =
-        RoomService::new(store.clone(), relay.clone(), settings.clone()).with_clock(clock);
-    World {
-        relay,
-        service,
-        store,
-        conns,
-        rng,
-        settings,
-    }
+    World::new(store, conns, clock)
 }
 
 async fn join(w: &World, room: &RoomId) -> Result<ClientId, String> {
@@ -255,14 +229,14 @@ async fn side(
             w.conns.inner.open(&conn);
             background.push(spawn_register(&conn));
             if matches!(how, Disconnect::Late) {
-                w.rng.pause(20).await;
+                w.rng().pause(20).await;
                 background.push(notify(&w));
             }
         }
         w.relay
             .on_frame(&ConnectionId::new(conn.clone()), &send(&message(name, i)))
             .await;
-        w.rng.pause(3).await;
+        w.rng().pause(3).await;
     }
     background.extend(registering);
     background
@@ -284,19 +258,37 @@ fn received(w: &World, conns: &[&str]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// An error unless the relay closed no socket.
+fn no_socket_closed(w: &World) -> Result<(), String> {
+    let closed = w.conns.inner.closed();
+    if closed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("sockets closed: {closed:?}"))
+    }
+}
+
+/// The seeds to run: `$RELAY_SEED` alone when it is set, else `0..count`.
+fn seeds(count: u64) -> Vec<u64> {
+    match std::env::var("RELAY_SEED") {
+        Ok(s) => vec![s.parse().unwrap()],
+        Err(_) => (0..count).collect(),
+    }
+}
+
 async fn schedule(seed: u64, totals: &mut Totals) -> Result<(), String> {
     let w = Arc::new(world(seed));
     let room = RoomId::parse(&format!("room{seed}")).map_err(|e| e.to_string())?;
     let a = join(&w, &room).await?;
     let b = join(&w, &room).await?;
-    let (na, nb) = (2 + w.rng.below(7) as usize, 2 + w.rng.below(7) as usize);
-    let how = match w.rng.below(3) {
+    let (na, nb) = (2 + w.rng().below(7) as usize, 2 + w.rng().below(7) as usize);
+    let how = match w.rng().below(3) {
         0 => Disconnect::OnTime,
         1 => Disconnect::Late,
         _ => Disconnect::Lost,
     };
     // In one schedule out of two, B's socket drops mid-call and comes back.
-    let b_drop = (w.rng.below(2) == 0).then(|| (w.rng.below(nb as u64) as usize, how));
+    let b_drop = (w.rng().below(2) == 0).then(|| (w.rng().below(nb as u64) as usize, how));
     let ta = tokio::spawn(side(w.clone(), room.clone(), a.clone(), "a", na, None));
     let tb = tokio::spawn(side(w.clone(), room.clone(), b.clone(), "b", nb, b_drop));
     let mut background = ta.await.map_err(|e| e.to_string())?;
@@ -318,14 +310,11 @@ async fn schedule(seed: u64, totals: &mut Totals) -> Result<(), String> {
     if at_a != expect("b", nb) {
         return Err(format!("A received {at_a:?}, B sent {nb}"));
     }
-    let closed = w.conns.inner.closed();
-    if !closed.is_empty() {
-        return Err(format!("sockets closed: {closed:?}"));
-    }
+    no_socket_closed(&w)?;
     // Both phones vanish; each $disconnect arrives or is lost. After the grace, a newcomer gets in.
     for c in ["a0", "b0", "b1"] {
         w.conns.inner.vanish(c);
-        if w.rng.below(2) == 0 {
+        if w.rng().below(2) == 0 {
             w.relay.on_disconnect(&c.into()).await;
         }
     }
@@ -341,10 +330,7 @@ async fn schedule(seed: u64, totals: &mut Totals) -> Result<(), String> {
 
 #[tokio::test(start_paused = true)]
 async fn every_message_arrives_once_in_order_under_parallel_unordered_invocations() {
-    let seeds: Vec<u64> = match std::env::var("RELAY_SEED") {
-        Ok(s) => vec![s.parse().unwrap()],
-        Err(_) => (0..400).collect(),
-    };
+    let seeds = seeds(400);
     let mut totals = Totals::default();
     let mut failures = Vec::new();
     for &seed in &seeds {
@@ -410,19 +396,13 @@ async fn burst(seed: u64) -> Result<(), String> {
     if at_a != expect("b") {
         return Err(format!("A received {at_a:?}"));
     }
-    let closed = w.conns.inner.closed();
-    if !closed.is_empty() {
-        return Err(format!("sockets closed: {closed:?}"));
-    }
+    no_socket_closed(&w)?;
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_frames_on_as_many_invocations_arrives_exactly_once() {
-    let seeds: Vec<u64> = match std::env::var("RELAY_SEED") {
-        Ok(s) => vec![s.parse().unwrap()],
-        Err(_) => (0..300).collect(),
-    };
+    let seeds = seeds(300);
     let mut failures = Vec::new();
     for &seed in &seeds {
         if let Err(e) = burst(seed).await {

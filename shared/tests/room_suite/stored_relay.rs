@@ -3,60 +3,52 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::adapters::memory::MemoryRoomStore;
-use room::config::RelayLimits;
 use room::domain::relay::MAX_HANDOFFS;
 use room::ports::{Clock, SystemClock};
-use room::service::relay::{PostRefused, StoredRelay};
+use room::service::relay::PostRefused;
 use room::service::rooms::JoinReply;
-use room::testing::FakeConnections;
-use room::{RoomId, RoomService, Settings};
-use serde_json::{Value, json};
+use room::testing::{FakeConnections, MovableClock, RecordedHandoffs};
+use room::{ClientId, RoomId};
+use serde_json::Value;
 use std::sync::Arc;
 
-struct World {
-    relay: Arc<StoredRelay>,
-    service: RoomService,
-    conns: Arc<FakeConnections>,
-}
+use crate::support::admitted;
+use crate::support::relay::{RelayWorld, register, relayed, send};
+
+type World = RelayWorld<MemoryRoomStore, FakeConnections>;
 
 fn world() -> World {
-    let store = Arc::new(MemoryRoomStore::new());
-    let settings = Arc::new(Settings::default());
-    let conns = Arc::new(FakeConnections::default());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let relay = Arc::new(StoredRelay::new(
-        store.clone(),
-        clock,
-        settings.clone(),
-        RelayLimits::default(),
-        conns.clone(),
-    ));
-    let service = RoomService::new(store, relay.clone(), settings);
-    World {
-        relay,
-        service,
-        conns,
-    }
+    World::new(
+        Arc::new(MemoryRoomStore::new()),
+        Arc::default(),
+        Arc::new(SystemClock),
+    )
+}
+
+/// A world whose relay hands off what it cannot deliver in time, recording the hand-offs.
+fn handing_off_world() -> (World, Arc<RecordedHandoffs>) {
+    let handoffs = Arc::new(RecordedHandoffs::default());
+    let w = World::handing_off(
+        Arc::new(MemoryRoomStore::new()),
+        Arc::default(),
+        Arc::new(MovableClock::default()),
+        handoffs.clone(),
+    );
+    (w, handoffs)
 }
 
 async fn joined(w: &World, room: &str) -> String {
-    match w
+    let reply = w
         .service
         .join(&RoomId::parse(room).unwrap(), false)
         .await
-        .unwrap()
-    {
-        JoinReply::Joined { client_id, .. } => client_id.to_string(),
-        other => panic!("{other:?}"),
-    }
+        .unwrap();
+    admitted(reply).0.to_string()
 }
 
-fn register(room: &str, client: &str) -> String {
-    json!({"cmd": "register", "roomid": room, "clientid": client}).to_string()
-}
-
-fn send(msg: &str) -> String {
-    json!({"cmd": "send", "msg": msg}).to_string()
+/// A call in progress in `room`: two members registered on `ca` and `cb`; their ids.
+async fn call(w: &World, room: &str) -> (String, String) {
+    crate::support::relay::call(&w.service, &w.relay, &w.conns, room).await
 }
 
 fn frames(w: &World, conn: &str) -> Vec<Value> {
@@ -73,13 +65,9 @@ const ANSWER: &str = r#"{"type":"answer","sdp":"y"}"#;
 #[tokio::test]
 async fn frames_relay_between_registered_connections() {
     let w = world();
-    let (a, b) = (joined(&w, "s1").await, joined(&w, "s1").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("s1", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("s1", &b)).await;
+    call(&w, "s1").await;
     w.relay.on_frame(&"cb".into(), &send(ANSWER)).await;
-    assert_eq!(frames(&w, "ca"), vec![json!({"msg": ANSWER, "error": ""})]);
+    assert_eq!(frames(&w, "ca"), vec![relayed(ANSWER)]);
     assert!(frames(&w, "cb").is_empty(), "no echo, no register ack");
 }
 
@@ -100,7 +88,7 @@ async fn messages_queue_until_the_peer_registers() {
     );
     w.conns.open("cb");
     w.relay.on_frame(&"cb".into(), &register("s2", &b)).await;
-    assert_eq!(frames(&w, "cb"), vec![json!({"msg": OFFER, "error": ""})]);
+    assert_eq!(frames(&w, "cb"), vec![relayed(OFFER)]);
 }
 
 #[tokio::test]
@@ -163,13 +151,7 @@ async fn a_send_that_overtakes_its_register_is_delivered_after_it() {
     w.relay.on_frame(&"cb".into(), &send(ANSWER)).await;
     assert!(frames(&w, "ca").is_empty(), "parked until the register");
     w.relay.on_frame(&"cb".into(), &register("s8", &b)).await;
-    assert_eq!(
-        frames(&w, "ca"),
-        vec![
-            json!({"msg": OFFER, "error": ""}),
-            json!({"msg": ANSWER, "error": ""})
-        ]
-    );
+    assert_eq!(frames(&w, "ca"), vec![relayed(OFFER), relayed(ANSWER)]);
     assert!(w.conns.closed().is_empty());
 }
 
@@ -187,7 +169,7 @@ async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot
         .post(&room, &b.parse().unwrap(), bye.as_bytes())
         .await;
     assert_eq!(res, Ok(()));
-    assert_eq!(frames(&w, "ca"), vec![json!({"msg": bye, "error": ""})]);
+    assert_eq!(frames(&w, "ca"), vec![relayed(bye)]);
     let stranger = "12345678".parse().unwrap();
     let res = w.relay.post(&room, &stranger, bye.as_bytes()).await;
     assert_eq!(res, Err(PostRefused::NotIssued));
@@ -197,11 +179,7 @@ async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot
 #[tokio::test]
 async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
     let w = world();
-    let (a, b) = (joined(&w, "s10").await, joined(&w, "s10").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("s10", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("s10", &b)).await;
+    let (_, b) = call(&w, "s10").await;
     w.conns.vanish("cb");
     let sweep = w.relay.sweep().await.unwrap();
     assert_eq!((sweep.kept_alive, sweep.gone), (1, 1));
@@ -213,17 +191,13 @@ async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     w.conns.open("cb2");
     w.relay.on_frame(&"cb2".into(), &register("s10", &b)).await;
-    assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
+    assert_eq!(frames(&w, "cb2"), vec![relayed(OFFER)]);
 }
 
 #[tokio::test]
 async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     let w = world();
-    let (a, b) = (joined(&w, "s6").await, joined(&w, "s6").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("s6", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("s6", &b)).await;
+    call(&w, "s6").await;
     w.relay
         .on_frame(&"cb".into(), &send(r#"{"type":"bye"}"#))
         .await;
@@ -246,23 +220,19 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     w.conns.open("cc2");
     w.relay.on_frame(&"cc2".into(), &register("s6", &c)).await;
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
-    assert_eq!(frames(&w, "cc2"), vec![json!({"msg": OFFER, "error": ""})]);
+    assert_eq!(frames(&w, "cc2"), vec![relayed(OFFER)]);
 }
 
 #[tokio::test]
 async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
     let w = world();
-    let (a, b) = (joined(&w, "s7").await, joined(&w, "s7").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("s7", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("s7", &b)).await;
+    let (_, b) = call(&w, "s7").await;
     w.conns.vanish("cb");
     w.relay.on_disconnect(&"cb".into()).await;
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     w.conns.open("cb2");
     w.relay.on_frame(&"cb2".into(), &register("s7", &b)).await;
-    assert_eq!(frames(&w, "cb2"), vec![json!({"msg": OFFER, "error": ""})]);
+    assert_eq!(frames(&w, "cb2"), vec![relayed(OFFER)]);
 }
 
 /// A deliverer that died holding a queue's lease loses nothing: its lease expires and the
@@ -272,32 +242,14 @@ async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
     use room::domain::relay::{QueueLimits, Step};
     use room::ports::RoomStore;
     use room::service::relay::DELIVERY_LEASE;
-    let store = Arc::new(MemoryRoomStore::new());
-    let settings = Arc::new(Settings::default());
-    let conns = Arc::new(FakeConnections::default());
-    let clock = Arc::new(room::testing::MovableClock::default());
-    let relay = Arc::new(StoredRelay::new(
-        store.clone(),
+    let clock = Arc::new(MovableClock::default());
+    let w = World::new(
+        Arc::new(MemoryRoomStore::new()),
+        Arc::default(),
         clock.clone(),
-        settings.clone(),
-        RelayLimits::default(),
-        conns.clone(),
-    ));
-    let service = RoomService::new(store.clone(), relay.clone(), settings);
-    let w = World {
-        relay,
-        service,
-        conns,
-    };
-    let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("s9", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("s9", &b)).await;
-    let (r, a_id) = (
-        RoomId::parse("s9").unwrap(),
-        room::ClientId::parse(&a).unwrap(),
     );
+    let (a, _) = call(&w, "s9").await;
+    let (r, a_id) = (RoomId::parse("s9").unwrap(), ClientId::parse(&a).unwrap());
     let q = QueueLimits {
         max_frames: 8,
         max_bytes: 4096,
@@ -305,56 +257,25 @@ async fn the_sweep_delivers_a_queue_whose_deliverer_died() {
     };
     let frame = room::domain::message::ServerFrame::Message(OFFER).encode();
     let now = clock.now();
-    store
+    w.store
         .append(&r, &a_id, &frame, now, &q, now + 60_000)
         .await
         .unwrap();
     // Another invocation took the lease, then Lambda ended it before it posted anything.
     assert!(matches!(
-        store.step(&r, &a_id, 99, &[], now, &q).await.unwrap(),
+        w.store.step(&r, &a_id, 99, &[], now, &q).await.unwrap(),
         Step::Deliver(_)
     ));
     let sweep = w.relay.sweep().await.unwrap();
     assert_eq!(sweep.flushed, 0, "the lease is still held");
-    let keepalive = |w: &World, c: &str| {
-        frames(w, c)
-            .into_iter()
-            .filter(|f| f["error"] != "keepalive")
-            .collect::<Vec<_>>()
-    };
-    assert!(keepalive(&w, "cb").is_empty());
+    assert!(not_keepalive(&w, "cb").is_empty());
     clock.advance(DELIVERY_LEASE);
     let sweep = w.relay.sweep().await.unwrap();
     assert_eq!(sweep.flushed, 1);
-    let got = keepalive(&w, "cb");
+    let got = not_keepalive(&w, "cb");
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["msg"], OFFER);
     assert_eq!(w.relay.sweep().await.unwrap().flushed, 0, "delivered once");
-}
-
-/// A world whose relay hands off what it cannot deliver in time, recording the hand-offs.
-fn handing_off_world() -> (World, Arc<room::testing::RecordedHandoffs>) {
-    let store = Arc::new(MemoryRoomStore::new());
-    let settings = Arc::new(Settings::default());
-    let conns = Arc::new(FakeConnections::default());
-    let handoffs = Arc::new(room::testing::RecordedHandoffs::default());
-    let relay = Arc::new(
-        StoredRelay::new(
-            store.clone(),
-            Arc::new(room::testing::MovableClock::default()),
-            settings.clone(),
-            RelayLimits::default(),
-            conns.clone(),
-        )
-        .with_handoffs(handoffs.clone()),
-    );
-    let service = RoomService::new(store, relay.clone(), settings);
-    let w = World {
-        relay,
-        service,
-        conns,
-    };
-    (w, handoffs)
 }
 
 /// The deployed functions' timeout: each invocation below runs within it, as on Lambda.
@@ -378,11 +299,7 @@ fn not_keepalive(w: &World, c: &str) -> Vec<Value> {
 #[tokio::test(start_paused = true)]
 async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
     let (w, handoffs) = handing_off_world();
-    let (a, b) = (joined(&w, "h1").await, joined(&w, "h1").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("h1", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("h1", &b)).await;
+    let (a, _) = call(&w, "h1").await;
     w.conns.fail_posts("cb", true);
     let started = tokio::time::Instant::now();
     invocation(w.relay.on_frame(&"ca".into(), &send(OFFER))).await;
@@ -398,25 +315,16 @@ async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
         w.conns.failed_posts()
     );
     assert!(frames(&w, "cb").is_empty());
-    let (r, a_id) = (
-        RoomId::parse("h1").unwrap(),
-        room::ClientId::parse(&a).unwrap(),
-    );
+    let (r, a_id) = (RoomId::parse("h1").unwrap(), ClientId::parse(&a).unwrap());
     assert_eq!(handoffs.take(), vec![(r.clone(), a_id.clone())]);
     w.conns.fail_posts("cb", false);
     assert!(invocation(w.relay.drain(&r, &a_id)).await.unwrap());
-    assert_eq!(
-        not_keepalive(&w, "cb"),
-        vec![json!({"msg": OFFER, "error": ""})]
-    );
+    assert_eq!(not_keepalive(&w, "cb"), vec![relayed(OFFER)]);
     assert!(!invocation(w.relay.drain(&r, &a_id)).await.unwrap());
     assert!(handoffs.take().is_empty());
     // Later frames go straight on.
     w.relay.on_frame(&"ca".into(), &send(ANSWER)).await;
-    assert_eq!(
-        not_keepalive(&w, "cb"),
-        vec![json!({"msg": ANSWER, "error": ""})]
-    );
+    assert_eq!(not_keepalive(&w, "cb"), vec![relayed(ANSWER)]);
 }
 
 /// A peer that cannot take frames for several whole invocations: the queue is handed off
@@ -424,18 +332,11 @@ async fn a_delivery_out_of_time_hands_the_queue_off_and_loses_nothing() {
 #[tokio::test(start_paused = true)]
 async fn hand_offs_are_bounded_and_the_sweep_delivers_after_them() {
     let (w, handoffs) = handing_off_world();
-    let (a, b) = (joined(&w, "h2").await, joined(&w, "h2").await);
-    w.conns.open("ca");
-    w.conns.open("cb");
-    w.relay.on_frame(&"ca".into(), &register("h2", &a)).await;
-    w.relay.on_frame(&"cb".into(), &register("h2", &b)).await;
+    let (a, _) = call(&w, "h2").await;
     w.conns.fail_posts("cb", true);
     invocation(w.relay.on_frame(&"ca".into(), &send(OFFER))).await;
     invocation(w.relay.on_frame(&"ca".into(), &send(ANSWER))).await;
-    let (r, a_id) = (
-        RoomId::parse("h2").unwrap(),
-        room::ClientId::parse(&a).unwrap(),
-    );
+    let (r, a_id) = (RoomId::parse("h2").unwrap(), ClientId::parse(&a).unwrap());
     // Each hand-off starts an invocation that delivers the queue, as the stream trigger does.
     let mut pending = handoffs.take();
     let mut total = pending.len();
@@ -454,9 +355,6 @@ async fn hand_offs_are_bounded_and_the_sweep_delivers_after_them() {
     assert_eq!(sweep.flushed, 1);
     assert_eq!(
         not_keepalive(&w, "cb"),
-        vec![
-            json!({"msg": OFFER, "error": ""}),
-            json!({"msg": ANSWER, "error": ""})
-        ]
+        vec![relayed(OFFER), relayed(ANSWER)]
     );
 }

@@ -139,3 +139,107 @@ macro_rules! per_store {
     };
 }
 pub(crate) use per_store;
+
+/// The relay's side of the suite: the frames a client sends, the frame a peer receives, and a room
+/// service wired to a stored relay as the deployment wires them.
+pub mod relay {
+    use room::config::RelayLimits;
+    use room::ports::{Clock, Connections, Handoffs, RoomStore};
+    use room::service::relay::StoredRelay;
+    use room::testing::FakeConnections;
+    use room::{RoomId, RoomService, Settings};
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    /// A client's `register` frame.
+    pub fn register(room: &str, client: &str) -> String {
+        json!({"cmd": "register", "roomid": room, "clientid": client}).to_string()
+    }
+
+    /// A client's `send` frame carrying `msg`.
+    pub fn send(msg: &str) -> String {
+        json!({"cmd": "send", "msg": msg}).to_string()
+    }
+
+    /// The frame a peer receives for a relayed message, parsed.
+    pub fn relayed(msg: &str) -> Value {
+        json!({"msg": msg, "error": ""})
+    }
+
+    /// A room service whose notifier is a stored relay, both over the test's store, connections
+    /// and clock and over the default settings.
+    #[derive(Debug)]
+    pub struct RelayWorld<S, C> {
+        pub store: Arc<S>,
+        pub conns: Arc<C>,
+        pub settings: Arc<Settings>,
+        pub relay: Arc<StoredRelay>,
+        pub service: RoomService,
+    }
+
+    impl<S: RoomStore + 'static, C: Connections + 'static> RelayWorld<S, C> {
+        /// A relay that does not hand queues off (the in-process relay's way).
+        pub fn new(store: Arc<S>, conns: Arc<C>, clock: Arc<dyn Clock>) -> Self {
+            Self::build(store, conns, clock, None)
+        }
+
+        /// A relay that hands off to `handoffs` what it cannot deliver in time (the deployed
+        /// relay's way).
+        pub fn handing_off(
+            store: Arc<S>,
+            conns: Arc<C>,
+            clock: Arc<dyn Clock>,
+            handoffs: Arc<dyn Handoffs>,
+        ) -> Self {
+            Self::build(store, conns, clock, Some(handoffs))
+        }
+
+        fn build(
+            store: Arc<S>,
+            conns: Arc<C>,
+            clock: Arc<dyn Clock>,
+            handoffs: Option<Arc<dyn Handoffs>>,
+        ) -> Self {
+            let settings = Arc::new(Settings::default());
+            let relay = StoredRelay::new(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+                RelayLimits::default(),
+                conns.clone(),
+            );
+            let relay = Arc::new(match handoffs {
+                Some(h) => relay.with_handoffs(h),
+                None => relay,
+            });
+            let service =
+                RoomService::new(store.clone(), relay.clone(), settings.clone()).with_clock(clock);
+            Self {
+                store,
+                conns,
+                settings,
+                relay,
+                service,
+            }
+        }
+    }
+
+    /// A call in progress: two clients join `room` and register on the open connections `ca`
+    /// and `cb`. Returns their ids, the initiator's first.
+    pub async fn call(
+        service: &RoomService,
+        relay: &StoredRelay,
+        conns: &FakeConnections,
+        room: &str,
+    ) -> (String, String) {
+        let r = RoomId::parse(room).unwrap();
+        let a = super::admitted(service.join(&r, false).await.unwrap()).0;
+        let b = super::admitted(service.join(&r, false).await.unwrap()).0;
+        let (a, b) = (a.to_string(), b.to_string());
+        conns.open("ca");
+        conns.open("cb");
+        relay.on_frame(&"ca".into(), &register(room, &a)).await;
+        relay.on_frame(&"cb".into(), &register(room, &b)).await;
+        (a, b)
+    }
+}
