@@ -6,7 +6,7 @@
 
 use room::domain::ids::ConnectionId;
 use room::domain::relay::{Appended, MAX_HANDOFFS, MemberQueue, QueueLimits, Step};
-use room::domain::room::{LeaveOutcome, RoomLimits};
+use room::domain::room::{LeaveOutcome, Millis, RoomLimits};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
 use room::service::rooms::{JoinReply, MessageReply};
 use room::testing::{ManualClock, RecordingNotifier};
@@ -56,6 +56,10 @@ async fn joined(f: &Fixture, room: &RoomId) -> (ClientId, bool, Vec<String>) {
     admitted(f.service.join(room, false).await.unwrap())
 }
 
+async fn post(f: &Fixture, room: &RoomId, from: &ClientId, body: &[u8]) -> MessageReply {
+    f.service.message(room, from, body).await.unwrap()
+}
+
 async fn third_join_gets_full(f: Fixture) {
     let room = fresh_room("full");
     let (_, first, _) = joined(&f, &room).await;
@@ -70,10 +74,7 @@ async fn saved_messages_are_handed_over_once_in_order(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     for t in ["offer", "candidate", "candidate"] {
         assert_eq!(
-            f.service
-                .message(&room, &a, msg(t).as_bytes())
-                .await
-                .unwrap(),
+            post(&f, &room, &a, msg(t).as_bytes()).await,
             MessageReply::Success
         );
     }
@@ -93,10 +94,7 @@ async fn messages_with_a_peer_are_forwarded_not_saved(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     let (_b, _, _) = joined(&f, &room).await;
     assert_eq!(
-        f.service
-            .message(&room, &a, msg("offer").as_bytes())
-            .await
-            .unwrap(),
+        post(&f, &room, &a, msg("offer").as_bytes()).await,
         MessageReply::Success
     );
     let d = f.notifier.deliveries();
@@ -118,10 +116,7 @@ async fn leave_promotes_the_survivor_and_empties_the_room(f: Fixture) {
     );
     // The survivor is alone: its messages are saved again.
     assert_eq!(
-        f.service
-            .message(&room, &b, msg("offer").as_bytes())
-            .await
-            .unwrap(),
+        post(&f, &room, &b, msg("offer").as_bytes()).await,
         MessageReply::Success
     );
     assert!(f.notifier.deliveries().is_empty());
@@ -168,10 +163,7 @@ async fn only_issued_ids_are_members(f: Fixture) {
             .unwrap()
     );
     assert_eq!(
-        f.service
-            .message(&room, &guess, msg("offer").as_bytes())
-            .await
-            .unwrap(),
+        post(&f, &room, &guess, msg("offer").as_bytes()).await,
         MessageReply::UnknownClient
     );
 }
@@ -216,10 +208,7 @@ async fn an_expired_room_counts_as_absent(f: Fixture) {
     f.service.registered(&room, &a).await.unwrap();
     f.clock.advance(f.limits.room_ttl);
     assert_eq!(
-        f.service
-            .message(&room, &a, msg("offer").as_bytes())
-            .await
-            .unwrap(),
+        post(&f, &room, &a, msg("offer").as_bytes()).await,
         MessageReply::UnknownRoom
     );
     let (_, initiator, _) = joined(&f, &room).await;
@@ -231,16 +220,10 @@ async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
     let bye = br#"{"type":"bye"}"#;
-    assert_eq!(
-        f.service.message(&room, &b, bye).await.unwrap(),
-        MessageReply::Success
-    );
+    assert_eq!(post(&f, &room, &b, bye).await, MessageReply::Success);
     assert_eq!(f.notifier.deliveries().len(), 1);
     assert!(!f.service.is_member(&room, &b).await.unwrap());
-    assert_eq!(
-        f.service.message(&room, &a, bye).await.unwrap(),
-        MessageReply::Success
-    );
+    assert_eq!(post(&f, &room, &a, bye).await, MessageReply::Success);
     assert_eq!(f.notifier.deliveries().len(), 1, "nobody left to tell");
     assert!(f.store.load(&room).await.unwrap().is_none());
 }
@@ -249,21 +232,15 @@ async fn saved_list_and_message_limits_hold(f: Fixture) {
     let room = fresh_room("caps");
     let (a, _, _) = joined(&f, &room).await;
     for _ in 0..3 {
-        f.service
-            .message(&room, &a, msg("candidate").as_bytes())
-            .await
-            .unwrap();
+        post(&f, &room, &a, msg("candidate").as_bytes()).await;
     }
     assert_eq!(
-        f.service
-            .message(&room, &a, msg("candidate").as_bytes())
-            .await
-            .unwrap(),
+        post(&f, &room, &a, msg("candidate").as_bytes()).await,
         MessageReply::SavedListFull
     );
     for bad in [&b""[..], b"hello", br#"{"type":"foo"}"#] {
         assert!(matches!(
-            f.service.message(&room, &a, bad).await.unwrap(),
+            post(&f, &room, &a, bad).await,
             MessageReply::Invalid(_)
         ));
     }
@@ -463,209 +440,173 @@ async fn connection_records_park_register_and_close_conditionally(f: Fixture) {
     );
 }
 
+/// One member's relay queue in the store under test, used at one instant with the `QUEUE` limits
+/// and a record that lives an hour.
+struct Queue<'a> {
+    store: &'a dyn RoomStore,
+    room: &'a RoomId,
+    member: &'a ClientId,
+    now: Millis,
+}
+
+impl<'a> Queue<'a> {
+    fn new(f: &'a Fixture, room: &'a RoomId, member: &'a ClientId) -> Self {
+        Self {
+            store: &*f.store,
+            room,
+            member,
+            now: START,
+        }
+    }
+
+    async fn read(&self) -> MemberQueue {
+        self.store.queue(self.room, self.member).await.unwrap()
+    }
+
+    async fn append(&self, frame: &str) -> Appended {
+        let until = self.now + 3_600_000;
+        self.store
+            .append(self.room, self.member, frame, self.now, &QUEUE, until)
+            .await
+            .unwrap()
+    }
+
+    /// The holder of the lease `token` reports the frames it `posted`, and takes or keeps the
+    /// lease.
+    async fn step(&self, token: u64, posted: &[String]) -> Step {
+        self.step_at(token, posted, self.now).await
+    }
+
+    async fn step_at(&self, token: u64, posted: &[String], at: Millis) -> Step {
+        self.store
+            .step(self.room, self.member, token, posted, at, &QUEUE)
+            .await
+            .unwrap()
+    }
+
+    /// The holder of the lease `token` lets it go, handing the queue off if `hand_off`.
+    async fn release(&self, token: u64, hand_off: bool) -> bool {
+        self.store
+            .release(self.room, self.member, token, hand_off)
+            .await
+            .unwrap()
+    }
+}
+
 /// A holder that cannot finish hands the queue off in its release, at most `MAX_HANDOFFS` times
 /// until the queue is emptied; an empty queue, or a lease not held, is not handed off.
 async fn a_queue_is_handed_off_a_bounded_number_of_times(f: Fixture) {
     let room = fresh_room("handoff");
     let (a, _, _) = joined(&f, &room).await;
-    let until = START + 3_600_000;
-    let now = START;
-    f.store
-        .append(&room, &a, "f1", now, &QUEUE, until)
-        .await
-        .unwrap();
+    let queue = Queue::new(&f, &room, &a);
+    let now = queue.now;
+    queue.append("f1").await;
     assert!(
-        !f.store.release(&room, &a, 1, true).await.unwrap(),
+        !queue.release(1, true).await,
         "a lease nobody holds is not handed off"
     );
     for token in 1..=u64::from(MAX_HANDOFFS) {
-        assert!(matches!(
-            f.store
-                .step(&room, &a, token, &[], now, &QUEUE)
-                .await
-                .unwrap(),
-            Step::Deliver(_)
-        ));
+        assert!(matches!(queue.step(token, &[]).await, Step::Deliver(_)));
         assert!(
-            !f.store.release(&room, &a, token + 100, true).await.unwrap(),
+            !queue.release(token + 100, true).await,
             "only the holder hands off"
         );
-        assert!(f.store.release(&room, &a, token, true).await.unwrap());
-        let q = f.store.queue(&room, &a).await.unwrap();
+        assert!(queue.release(token, true).await);
+        let q = queue.read().await;
         assert_eq!(q.handoffs, u32::try_from(token).unwrap());
         assert!(q.idle(now) || !q.delivering(now), "released: {q:?}");
         assert_eq!(q.frames, vec!["f1".to_owned()], "frames kept");
     }
     let last = u64::from(MAX_HANDOFFS) + 1;
-    assert!(matches!(
-        f.store
-            .step(&room, &a, last, &[], now, &QUEUE)
-            .await
-            .unwrap(),
-        Step::Deliver(_)
-    ));
+    assert!(matches!(queue.step(last, &[]).await, Step::Deliver(_)));
     assert!(
-        !f.store.release(&room, &a, last, true).await.unwrap(),
+        !queue.release(last, true).await,
         "handed off often enough: the next frame or the sweep delivers it"
     );
-    let q = f.store.queue(&room, &a).await.unwrap();
+    let q = queue.read().await;
     assert!(!q.delivering(now), "released all the same: {q:?}");
     assert_eq!(q.frames.len(), 1);
     // Delivered and emptied, the count starts over.
-    assert!(matches!(
-        f.store.step(&room, &a, 7, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(_)
-    ));
-    assert_eq!(
-        f.store
-            .step(&room, &a, 7, &["f1".to_owned()], now, &QUEUE)
-            .await
-            .unwrap(),
-        Step::Done
-    );
-    f.store
-        .append(&room, &a, "f2", now, &QUEUE, until)
-        .await
-        .unwrap();
-    assert_eq!(f.store.queue(&room, &a).await.unwrap().handoffs, 0);
-    assert!(matches!(
-        f.store.step(&room, &a, 8, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(_)
-    ));
-    assert!(f.store.release(&room, &a, 8, true).await.unwrap());
+    assert!(matches!(queue.step(7, &[]).await, Step::Deliver(_)));
+    assert_eq!(queue.step(7, &["f1".to_owned()]).await, Step::Done);
+    queue.append("f2").await;
+    assert_eq!(queue.read().await.handoffs, 0);
+    assert!(matches!(queue.step(8, &[]).await, Step::Deliver(_)));
+    assert!(queue.release(8, true).await);
     // A queue emptied while its lease was held is never handed off.
-    assert!(matches!(
-        f.store.step(&room, &a, 9, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(_)
-    ));
-    assert_eq!(
-        f.store
-            .step(&room, &a, 9, &["f2".to_owned()], now, &QUEUE)
-            .await
-            .unwrap(),
-        Step::Done
-    );
-    assert!(!f.store.release(&room, &a, 9, true).await.unwrap());
+    assert!(matches!(queue.step(9, &[]).await, Step::Deliver(_)));
+    assert_eq!(queue.step(9, &["f2".to_owned()]).await, Step::Done);
+    assert!(!queue.release(9, true).await);
 }
 
 async fn a_queue_is_appended_to_delivered_in_order_and_released_only_when_empty(f: Fixture) {
     let room = fresh_room("queue");
     let (a, _, _) = joined(&f, &room).await;
-    let until = START + 3_600_000;
-    let now = START;
+    let queue = Queue::new(&f, &room, &a);
+    let now = queue.now;
+    assert_eq!(queue.read().await, MemberQueue::default());
     assert_eq!(
-        f.store.queue(&room, &a).await.unwrap(),
-        MemberQueue::default()
-    );
-    assert_eq!(
-        f.store.step(&room, &a, 1, &[], now, &QUEUE).await.unwrap(),
+        queue.step(1, &[]).await,
         Step::Done,
         "an empty queue has nothing to deliver"
     );
-    let append = |frame: &'static str| {
-        let (store, room, a) = (f.store.clone(), room.clone(), a.clone());
-        async move {
-            store
-                .append(&room, &a, frame, now, &QUEUE, until)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(append("f1").await, Appended::Queued { delivering: false });
-    assert_eq!(append("f2").await, Appended::Queued { delivering: false });
+    assert_eq!(
+        queue.append("f1").await,
+        Appended::Queued { delivering: false }
+    );
+    assert_eq!(
+        queue.append("f2").await,
+        Appended::Queued { delivering: false }
+    );
     let two = vec!["f1".to_owned(), "f2".to_owned()];
+    assert_eq!(queue.step(1, &[]).await, Step::Deliver(two.clone()));
+    assert_eq!(queue.step(2, &[]).await, Step::Busy, "one holder at a time");
     assert_eq!(
-        f.store.step(&room, &a, 1, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(two.clone())
+        queue.append("f3").await,
+        Appended::Queued { delivering: true }
     );
-    assert_eq!(
-        f.store.step(&room, &a, 2, &[], now, &QUEUE).await.unwrap(),
-        Step::Busy,
-        "one holder at a time"
-    );
-    assert_eq!(append("f3").await, Appended::Queued { delivering: true });
     // Holder 1 posted f1 only; then f2 and f3 are left.
     assert_eq!(
-        f.store
-            .step(&room, &a, 1, &two[..1], now, &QUEUE)
-            .await
-            .unwrap(),
+        queue.step(1, &two[..1]).await,
         Step::Deliver(vec!["f2".to_owned(), "f3".to_owned()])
     );
     let rest = vec!["f2".to_owned(), "f3".to_owned()];
-    assert_eq!(
-        f.store
-            .step(&room, &a, 1, &rest, now, &QUEUE)
-            .await
-            .unwrap(),
-        Step::Done
-    );
-    let q = f.store.queue(&room, &a).await.unwrap();
+    assert_eq!(queue.step(1, &rest).await, Step::Done);
+    let q = queue.read().await;
     assert!(q.idle(now), "{q:?}");
     assert_eq!(q.bytes, 0);
     // A holder that gives up keeps the frames; an expired lease is taken over.
-    append("f4").await;
-    assert!(matches!(
-        f.store.step(&room, &a, 3, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(_)
-    ));
+    queue.append("f4").await;
+    assert!(matches!(queue.step(3, &[]).await, Step::Deliver(_)));
     assert!(
-        !f.store.release(&room, &a, 3, false).await.unwrap(),
+        !queue.release(3, false).await,
         "released without a hand-off"
     );
-    assert!(matches!(
-        f.store.step(&room, &a, 4, &[], now, &QUEUE).await.unwrap(),
-        Step::Deliver(_)
-    ));
+    assert!(matches!(queue.step(4, &[]).await, Step::Deliver(_)));
     assert_eq!(
-        f.store
-            .step(&room, &a, 5, &[], now + QUEUE.lease - 1, &QUEUE)
-            .await
-            .unwrap(),
+        queue.step_at(5, &[], now + QUEUE.lease - 1).await,
         Step::Busy
     );
     assert_eq!(
-        f.store
-            .step(&room, &a, 5, &[], now + QUEUE.lease, &QUEUE)
-            .await
-            .unwrap(),
+        queue.step_at(5, &[], now + QUEUE.lease).await,
         Step::Deliver(vec!["f4".to_owned()])
     );
     // The caps hold inside the write.
     let b = fresh_room("queue-cap");
     let (b_id, _, _) = joined(&f, &b).await;
+    let queue_b = Queue::new(&f, &b, &b_id);
     for _ in 0..QUEUE.max_frames {
-        assert!(matches!(
-            f.store
-                .append(&b, &b_id, "f", now, &QUEUE, until)
-                .await
-                .unwrap(),
-            Appended::Queued { .. }
-        ));
+        assert!(matches!(queue_b.append("f").await, Appended::Queued { .. }));
     }
-    assert_eq!(
-        f.store
-            .append(&b, &b_id, "f", now, &QUEUE, until)
-            .await
-            .unwrap(),
-        Appended::Full
-    );
+    assert_eq!(queue_b.append("f").await, Appended::Full);
     let big = "x".repeat(QUEUE.max_bytes);
     let c = fresh_room("queue-bytes");
+    let queue_c = Queue::new(&f, &c, &b_id);
     assert_eq!(
-        f.store
-            .append(&c, &b_id, &big, now, &QUEUE, until)
-            .await
-            .unwrap(),
+        queue_c.append(&big).await,
         Appended::Queued { delivering: false }
     );
-    assert_eq!(
-        f.store
-            .append(&c, &b_id, "y", now, &QUEUE, until)
-            .await
-            .unwrap(),
-        Appended::Full
-    );
+    assert_eq!(queue_c.append("y").await, Appended::Full);
 }
 
 /// Many writers at once on one queue and one connection record, as a burst of frames runs on as

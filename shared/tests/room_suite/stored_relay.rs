@@ -51,6 +51,14 @@ async fn call(w: &World, room: &str) -> (String, String) {
     crate::support::relay::call(&w.service, &w.relay, &w.conns, room).await
 }
 
+/// Opens the connection `conn` and registers `client` of `room` on it.
+async fn connect(w: &World, conn: &str, room: &str, client: &str) {
+    w.conns.open(conn);
+    w.relay
+        .on_frame(&conn.into(), &register(room, client))
+        .await;
+}
+
 fn frames(w: &World, conn: &str) -> Vec<Value> {
     w.conns
         .take(conn)
@@ -75,8 +83,7 @@ async fn frames_relay_between_registered_connections() {
 async fn messages_queue_until_the_peer_registers() {
     let w = world();
     let a = joined(&w, "s2").await;
-    w.conns.open("ca");
-    w.relay.on_frame(&"ca".into(), &register("s2", &a)).await;
+    connect(&w, "ca", "s2", &a).await;
     let b = joined(&w, "s2").await;
     let room = RoomId::parse("s2").unwrap();
     assert_eq!(
@@ -86,8 +93,7 @@ async fn messages_queue_until_the_peer_registers() {
             .unwrap(),
         room::service::rooms::MessageReply::Success
     );
-    w.conns.open("cb");
-    w.relay.on_frame(&"cb".into(), &register("s2", &b)).await;
+    connect(&w, "cb", "s2", &b).await;
     assert_eq!(frames(&w, "cb"), vec![relayed(OFFER)]);
 }
 
@@ -124,8 +130,7 @@ async fn unissued_ids_and_protocol_errors_get_error_frames() {
 async fn second_register_and_live_duplicate_are_refused_dead_duplicate_replaced() {
     let w = world();
     let (a, _b) = (joined(&w, "s4").await, joined(&w, "s4").await);
-    w.conns.open("c1");
-    w.relay.on_frame(&"c1".into(), &register("s4", &a)).await;
+    connect(&w, "c1", "s4", &a).await;
     w.relay.on_frame(&"c1".into(), &register("s4", &a)).await;
     assert_eq!(frames(&w, "c1")[0]["error"], "Duplicated register request");
     let (a2, _) = (joined(&w, "s5").await, joined(&w, "s5").await);
@@ -135,8 +140,7 @@ async fn second_register_and_live_duplicate_are_refused_dead_duplicate_replaced(
     w.relay.on_frame(&"d2".into(), &register("s5", &a2)).await;
     assert_eq!(frames(&w, "d2")[0]["error"], "Duplicated registration");
     w.conns.vanish("d1");
-    w.conns.open("d3");
-    w.relay.on_frame(&"d3".into(), &register("s5", &a2)).await;
+    connect(&w, "d3", "s5", &a2).await;
     assert!(frames(&w, "d3").is_empty(), "dead registration replaced");
 }
 
@@ -159,8 +163,7 @@ async fn a_send_that_overtakes_its_register_is_delivered_after_it() {
 async fn a_client_that_left_still_delivers_its_bye_by_post_and_a_stranger_cannot() {
     let w = world();
     let (a, b) = (joined(&w, "s9").await, joined(&w, "s9").await);
-    w.conns.open("ca");
-    w.relay.on_frame(&"ca".into(), &register("s9", &a)).await;
+    connect(&w, "ca", "s9", &a).await;
     let room = RoomId::parse("s9").unwrap();
     w.service.leave(&room, &b.parse().unwrap()).await.unwrap();
     let bye = r#"{"type":"bye"}"#;
@@ -189,8 +192,7 @@ async fn the_sweep_keeps_connections_alive_and_handles_missed_disconnects() {
     );
     // b is away now: a's next frame waits for b's return instead of going to a dead socket.
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
-    w.conns.open("cb2");
-    w.relay.on_frame(&"cb2".into(), &register("s10", &b)).await;
+    connect(&w, "cb2", "s10", &b).await;
     assert_eq!(frames(&w, "cb2"), vec![relayed(OFFER)]);
 }
 
@@ -203,8 +205,7 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
         .await;
     assert_eq!(frames(&w, "ca")[0]["msg"], r#"{"type":"bye"}"#);
     let c = joined(&w, "s6").await;
-    w.conns.open("cc");
-    w.relay.on_frame(&"cc".into(), &register("s6", &c)).await;
+    connect(&w, "cc", "s6", &c).await;
     // c's phone vanishes without a disconnect event: the room is full of a ghost...
     w.conns.vanish("cc");
     let room = RoomId::parse("s6").unwrap();
@@ -217,8 +218,7 @@ async fn bye_counts_as_leave_and_a_dead_ghost_never_keeps_the_room_full() {
     );
     assert_eq!(w.service.join(&room, false).await.unwrap(), JoinReply::Full);
     // ...and may come back on a new socket within it.
-    w.conns.open("cc2");
-    w.relay.on_frame(&"cc2".into(), &register("s6", &c)).await;
+    connect(&w, "cc2", "s6", &c).await;
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
     assert_eq!(frames(&w, "cc2"), vec![relayed(OFFER)]);
 }
@@ -230,8 +230,7 @@ async fn a_disconnect_keeps_the_place_and_messages_queue_for_the_return() {
     w.conns.vanish("cb");
     w.relay.on_disconnect(&"cb".into()).await;
     w.relay.on_frame(&"ca".into(), &send(OFFER)).await;
-    w.conns.open("cb2");
-    w.relay.on_frame(&"cb2".into(), &register("s7", &b)).await;
+    connect(&w, "cb2", "s7", &b).await;
     assert_eq!(frames(&w, "cb2"), vec![relayed(OFFER)]);
 }
 
