@@ -252,28 +252,39 @@ async fn stale_writes_conflict(f: Fixture) {
     let room = fresh_room("cas");
     joined(&f, &room).await;
     let v = f.store.load(&room).await.unwrap().unwrap();
-    assert_eq!(
-        f.store.swap(&room, None, Some(&v.room)).await.unwrap(),
-        Swap::Conflict
-    );
-    assert_eq!(
-        f.store
-            .swap(&room, Some(v.version), Some(&v.room))
-            .await
-            .unwrap(),
-        Swap::Done
-    );
-    assert_eq!(
-        f.store
-            .swap(&room, Some(v.version), Some(&v.room))
-            .await
-            .unwrap(),
-        Swap::Conflict
-    );
-    assert_eq!(
-        f.store.swap(&room, Some(v.version), None).await.unwrap(),
-        Swap::Conflict
-    );
+    // In order: (the version the writer read, what it writes, the answer).
+    for (expected, new, want, what) in [
+        (
+            None,
+            Some(&v.room),
+            Swap::Conflict,
+            "a create over a record",
+        ),
+        (
+            Some(v.version),
+            Some(&v.room),
+            Swap::Done,
+            "a write on the version read",
+        ),
+        (
+            Some(v.version),
+            Some(&v.room),
+            Swap::Conflict,
+            "a second write on that read",
+        ),
+        (
+            Some(v.version),
+            None,
+            Swap::Conflict,
+            "a delete on a stale read",
+        ),
+    ] {
+        assert_eq!(
+            f.store.swap(&room, expected, new).await.unwrap(),
+            want,
+            "{what}"
+        );
+    }
     let now = f.store.load(&room).await.unwrap().unwrap();
     assert_eq!(
         f.store.swap(&room, Some(now.version), None).await.unwrap(),
