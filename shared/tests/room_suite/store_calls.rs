@@ -10,6 +10,8 @@ use room::{RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::support::admitted;
+
 /// Counts the reads and the room writes of the store it is hooked to.
 #[derive(Debug, Default)]
 struct Counting {
@@ -55,10 +57,7 @@ async fn each_use_case_costs_one_read_and_at_most_one_write() {
         Arc::new(Settings::default()),
     );
     let room = RoomId::parse("calls").unwrap();
-    let id = |r: room::service::rooms::JoinReply| match r {
-        room::service::rooms::JoinReply::Joined { client_id, .. } => client_id,
-        other => panic!("{other:?}"),
-    };
+    let id = |r| admitted(r).0;
     let a = id(s.join(&room, false).await.unwrap());
     assert_eq!(
         store.hook().take(),
