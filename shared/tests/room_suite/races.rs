@@ -26,7 +26,7 @@ async fn fifty_concurrent_joins_admit_exactly_two(store: Arc<dyn RoomStore>) {
     for round in 0..100 {
         let r = fresh_room("race50");
         let joins = concurrent_joins(&s, &r, 50).await;
-        assert_eq!(joins.duplicates, 0, "duplicate id");
+        assert_eq!(joins.collisions, 0, "duplicate id");
         assert_eq!(
             (joins.admitted.len(), joins.initiators, joins.full),
             (2, 1, 48),

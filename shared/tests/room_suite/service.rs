@@ -861,7 +861,7 @@ async fn fifty_concurrent_joins_on_one_room_admit_exactly_two() {
     for round in 0..20 {
         let room = room_id(&format!("race-{round}"));
         let joins = concurrent_joins(&f.service, &room, 50).await;
-        assert_eq!(joins.duplicates, 0, "random ids collided");
+        assert_eq!(joins.collisions, 0, "random ids collided");
         assert_eq!(
             (joins.admitted.len(), joins.initiators, joins.full),
             (2, 1, 48),

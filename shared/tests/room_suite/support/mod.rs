@@ -44,7 +44,7 @@ pub struct Joins {
     /// How many found the room full.
     pub full: usize,
     /// How many were refused for an id collision.
-    pub duplicates: usize,
+    pub collisions: usize,
 }
 
 /// Starts `n` joins of `room` at once and collects their answers.
@@ -67,7 +67,7 @@ pub async fn concurrent_joins(service: &RoomService, room: &RoomId, n: usize) ->
                 out.initiators += usize::from(is_initiator);
             }
             JoinReply::Full => out.full += 1,
-            JoinReply::Duplicate => out.duplicates += 1,
+            JoinReply::Duplicate => out.collisions += 1,
         }
     }
     out
