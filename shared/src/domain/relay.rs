@@ -391,6 +391,18 @@ mod tests {
         }
     }
 
+    /// A room joined by `a` and `b` at time 0, with the sockets `c<name>` of `registered`.
+    fn members_of_a_call(registered: &[&str], l: &RoomLimits) -> RoomSlot {
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, 0, l);
+        join(&mut slot, &id("b"), false, 0, l);
+        for name in registered {
+            let conn = c(&format!("c{name}"));
+            attach(&mut slot, &reg(&id(name), &conn, None), 0, l);
+        }
+        slot
+    }
+
     fn attached(peer: Option<&str>) -> Attach {
         Attach::Attached {
             peer: peer.map(id),
@@ -566,11 +578,7 @@ mod tests {
     #[test]
     fn the_next_registration_closes_the_socket_a_departed_client_left_registered() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, 0, &l);
-        join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
-        attach(&mut slot, &reg(&id("b"), &c("cb"), None), 0, &l);
+        let mut slot = members_of_a_call(&["a", "b"], &l);
         // b hangs up (`/leave` or `bye`) with its socket still open: it may still send its bye.
         leave(&mut slot, &id("b"), 10, &l);
         assert_eq!(
@@ -597,10 +605,7 @@ mod tests {
     #[test]
     fn a_member_that_left_may_still_send_its_bye_but_not_queue() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, 0, &l);
-        join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
+        let mut slot = members_of_a_call(&["a"], &l);
         leave(&mut slot, &id("b"), 0, &l);
         assert_eq!(
             send(&slot, &id("b"), true, false, 0),
@@ -615,11 +620,7 @@ mod tests {
     fn a_dead_connection_detached_late_keeps_the_place_for_the_grace_then_frees_it() {
         let l = RoomLimits::default();
         let grace = crate::domain::room::millis(l.reconnect_grace);
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, 0, &l);
-        join(&mut slot, &id("b"), false, 0, &l);
-        attach(&mut slot, &reg(&id("a"), &c("ca"), None), 0, &l);
-        attach(&mut slot, &reg(&id("b"), &c("cb"), None), 0, &l);
+        let mut slot = members_of_a_call(&["a", "b"], &l);
         // b's socket is found dead at t=100 (its disconnect event never came).
         assert_eq!(detach(&mut slot, &c("cb"), 100, &l), Some(id("b")));
         assert_eq!(join(&mut slot, &id("c"), false, 100, &l), JoinOutcome::Full);

@@ -428,6 +428,15 @@ mod tests {
 
     const NOW: Millis = 1_000_000;
 
+    /// A room joined by `names`, in order, at [`NOW`].
+    fn joined(names: &[&str], l: &RoomLimits) -> RoomSlot {
+        let mut slot = None;
+        for name in names {
+            join(&mut slot, &id(name), false, NOW, l);
+        }
+        slot
+    }
+
     #[test]
     fn first_join_is_initiator_second_gets_saved_messages_third_is_full() {
         let l = RoomLimits::default();
@@ -460,9 +469,7 @@ mod tests {
     #[test]
     fn leave_promotes_the_survivor_and_empties_the_room() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, NOW, &l);
-        join(&mut slot, &id("b"), false, NOW, &l);
+        let mut slot = joined(&["a", "b"], &l);
         assert_eq!(leave(&mut slot, &id("a"), NOW, &l), LeaveOutcome::Left);
         assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
         assert_eq!(
@@ -495,8 +502,7 @@ mod tests {
     #[test]
     fn unregistered_joiner_and_vanished_socket_expire() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, NOW, &l);
+        let mut slot = joined(&["a"], &l);
         assert!(set_presence(&mut slot, &id("a"), Presence::Connected, NOW));
         join(&mut slot, &id("b"), false, NOW, &l);
         let later = NOW + millis(l.register_deadline);
@@ -520,8 +526,7 @@ mod tests {
     #[test]
     fn an_offer_handed_to_a_joiner_that_never_registers_goes_to_the_next_joiner() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, NOW, &l);
+        let mut slot = joined(&["a"], &l);
         set_presence(&mut slot, &id("a"), Presence::Connected, NOW);
         post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l);
         let JoinOutcome::Joined { messages, .. } = join(&mut slot, &id("ghost"), false, NOW, &l)
@@ -551,8 +556,7 @@ mod tests {
             max_saved_messages: 2,
             ..RoomLimits::default()
         };
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, NOW, &l);
+        let mut slot = joined(&["a"], &l);
         for _ in 0..2 {
             assert_eq!(
                 post_message(&mut slot, &id("a"), &msg("candidate"), NOW, &l),
@@ -568,8 +572,7 @@ mod tests {
     #[test]
     fn expired_room_counts_as_absent() {
         let l = RoomLimits::default();
-        let mut slot = None;
-        join(&mut slot, &id("a"), false, NOW, &l);
+        let mut slot = joined(&["a"], &l);
         let gone = NOW + millis(l.room_ttl);
         assert_eq!(
             post_message(&mut slot, &id("a"), &msg("offer"), gone, &l),
