@@ -21,15 +21,16 @@ fn deadline_of(context: &lambda_http::Context) -> tokio::time::Instant {
     deadline_in(context.deadline, now)
 }
 
-fn init_tracing() {
+/// Installs the tracing subscriber and builds the deployment, once per process: it lives as long
+/// as the process, so every invocation's handler borrows it for as long as it runs.
+async fn deployment() -> Result<&'static Deployment, Error> {
     lambda_http::tracing::init_default_subscriber();
+    Ok(Box::leak(Box::new(Deployment::from_env().await?)))
 }
 
 /// A function's whole `main`: builds the deployment once, then serves `route`.
 pub async fn run(route: Route) -> Result<(), Error> {
-    init_tracing();
-    let dep = Deployment::from_env().await?;
-    let dep = &dep;
+    let dep = deployment().await?;
     lambda_http::run(service_fn(move |req: Request| async move {
         // Retries against concurrent writers stop before Lambda ends the invocation.
         let deadline = req.lambda_context_ref().map(deadline_of);
@@ -42,17 +43,27 @@ pub async fn run(route: Route) -> Result<(), Error> {
     .await
 }
 
+/// The whole `main` of a function whose events are not HTTP requests: builds the deployment
+/// once, then runs `handler` on each event's payload within the invocation's deadline.
+async fn run_events<E, R, Fut>(handler: fn(&'static Deployment, E) -> Fut) -> Result<(), Error>
+where
+    E: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    let dep = deployment().await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| async move {
+        let deadline = deadline_of(&event.context);
+        within(deadline, handler(dep, event.payload)).await
+    }))
+    .await
+}
+
 /// The relay function's whole `main`.
 pub async fn run_websocket() -> Result<(), Error> {
-    init_tracing();
-    let dep = Deployment::from_env().await?;
-    let dep = &dep;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            let deadline = deadline_of(&event.context);
-            Ok::<_, Error>(within(deadline, handle_websocket(dep, event.payload)).await)
-        },
-    ))
+    run_events(|dep, event: ApiGatewayWebsocketProxyRequest| async move {
+        Ok(handle_websocket(dep, event).await)
+    })
     .await
 }
 
@@ -61,16 +72,8 @@ pub async fn run_websocket() -> Result<(), Error> {
 /// queues handed off, each delivered ([`crate::service::relay::StoredRelay::drain`]). A failed
 /// delivery fails the batch, and Lambda retries it (`template.yaml`, the `HandOff` event).
 pub async fn run_keepalive() -> Result<(), Error> {
-    init_tracing();
-    let dep = Deployment::from_env().await?;
-    let dep = &dep;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            let deadline = deadline_of(&event.context);
-            within(deadline, handle_keepalive(dep, &event.payload)).await
-        },
-    ))
-    .await
+    run_events(|dep, event: serde_json::Value| async move { handle_keepalive(dep, &event).await })
+        .await
 }
 
 /// One event of the keep-alive function: a stream batch of queues handed off, or else the
