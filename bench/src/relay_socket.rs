@@ -20,21 +20,19 @@ const REGISTER_WAIT: Duration = Duration::from_secs(10);
 
 /// A masked client frame, built once and written as many times as needed.
 pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader, coding::OpCode};
+    let header = FrameHeader {
+        opcode: OpCode::from(opcode),
+        mask: Some(MASK),
+        ..FrameHeader::default()
+    };
+    let mut out = Vec::new();
+    Frame::from_payload(header, bytes::Bytes::copy_from_slice(payload))
+        .format(&mut out)
+        .map_or_else(
+            |e| panic!("a frame of {} bytes: {e}", payload.len()),
+            |()| out,
+        )
 }
 
 /// The masked `{"cmd":"send","msg":…}` frame for `msg`.

@@ -119,7 +119,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::websocket::decoder::{close_code, unmask};
+    use crate::websocket::decoder::close_code;
     use crate::websocket::handshake::accept_key;
     use tokio::io::AsyncReadExt as _;
 
@@ -129,24 +129,25 @@ mod tests {
         read_chunk: 7,
     };
 
-    /// A client frame with the given first byte, payload and mask.
+    /// A client frame with the given first byte, payload and mask, as `tungstenite` writes it
+    /// (so the socket is tested against another implementation's frames, not its own).
     fn client_frame(b0: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-        let mut out = vec![b0];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 65535 => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&mask);
-        let mut p = payload.to_vec();
-        unmask(&mut p, mask, 0);
-        out.extend_from_slice(&p);
+        let header = tungstenite::protocol::frame::FrameHeader {
+            is_final: b0 & 0x80 != 0,
+            rsv1: b0 & 0x40 != 0,
+            rsv2: b0 & 0x20 != 0,
+            rsv3: b0 & 0x10 != 0,
+            opcode: OpCode::from(b0 & 0x0f),
+            mask: Some(mask),
+        };
+        let frame = tungstenite::protocol::frame::Frame::from_payload(
+            header,
+            bytes::Bytes::copy_from_slice(payload),
+        );
+        let mut out = Vec::new();
+        frame
+            .format(&mut out)
+            .unwrap_or_else(|e| panic!("frame: {e}"));
         out
     }
 
