@@ -405,17 +405,24 @@ mod tests {
         }
     }
 
+    /// A registry with one open socket: the registry and the handle (kept, so the socket stays
+    /// registered), its shared state and its receiving end.
+    fn one_socket() -> (Sockets, ConnHandle, Arc<Conn>, ConnReceiver) {
+        let sockets = Sockets::new(RelayLimits::default());
+        let (handle, rx) = sockets.open();
+        let conn = sockets
+            .find(handle.name())
+            .unwrap_or_else(|| panic!("registered"));
+        (sockets, handle, conn, rx)
+    }
+
     fn frame(n: usize) -> Bytes {
         Bytes::from(vec![b'x'; n])
     }
 
     #[tokio::test]
     async fn the_queue_keeps_order_and_its_caps_and_holds_nothing_once_taken() {
-        let sockets = Sockets::new(RelayLimits::default());
-        let (handle, mut rx) = sockets.open();
-        let conn = sockets
-            .find(handle.name())
-            .unwrap_or_else(|| panic!("registered"));
+        let (_sockets, _handle, conn, mut rx) = one_socket();
         let l = limits(3, 100);
         assert_eq!(conn.push(frame(60), &l), Push::Queued);
         assert_eq!(conn.push(frame(50), &l), Push::Full, "byte cap");
@@ -440,11 +447,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_writer_wakes_for_a_frame_and_a_close_request() {
-        let sockets = Sockets::new(RelayLimits::default());
-        let (handle, mut rx) = sockets.open();
-        let conn = sockets
-            .find(handle.name())
-            .unwrap_or_else(|| panic!("registered"));
+        let (_sockets, _handle, conn, mut rx) = one_socket();
         let waiter = tokio::spawn(async move {
             let batch = rx.frames.recv_all().await;
             let reason = rx.close.wait().await;
