@@ -43,6 +43,21 @@ impl Inner {
         self.next_version
     }
 
+    /// The connection's item; created when absent, with a version, as a registration's
+    /// condition needs one.
+    fn connection_item(&mut self, connection: &ConnectionId, expires_at: Millis) -> &mut Conn {
+        let fresh = self.version();
+        self.connections
+            .entry(connection.clone())
+            .or_insert_with(|| Conn {
+                record: ConnectionRecord {
+                    version: Some(fresh),
+                    ..ConnectionRecord::default()
+                },
+                expires_at,
+            })
+    }
+
     /// Writes `new` if the stored version is `expected`.
     fn swap(&mut self, room: &RoomId, expected: Option<u64>, new: Option<&Room>) -> Swap {
         if self.rooms.get(room).map(|v| v.version) != expected {
@@ -146,18 +161,7 @@ impl RoomStore for MemoryRoomStore {
         expires_at: Millis,
     ) -> Result<Parked, StoreError> {
         let mut inner = self.inner();
-        // A record created by parking gets a version, as a registration's condition needs one.
-        let fresh = inner.version();
-        let conn = inner
-            .connections
-            .entry(connection.clone())
-            .or_insert_with(|| Conn {
-                record: ConnectionRecord {
-                    version: Some(fresh),
-                    ..ConnectionRecord::default()
-                },
-                expires_at,
-            });
+        let conn = inner.connection_item(connection, expires_at);
         let record = &mut conn.record;
         if record.registration.is_some() {
             return Ok(Parked::Registered);
@@ -212,13 +216,7 @@ impl RoomStore for MemoryRoomStore {
     ) -> Result<Option<(RoomId, ClientId)>, StoreError> {
         let mut inner = self.inner();
         let version = inner.version();
-        let conn = inner
-            .connections
-            .entry(connection.clone())
-            .or_insert_with(|| Conn {
-                record: ConnectionRecord::default(),
-                expires_at,
-            });
+        let conn = inner.connection_item(connection, expires_at);
         conn.record.closed = true;
         conn.record.version = Some(version);
         conn.expires_at = expires_at;
