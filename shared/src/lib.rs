@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! domain    ids (room, client, connection), signaling messages, the collider's frames (client
-//!           and server), the room and relay rules: pure, no I/O, no clock  (retry: the backoff)
+//!           and server), the room and relay rules: pure, no I/O, no clock  (retry: the one
+//!           compare-and-swap loop and its backoff)
 //! ports     RoomStore (storage), Connections and PeerNotifier (delivery), Clock, IdSource
 //! config    typed settings and limits, validated once
 //! service   use cases over the ports, typed outcomes: rooms (join, message, leave), relay (the
@@ -17,7 +18,8 @@
 //! ```
 //!
 //! A room record holds at most two members; every change is a compare-and-swap of the whole
-//! record, so separate processes sharing a store can never admit a third member. Members that
+//! record, retried by one loop (`retry::until_written`), so separate processes sharing a store
+//! can never admit a third member. Members that
 //! never register on the relay, or whose socket closed and did not come back within the grace
 //! period, expire lazily: every rule prunes them before it decides.
 
