@@ -14,6 +14,7 @@ use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::relay::Sockets;
 use crate::support::{admitted, concurrent_joins, fresh_room, per_store};
 
 const START: u64 = 1_800_000_000_000;
@@ -23,6 +24,8 @@ struct Fixture {
     store: Arc<dyn RoomStore>,
     clock: Arc<ManualClock>,
     notifier: Arc<RecordingNotifier>,
+    /// The members' relay sockets, over the service's store and clock.
+    sockets: Sockets,
     limits: RoomLimits,
 }
 
@@ -37,13 +40,15 @@ fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
     });
     let clock = Arc::new(ManualClock::new(START));
     let notifier = Arc::new(RecordingNotifier::default());
-    let service =
-        RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
+    let service = RoomService::new(store.clone(), notifier.clone(), settings.clone())
+        .with_clock(clock.clone());
+    let sockets = Sockets::new(store.clone(), clock.clone(), settings);
     Fixture {
         service,
         store,
         clock,
         notifier,
+        sockets,
         limits,
     }
 }
@@ -58,6 +63,10 @@ async fn joined(f: &Fixture, room: &RoomId) -> (ClientId, bool, Vec<String>) {
 
 async fn post(f: &Fixture, room: &RoomId, from: &ClientId, body: &[u8]) -> MessageReply {
     f.service.message(room, from, body).await.unwrap()
+}
+
+async fn is_member(f: &Fixture, room: &RoomId, client: &ClientId) -> bool {
+    crate::support::is_member(&*f.store, &*f.clock, room, client).await
 }
 
 async fn third_join_gets_full(f: Fixture) {
@@ -138,12 +147,7 @@ async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
         panic!("loopback join failed")
     };
     for id in ["LOOPBACK_CLIENT_ID", "loopback_client_id"] {
-        assert!(
-            f.service
-                .is_member(&room, &ClientId::parse(id).unwrap())
-                .await
-                .unwrap()
-        );
+        assert!(is_member(&f, &room, &ClientId::parse(id).unwrap()).await);
     }
     assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
     f.service.leave(&room, &a).await.unwrap();
@@ -153,15 +157,11 @@ async fn loopback_rooms_are_full_and_admit_the_loopback_ids(f: Fixture) {
 async fn only_issued_ids_are_members(f: Fixture) {
     let room = fresh_room("issued");
     let (a, _, _) = joined(&f, &room).await;
-    assert!(f.service.is_member(&room, &a).await.unwrap());
+    assert!(is_member(&f, &room, &a).await);
     let guess = ClientId::parse("12345678").unwrap();
-    assert!(!f.service.is_member(&room, &guess).await.unwrap());
-    assert!(
-        !f.service
-            .is_member(&room, &ClientId::parse("loopback_client_id").unwrap())
-            .await
-            .unwrap()
-    );
+    assert!(!is_member(&f, &room, &guess).await);
+    let loopback = ClientId::parse("loopback_client_id").unwrap();
+    assert!(!is_member(&f, &room, &loopback).await);
     assert_eq!(
         post(&f, &room, &guess, msg("offer").as_bytes()).await,
         MessageReply::UnknownClient
@@ -171,13 +171,13 @@ async fn only_issued_ids_are_members(f: Fixture) {
 async fn a_joiner_that_never_registers_is_dropped_after_the_deadline(f: Fixture) {
     let room = fresh_room("pending");
     let (a, _, _) = joined(&f, &room).await;
-    assert!(f.service.registered(&room, &a).await.unwrap());
+    assert!(f.sockets.register(&room, &a).await);
     let (b, _, _) = joined(&f, &room).await;
     f.clock
         .advance(f.limits.register_deadline - Duration::from_millis(1));
-    assert!(f.service.is_member(&room, &b).await.unwrap());
+    assert!(is_member(&f, &room, &b).await);
     f.clock.advance(Duration::from_millis(1));
-    assert!(!f.service.is_member(&room, &b).await.unwrap());
+    assert!(!is_member(&f, &room, &b).await);
     let (_, initiator, _) = joined(&f, &room).await;
     assert!(
         !initiator,
@@ -189,14 +189,14 @@ async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fi
     let room = fresh_room("grace");
     let (a, _, _) = joined(&f, &room).await;
     let (b, _, _) = joined(&f, &room).await;
-    f.service.registered(&room, &a).await.unwrap();
-    f.service.registered(&room, &b).await.unwrap();
-    f.service.disconnected(&room, &b).await.unwrap();
+    assert!(f.sockets.register(&room, &a).await);
+    assert!(f.sockets.register(&room, &b).await);
+    f.sockets.close(&b).await;
     f.clock.advance(f.limits.reconnect_grace / 2);
-    f.service.registered(&room, &b).await.unwrap();
+    assert!(f.sockets.register(&room, &b).await, "back within the grace");
     f.clock.advance(f.limits.reconnect_grace);
     assert_eq!(f.service.join(&room, false).await.unwrap(), JoinReply::Full);
-    f.service.disconnected(&room, &b).await.unwrap();
+    f.sockets.close(&b).await;
     f.clock.advance(f.limits.reconnect_grace);
     let (_, initiator, _) = joined(&f, &room).await;
     assert!(!initiator);
@@ -205,7 +205,7 @@ async fn a_closed_socket_frees_the_place_after_the_grace_unless_it_returns(f: Fi
 async fn an_expired_room_counts_as_absent(f: Fixture) {
     let room = fresh_room("ttl");
     let (a, _, _) = joined(&f, &room).await;
-    f.service.registered(&room, &a).await.unwrap();
+    assert!(f.sockets.register(&room, &a).await);
     f.clock.advance(f.limits.room_ttl);
     assert_eq!(
         post(&f, &room, &a, msg("offer").as_bytes()).await,
@@ -222,7 +222,7 @@ async fn bye_counts_as_leave_and_reaches_only_a_remaining_peer(f: Fixture) {
     let bye = br#"{"type":"bye"}"#;
     assert_eq!(post(&f, &room, &b, bye).await, MessageReply::Success);
     assert_eq!(f.notifier.deliveries().len(), 1);
-    assert!(!f.service.is_member(&room, &b).await.unwrap());
+    assert!(!is_member(&f, &room, &b).await);
     assert_eq!(post(&f, &room, &a, bye).await, MessageReply::Success);
     assert_eq!(f.notifier.deliveries().len(), 1, "nobody left to tell");
     assert!(f.store.load(&room).await.unwrap().is_none());

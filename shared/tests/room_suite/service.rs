@@ -1,6 +1,7 @@
 //! `RoomService` use cases in-process: the memory store, a notifier that records every delivery,
-//! a clock the test moves and, where a test needs them, fixed client ids. Nothing sleeps: expiry
-//! is driven by advancing the clock.
+//! a clock the test moves, the members' relay sockets (registered and closed through a stored
+//! relay over the same store and clock) and, where a test needs them, fixed client ids. Nothing
+//! sleeps: expiry is driven by advancing the clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use room::adapters::memory::MemoryRoomStore;
@@ -13,6 +14,7 @@ use room::{ClientId, RoomId, RoomService, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::relay::Sockets;
 use crate::support::{admitted, concurrent_joins};
 
 const START: u64 = 1_800_000_000_000;
@@ -35,6 +37,8 @@ struct Fixture {
     store: Arc<MemoryRoomStore>,
     clock: Arc<ManualClock>,
     notifier: Arc<RecordingNotifier>,
+    /// The members' relay sockets, over the service's store and clock.
+    sockets: Sockets,
     limits: RoomLimits,
     room: RoomId,
 }
@@ -60,13 +64,15 @@ impl Fixture {
             limits: limits.clone(),
             ..Settings::default()
         });
-        let service =
-            RoomService::new(store.clone(), notifier.clone(), settings).with_clock(clock.clone());
+        let service = RoomService::new(store.clone(), notifier.clone(), settings.clone())
+            .with_clock(clock.clone());
+        let sockets = Sockets::new(store.clone(), clock.clone(), settings);
         Self {
             service,
             store,
             clock,
             notifier,
+            sockets,
             limits,
             room: room_id("room1"),
         }
@@ -107,14 +113,15 @@ impl Fixture {
         id
     }
 
-    /// The relay's `register` of `who`: whether it is (still) a member.
+    /// `who` registers a new socket on the relay: whether the relay took it (it is (still) a
+    /// member).
     async fn register(&self, who: &ClientId) -> bool {
-        self.service.registered(&self.room, who).await.unwrap()
+        self.sockets.register(&self.room, who).await
     }
 
-    /// The relay's report that `who`'s socket closed: whether it was a member.
-    async fn disconnect(&self, who: &ClientId) -> bool {
-        self.service.disconnected(&self.room, who).await.unwrap()
+    /// `who`'s latest socket closes, and the relay handles its `$disconnect`.
+    async fn disconnect(&self, who: &ClientId) {
+        self.sockets.close(who).await;
     }
 
     async fn post(&self, from: &ClientId, body: &str) -> MessageReply {
@@ -129,8 +136,9 @@ impl Fixture {
         self.service.leave(&self.room, who).await.unwrap()
     }
 
+    /// Whether `who` is a member now, as the stored room says.
     async fn member(&self, who: &ClientId) -> bool {
-        self.service.is_member(&self.room, who).await.unwrap()
+        crate::support::is_member(&*self.store, &*self.clock, &self.room, who).await
     }
 
     async fn stored(&self) -> Option<Room> {
@@ -534,7 +542,7 @@ async fn loopback_peer_presence_never_expires_but_goes_with_its_member() {
     assert!(f.register(&a).await);
     let web_loopback = client("loopback_client_id");
     assert!(f.register(&web_loopback).await);
-    assert!(f.disconnect(&web_loopback).await);
+    f.disconnect(&web_loopback).await;
     f.clock
         .advance(f.limits.reconnect_grace + f.limits.register_deadline);
     assert!(f.member(&web_loopback).await);
@@ -594,7 +602,7 @@ async fn registering_before_the_deadline_keeps_the_place() {
 async fn disconnected_member_is_dropped_after_the_reconnect_grace() {
     let f = Fixture::new();
     let (a, b) = (f.joined_registered().await, f.joined_registered().await);
-    assert!(f.disconnect(&b).await);
+    f.disconnect(&b).await;
     f.clock.advance(f.limits.reconnect_grace - MS);
     assert!(f.member(&b).await, "still within the grace");
     assert_eq!(f.join().await, JoinReply::Full);
@@ -644,7 +652,8 @@ async fn presence_events_for_strangers_change_nothing() {
     f.joined_registered().await;
     let before = f.snapshot().await;
     assert!(!f.register(&stranger).await);
-    assert!(!f.disconnect(&stranger).await);
+    // Its refused socket closes.
+    f.disconnect(&stranger).await;
     assert_eq!(f.snapshot().await, before);
 }
 

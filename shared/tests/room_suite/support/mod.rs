@@ -2,6 +2,7 @@
 //! one test per case and store.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use room::ports::{Clock, RoomStore};
 use room::service::rooms::JoinReply;
 use room::{ClientId, RoomId, RoomService};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,18 @@ pub fn admitted(reply: JoinReply) -> (ClientId, bool, Vec<String>) {
         } => (client_id, is_initiator, messages),
         other => panic!("expected to be admitted, got {other:?}"),
     }
+}
+
+/// Whether `client` is a member of `room` now, as the room rules read the stored record (the ids
+/// the relay lets register).
+pub async fn is_member(
+    store: &dyn RoomStore,
+    clock: &dyn Clock,
+    room: &RoomId,
+    client: &ClientId,
+) -> bool {
+    let slot = store.load(room).await.unwrap().map(|v| v.room);
+    room::domain::room::is_member(&slot, client, clock.now())
 }
 
 /// What concurrent joins of one room got.
@@ -144,12 +157,15 @@ pub(crate) use per_store;
 /// service wired to a stored relay as the deployment wires them.
 pub mod relay {
     use room::config::RelayLimits;
+    use room::domain::ids::ConnectionId;
+    use room::domain::message::RelayError;
     use room::ports::{Clock, Connections, Handoffs, RoomStore};
-    use room::service::relay::StoredRelay;
+    use room::service::relay::{Registered, StoredRelay};
     use room::testing::FakeConnections;
-    use room::{RoomId, RoomService, Settings};
+    use room::{ClientId, RoomId, RoomService, Settings};
     use serde_json::{Value, json};
-    use std::sync::Arc;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
 
     /// A client's `register` frame.
     pub fn register(room: &str, client: &str) -> String {
@@ -221,6 +237,65 @@ pub mod relay {
                 relay,
                 service,
             }
+        }
+    }
+
+    /// Members' WebSockets on a stored relay over the store, clock and settings of a room service
+    /// under test: a member registers, and its socket closes, the way a real client's does, through
+    /// the relay's `register` frame and `$disconnect` event. Each socket has a connection id no
+    /// other test (or earlier run against the same table) uses.
+    #[derive(Debug)]
+    pub struct Sockets {
+        relay: StoredRelay,
+        conns: Arc<FakeConnections>,
+        /// Each client's latest socket.
+        latest: Mutex<HashMap<ClientId, ConnectionId>>,
+    }
+
+    impl Sockets {
+        pub fn new(
+            store: Arc<dyn RoomStore>,
+            clock: Arc<dyn Clock>,
+            settings: Arc<Settings>,
+        ) -> Self {
+            let conns = Arc::new(FakeConnections::default());
+            let relay = StoredRelay::new(
+                store,
+                clock,
+                settings,
+                RelayLimits::default(),
+                conns.clone(),
+            );
+            Self {
+                relay,
+                conns,
+                latest: Mutex::default(),
+            }
+        }
+
+        /// `client` opens a new socket and registers it in `room`: whether the relay registered
+        /// it (it refuses an id that is not a member of the room).
+        pub async fn register(&self, room: &RoomId, client: &ClientId) -> bool {
+            let conn = ConnectionId::new(format!("{}=", super::fresh_room("socket")));
+            self.conns.open(conn.as_str());
+            self.latest
+                .lock()
+                .unwrap()
+                .insert(client.clone(), conn.clone());
+            let frame = register(room.as_str(), client.as_str());
+            match self.relay.on_text(&conn, Registered::InStore, &frame).await {
+                Ok(_) => true,
+                Err(RelayError::NotIssued) => false,
+                Err(e) => panic!("{client} could not register in {room}: {e}"),
+            }
+        }
+
+        /// `client`'s latest socket closes and the relay handles its `$disconnect`.
+        pub async fn close(&self, client: &ClientId) {
+            let conn = self.latest.lock().unwrap().remove(client);
+            let conn = conn.unwrap_or_else(|| panic!("{client} has no socket"));
+            self.conns.vanish(conn.as_str());
+            self.relay.on_disconnect(&conn).await;
         }
     }
 
