@@ -1,12 +1,12 @@
-//! The room use cases, written once over the ports: `join`, `message`, `leave` and the relay's
-//! presence events, and the one compare-and-swap of a room record that every change goes through.
+//! The room use cases, written once over the ports: `join`, `message` and `leave`, and the one
+//! compare-and-swap of a room record that every change goes through. A member's relay presence
+//! (registered, or away for the reconnect grace) is set by the relay alone
+//! ([`crate::service::relay`]).
 
 use crate::config::Settings;
 use crate::domain::ids::{ClientId, RoomId};
 use crate::domain::message::{MessageError, MessageKind, SignalingMessage};
-use crate::domain::room::{
-    self, JoinOutcome, LeaveOutcome, MessageOutcome, Millis, Presence, RoomSlot,
-};
+use crate::domain::room::{self, JoinOutcome, LeaveOutcome, MessageOutcome, Millis, RoomSlot};
 use crate::ports::{
     Clock, DeliveryError, IdSource, PeerNotifier, RandomIds, RoomStore, StoreError, Swap,
     SystemClock,
@@ -265,42 +265,11 @@ impl RoomService {
         Ok(outcome)
     }
 
-    /// Whether `client` may use the relay in `room` (issued by `join` and still a member).
-    pub async fn is_member(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
-        let loaded = self.store.load(room).await?;
-        Ok(room::is_member(
-            &loaded.map(|v| v.room),
-            client,
-            self.clock.now(),
-        ))
-    }
-
     /// Whether the room has no place left (for the "room full" page).
     pub async fn is_full(&self, room: &RoomId) -> Result<bool, ServiceError> {
         let loaded = self.store.load(room).await?;
         let mut slot = loaded.map(|v| v.room);
         room::prune(&mut slot, self.clock.now());
         Ok(slot.is_some_and(|r| r.members.len() >= room::ROOM_CAPACITY))
-    }
-
-    /// The relay registered `client`'s socket; returns whether it is a member.
-    pub async fn registered(&self, room: &RoomId, client: &ClientId) -> Result<bool, ServiceError> {
-        self.update(room, |slot, now| {
-            room::set_presence(slot, client, Presence::Connected, now)
-        })
-        .await
-    }
-
-    /// The relay saw `client`'s socket close; it is removed unless it re-registers in time.
-    pub async fn disconnected(
-        &self,
-        room: &RoomId,
-        client: &ClientId,
-    ) -> Result<bool, ServiceError> {
-        let limits = &self.settings.limits;
-        self.update(room, |slot, now| {
-            room::set_presence(slot, client, room::away(now, limits), now)
-        })
-        .await
     }
 }
