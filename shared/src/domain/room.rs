@@ -382,30 +382,6 @@ pub fn is_member(slot: &RoomSlot, client: &ClientId, now: Millis) -> bool {
     pruned.is_some_and(|room| room.members.iter().any(|m| m.id == id))
 }
 
-/// Records a relay event for `client`; returns whether it is a member. The loopback member's
-/// presence never changes.
-pub fn set_presence(
-    slot: &mut RoomSlot,
-    client: &ClientId,
-    presence: Presence,
-    now: Millis,
-) -> bool {
-    prune(slot, now);
-    let Some(room) = slot else { return false };
-    let id = client.canonical();
-    match room.members.iter_mut().find(|m| m.id == id) {
-        Some(m) if m.presence == Presence::Virtual => true,
-        Some(m) => {
-            m.presence = presence;
-            if presence == Presence::Connected {
-                m.received.clear();
-            }
-            true
-        }
-        None => false,
-    }
-}
-
 /// Presence for a socket that just closed.
 pub fn away(now: Millis, limits: &RoomLimits) -> Presence {
     Presence::Away {
@@ -435,6 +411,20 @@ mod tests {
             join(&mut slot, &id(name), false, NOW, l);
         }
         slot
+    }
+
+    /// `name` registers its relay socket `c<name>` at `now`: the relay's rule for a `register`
+    /// ([`crate::domain::relay::attach`]), the one way a member's presence becomes connected.
+    fn register(slot: &mut RoomSlot, name: &str, now: Millis, l: &RoomLimits) {
+        use crate::domain::relay::{Attach, Registering, attach};
+        let (client, conn) = (id(name), ConnectionId::new(format!("c{name}")));
+        let r = Registering {
+            client: &client,
+            conn: &conn,
+            stale: None,
+            closed: false,
+        };
+        assert!(matches!(attach(slot, &r, now, l), Attach::Attached { .. }));
     }
 
     #[test]
@@ -499,27 +489,26 @@ mod tests {
         assert_eq!(slot, None);
     }
 
+    /// The register deadline drops a joiner that never registered, not a registered member. (How
+    /// a closed socket's place is kept for the reconnect grace is tested with the relay rules.)
     #[test]
-    fn unregistered_joiner_and_vanished_socket_expire() {
+    fn a_joiner_that_never_registers_expires_and_a_registered_member_stays() {
         let l = RoomLimits::default();
         let mut slot = joined(&["a"], &l);
-        assert!(set_presence(&mut slot, &id("a"), Presence::Connected, NOW));
+        register(&mut slot, "a", NOW, &l);
         join(&mut slot, &id("b"), false, NOW, &l);
         let later = NOW + millis(l.register_deadline);
+        assert!(is_member(&slot, &id("b"), later - 1));
         assert!(!is_member(&slot, &id("b"), later));
-        assert!(matches!(
+        assert!(is_member(&slot, &id("a"), later));
+        assert_eq!(
             join(&mut slot, &id("c"), false, later, &l),
-            JoinOutcome::Joined { .. }
-        ));
-        assert!(set_presence(&mut slot, &id("c"), away(later, &l), later));
-        let after_grace = later + millis(l.reconnect_grace);
-        assert!(matches!(
-            join(&mut slot, &id("d"), false, after_grace, &l),
             JoinOutcome::Joined {
                 is_initiator: false,
-                ..
-            }
-        ));
+                messages: Vec::new()
+            },
+            "c takes the expired joiner's place; a stays the initiator"
+        );
         assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
     }
 
@@ -527,7 +516,7 @@ mod tests {
     fn an_offer_handed_to_a_joiner_that_never_registers_goes_to_the_next_joiner() {
         let l = RoomLimits::default();
         let mut slot = joined(&["a"], &l);
-        set_presence(&mut slot, &id("a"), Presence::Connected, NOW);
+        register(&mut slot, "a", NOW, &l);
         post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l);
         let JoinOutcome::Joined { messages, .. } = join(&mut slot, &id("ghost"), false, NOW, &l)
         else {
@@ -543,7 +532,7 @@ mod tests {
             }
         );
         // A joiner that registers keeps what it got: nothing comes back later.
-        set_presence(&mut slot, &id("c"), Presence::Connected, later);
+        register(&mut slot, "c", later, &l);
         assert!(
             slot.as_ref()
                 .is_some_and(|r| r.members.iter().all(|m| m.received.is_empty()))
