@@ -362,7 +362,8 @@ pub fn send(slot: &RoomSlot, from: &ClientId, idle: bool, queue: bool, now: Mill
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::room::{JoinOutcome, join, leave};
+    use crate::domain::message::SignalingMessage;
+    use crate::domain::room::{JoinOutcome, is_member, join, leave, millis, post_message};
 
     fn id(s: &str) -> ClientId {
         ClientId::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -408,6 +409,73 @@ mod tests {
             peer: peer.map(id),
             evict: Vec::new(),
         }
+    }
+
+    /// `name` registers its socket `c<name>` at `now`.
+    fn register(slot: &mut RoomSlot, name: &str, now: Millis, l: &RoomLimits) {
+        let conn = c(&format!("c{name}"));
+        assert!(matches!(
+            attach(slot, &reg(&id(name), &conn, None), now, l),
+            Attach::Attached { .. }
+        ));
+    }
+
+    fn msg(t: &str) -> SignalingMessage {
+        SignalingMessage::parse(format!("{{\"type\":\"{t}\"}}"), 1024)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The register deadline drops a joiner that never registered, not a registered member. (How
+    /// a closed socket's place is kept for the reconnect grace:
+    /// `a_dead_connection_detached_late_keeps_the_place_for_the_grace_then_frees_it`.)
+    #[test]
+    fn a_joiner_that_never_registers_expires_and_a_registered_member_stays() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, 0, &l);
+        register(&mut slot, "a", 0, &l);
+        join(&mut slot, &id("b"), false, 0, &l);
+        let later = millis(l.register_deadline);
+        assert!(is_member(&slot, &id("b"), later - 1));
+        assert!(!is_member(&slot, &id("b"), later));
+        assert!(is_member(&slot, &id("a"), later));
+        assert_eq!(
+            join(&mut slot, &id("c"), false, later, &l),
+            JoinOutcome::Joined {
+                is_initiator: false,
+                messages: Vec::new()
+            },
+            "c takes the expired joiner's place; a stays the initiator"
+        );
+        assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
+    }
+
+    #[test]
+    fn an_offer_handed_to_a_joiner_that_never_registers_goes_to_the_next_joiner() {
+        let l = RoomLimits::default();
+        let mut slot = None;
+        join(&mut slot, &id("a"), false, 0, &l);
+        register(&mut slot, "a", 0, &l);
+        post_message(&mut slot, &id("a"), &msg("offer"), 0, &l);
+        let JoinOutcome::Joined { messages, .. } = join(&mut slot, &id("ghost"), false, 0, &l)
+        else {
+            panic!("ghost not admitted")
+        };
+        assert_eq!(messages.len(), 1);
+        let later = millis(l.register_deadline);
+        assert_eq!(
+            join(&mut slot, &id("c"), false, later, &l),
+            JoinOutcome::Joined {
+                is_initiator: false,
+                messages: vec![msg("offer").into_string()]
+            }
+        );
+        // A joiner that registers keeps what it got: nothing comes back later.
+        register(&mut slot, "c", later, &l);
+        assert!(
+            slot.as_ref()
+                .is_some_and(|r| r.members.iter().all(|m| m.received.is_empty()))
+        );
     }
 
     #[test]

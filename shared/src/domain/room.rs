@@ -413,20 +413,6 @@ mod tests {
         slot
     }
 
-    /// `name` registers its relay socket `c<name>` at `now`: the relay's rule for a `register`
-    /// ([`crate::domain::relay::attach`]), the one way a member's presence becomes connected.
-    fn register(slot: &mut RoomSlot, name: &str, now: Millis, l: &RoomLimits) {
-        use crate::domain::relay::{Attach, Registering, attach};
-        let (client, conn) = (id(name), ConnectionId::new(format!("c{name}")));
-        let r = Registering {
-            client: &client,
-            conn: &conn,
-            stale: None,
-            closed: false,
-        };
-        assert!(matches!(attach(slot, &r, now, l), Attach::Attached { .. }));
-    }
-
     #[test]
     fn first_join_is_initiator_second_gets_saved_messages_third_is_full() {
         let l = RoomLimits::default();
@@ -487,56 +473,6 @@ mod tests {
         assert_eq!(join(&mut slot, &id("b"), false, NOW, &l), JoinOutcome::Full);
         assert_eq!(leave(&mut slot, &id("a"), NOW, &l), LeaveOutcome::Left);
         assert_eq!(slot, None);
-    }
-
-    /// The register deadline drops a joiner that never registered, not a registered member. (How
-    /// a closed socket's place is kept for the reconnect grace is tested with the relay rules.)
-    #[test]
-    fn a_joiner_that_never_registers_expires_and_a_registered_member_stays() {
-        let l = RoomLimits::default();
-        let mut slot = joined(&["a"], &l);
-        register(&mut slot, "a", NOW, &l);
-        join(&mut slot, &id("b"), false, NOW, &l);
-        let later = NOW + millis(l.register_deadline);
-        assert!(is_member(&slot, &id("b"), later - 1));
-        assert!(!is_member(&slot, &id("b"), later));
-        assert!(is_member(&slot, &id("a"), later));
-        assert_eq!(
-            join(&mut slot, &id("c"), false, later, &l),
-            JoinOutcome::Joined {
-                is_initiator: false,
-                messages: Vec::new()
-            },
-            "c takes the expired joiner's place; a stays the initiator"
-        );
-        assert!(slot.as_ref().is_some_and(|r| r.members[0].initiator));
-    }
-
-    #[test]
-    fn an_offer_handed_to_a_joiner_that_never_registers_goes_to_the_next_joiner() {
-        let l = RoomLimits::default();
-        let mut slot = joined(&["a"], &l);
-        register(&mut slot, "a", NOW, &l);
-        post_message(&mut slot, &id("a"), &msg("offer"), NOW, &l);
-        let JoinOutcome::Joined { messages, .. } = join(&mut slot, &id("ghost"), false, NOW, &l)
-        else {
-            panic!("ghost not admitted")
-        };
-        assert_eq!(messages.len(), 1);
-        let later = NOW + millis(l.register_deadline);
-        assert_eq!(
-            join(&mut slot, &id("c"), false, later, &l),
-            JoinOutcome::Joined {
-                is_initiator: false,
-                messages: vec![msg("offer").into_string()]
-            }
-        );
-        // A joiner that registers keeps what it got: nothing comes back later.
-        register(&mut slot, "c", later, &l);
-        assert!(
-            slot.as_ref()
-                .is_some_and(|r| r.members.iter().all(|m| m.received.is_empty()))
-        );
     }
 
     #[test]
