@@ -340,16 +340,7 @@ fn decode(item: &HashMap<String, AttributeValue>) -> Result<Versioned, StoreErro
 #[async_trait]
 impl RoomStore for DynamoRoomStore {
     async fn load(&self, room: &RoomId) -> Result<Option<Versioned>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, key(room))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", e))?;
-        out.item().map(decode).transpose()
+        self.read(key(room)).await?.as_ref().map(decode).transpose()
     }
 
     async fn swap(
@@ -420,16 +411,9 @@ impl RoomStore for DynamoRoomStore {
     }
 
     async fn connection(&self, connection: &ConnectionId) -> Result<ConnectionRecord, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, conn_key(connection))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", e))?;
-        out.item()
+        self.read(conn_key(connection))
+            .await?
+            .as_ref()
             .map_or(Ok(ConnectionRecord::default()), decode_connection)
     }
 
@@ -630,16 +614,10 @@ impl RoomStore for DynamoRoomStore {
     }
 
     async fn queue(&self, room: &RoomId, member: &ClientId) -> Result<MemberQueue, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, queue_key(room, member))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", e))?;
-        out.item().map_or(Ok(MemberQueue::default()), decode_queue)
+        self.read(queue_key(room, member))
+            .await?
+            .as_ref()
+            .map_or(Ok(MemberQueue::default()), decode_queue)
     }
 
     async fn append(
@@ -799,6 +777,23 @@ struct CappedList {
 }
 
 impl DynamoRoomStore {
+    /// The item at `key`, read consistently (every decision reads what the last write left).
+    async fn read(
+        &self,
+        key: AttributeValue,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(out.item)
+    }
+
     /// The write that appends `frame` to `list` while the list is under both of `q`'s caps
     /// (frames and bytes), checked inside the write; `None` when the frame alone is over the
     /// byte cap. `write` marks the item, so that an SDK retry of an append that landed (its
