@@ -111,6 +111,77 @@ async fn qr_code_of_a_link_is_an_svg_and_long_text_is_refused() {
 /// Browser tests run one at a time: one two-browser call keeps both cores busy.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What every browser test stands on: its turn among the browser tests, a directory of its own
+/// (server state, browser profiles), `apprtc-local` over TLS and chromedriver, whose log and the
+/// browsers' screenshots go to the artifacts directory.
+struct BrowserRig {
+    server: TlsServer,
+    driver: Chromedriver,
+    /// `target/artifacts/browser/` (under `CARGO_TARGET_DIR` when set).
+    artifacts: PathBuf,
+    tmp: TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl BrowserRig {
+    /// Waits for the test's turn and starts a server with `flags` and chromedriver, both named
+    /// after `name` (the temporary directory, the chromedriver log); `None` where there are no
+    /// browsers (the test is skipped).
+    async fn start(name: &str, flags: &[&str]) -> Option<Self> {
+        if !browsers_available() {
+            return None;
+        }
+        let turn = ONE_AT_A_TIME.lock().await;
+        let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("artifacts/browser");
+        std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+        let tmp = TempDir::new(&format!("apprtc-{name}"));
+        let server = TlsServer::start(&tmp.join("state"), flags).await;
+        let driver = Chromedriver::start(&artifacts.join(format!("chromedriver-{name}.log"))).await;
+        Some(Self {
+            server,
+            driver,
+            artifacts,
+            tmp,
+            _turn: turn,
+        })
+    }
+
+    /// The server's URL of `path` (which starts with `/`).
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.server.addr)
+    }
+
+    /// A fresh headless Chromium with a fake camera and microphone, its window `size`.
+    /// `extra` flags replace defaults of the same name.
+    async fn browser(&self, name: &str, size: (u32, u32), extra: &[&str]) -> Browser {
+        self.driver
+            .browser(name, size, &self.tmp, &self.artifacts, extra)
+            .await
+    }
+
+    /// Two browsers of one size, `<name>-a` and `<name>-b`.
+    async fn two_browsers(&self, name: &str, size: (u32, u32)) -> (Browser, Browser) {
+        (
+            self.browser(&format!("{name}-a"), size, &[]).await,
+            self.browser(&format!("{name}-b"), size, &[]).await,
+        )
+    }
+
+    /// Ends the browsers' sessions, stops chromedriver and then the server, and waits for the
+    /// server to finish; the next browser test's turn comes after.
+    async fn finish(self, browsers: impl IntoIterator<Item = Browser>) {
+        for b in browsers {
+            b.quit().await;
+        }
+        let Self { server, driver, .. } = self;
+        drop(driver);
+        server.shutdown().await;
+    }
+}
+
 /// Whether browser tests can run (a missing chromedriver fails with `APPRTC_REQUIRE_BROWSER=1`).
 fn browsers_available() -> bool {
     if Path::new(CHROMEDRIVER).exists() {
@@ -129,22 +200,16 @@ fn browsers_available() -> bool {
 /// One test drives all browsers, in order: Chromium is heavy, and the steps build on each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
-    if !browsers_available() {
+    let Some(rig) = BrowserRig::start("browser", &[]).await else {
         return;
-    }
-    let _one = ONE_AT_A_TIME.lock().await;
+    };
     let started = Instant::now();
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-browser");
-    let server = TlsServer::start(&tmp.join("state")).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver.log")).await;
     let room = format!("browser{}", std::process::id());
-    let url = format!("https://{}/r/{room}", server.addr);
+    let url = rig.url(&format!("/r/{room}"));
 
     // A on a desktop-sized window, B on a phone-sized one (portrait).
-    let a = driver.browser("a", (1280, 800), &tmp, &[]).await;
-    let b = driver.browser("b", (412, 915), &tmp, &[]).await;
+    let a = rig.browser("a", (1280, 800), &[]).await;
+    let b = rig.browser("b", (412, 915), &[]).await;
     eprintln!("[{:>5.1}s] browsers up", started.elapsed().as_secs_f64());
 
     a.goto(&url).await;
@@ -154,7 +219,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
                 return [document.getElementById('room-link').value, q.complete && q.naturalWidth > 0, \
                         !document.getElementById('invite').hidden]", |v| v[1] == true)
         .await;
-    a.screenshot(&artifacts.join("a-waiting.png")).await;
+    a.screenshot("waiting").await;
     b.goto(&url).await;
     wait_all_connected(&[&a, &b]).await;
     assert_eq!(b.js("return window.__apprtc.isInitiator").await, false);
@@ -170,8 +235,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
             .js("return !document.getElementById('remote-video').muted")
             .await;
         eprintln!("{}: remote audio autoplayed unmuted: {sound}", p.name);
-        p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
-            .await;
+        p.screenshot("connected").await;
     }
     eprintln!("[{:>5.1}s] call connected", started.elapsed().as_secs_f64());
 
@@ -196,20 +260,17 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     a.wait_state(&["idle"]).await;
     b.wait_state(&["peer-left"]).await;
     assert_eq!(b.js("return window.__apprtc.isInitiator").await, true);
-    b.screenshot(&artifacts.join("b-peer-left.png")).await;
-    a.screenshot(&artifacts.join("a-hung-up.png")).await;
+    b.screenshot("peer-left").await;
+    a.screenshot("hung-up").await;
     eprintln!("[{:>5.1}s] hung up", started.elapsed().as_secs_f64());
 
     // A rejoins as the joiner and gets B's new offer from the room server.
     a.click("rejoin").await;
     wait_all_connected(&[&a, &b]).await;
-    for p in [&a, &b] {
-        p.wait_remote_video_playing().await;
-    }
+    wait_all_video_playing(&[&a, &b]).await;
     assert_eq!(a.js("return window.__apprtc.isInitiator").await, false);
     for p in [&a, &b] {
-        p.screenshot(&artifacts.join(format!("{}-rejoined.png", p.name)))
-            .await;
+        p.screenshot("rejoined").await;
     }
     eprintln!("[{:>5.1}s] rejoined", started.elapsed().as_secs_f64());
 
@@ -217,21 +278,15 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     // page answers itself), on a phone held sideways; it switches cameras during the call.
     // Chromium's fake cameras include a 16-bit depth camera whose frames the preview shows but
     // the encoder never sends, like the infrared cameras of laptops.
-    let c = driver
+    let c = rig
         .browser(
             "c",
             (915, 412),
-            &tmp,
             &["--use-fake-device-for-media-stream=device-count=3"],
         )
         .await;
-    c.goto(&format!(
-        "https://{}/r/{room}loop?debug=loopback&hd=true",
-        server.addr
-    ))
-    .await;
-    c.wait_connected().await;
-    c.wait_remote_video_playing().await;
+    c.goto(&format!("{url}loop?debug=loopback&hd=true")).await;
+    c.wait_call_with_video().await;
     // hd=true is the original's legacy {mandatory: {minWidth, minHeight}}; the client turns it
     // into standard constraints.
     let size = c
@@ -244,7 +299,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
         size[0].as_u64() >= Some(1280) && size[1].as_u64() >= Some(720),
         "{size}"
     );
-    c.screenshot(&artifacts.join("c-loopback.png")).await;
+    c.screenshot("loopback").await;
     c.wait_for(
         "the switch camera button",
         "return !document.getElementById('switch').hidden",
@@ -255,7 +310,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     for round in 1..=2 {
         switch_camera_and_see_the_call_go_on(&c, round).await;
     }
-    c.screenshot(&artifacts.join("c-switched.png")).await;
+    c.screenshot("switched").await;
     c.click("hangup").await;
     c.wait_state(&["idle"]).await;
     c.resize(412, 915).await;
@@ -263,7 +318,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
 
     // Then the landing page: a random room name that follows the rule; joining the full room
     // through the form gets the "Room full" page.
-    c.goto(&format!("https://{}/", server.addr)).await;
+    c.goto(&rig.url("/")).await;
     let suggested = c
         .js("return document.getElementById('room-id').value")
         .await;
@@ -275,7 +330,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
         "{suggested:?}"
     );
-    c.screenshot(&artifacts.join("c-landing.png")).await;
+    c.screenshot("landing").await;
     c.js(&format!(
         "document.getElementById('room-id').value = '{room}'; \
          document.getElementById('room-id').dispatchEvent(new Event('input')); \
@@ -293,7 +348,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
         page[1].as_str().unwrap_or("").contains("Room full"),
         "{page}"
     );
-    c.screenshot(&artifacts.join("c-room-full.png")).await;
+    c.screenshot("room-full").await;
     // The two in the call are not disturbed.
     for p in [&a, &b] {
         assert_eq!(p.state().await, "connected");
@@ -307,12 +362,9 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
     // B left no ghost behind: C can now join and gets A's new offer.
     c.goto(&url).await;
     wait_all_connected(&[&a, &c]).await;
-    for p in [&a, &c] {
-        p.wait_remote_video_playing().await;
-    }
+    wait_all_video_playing(&[&a, &c]).await;
     assert_eq!(c.js("return window.__apprtc.isInitiator").await, false);
-    c.screenshot(&artifacts.join("c-joined-after-close.png"))
-        .await;
+    c.screenshot("joined-after-close").await;
     eprintln!(
         "[{:>5.1}s] newcomer connected",
         started.elapsed().as_secs_f64()
@@ -327,8 +379,7 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
                             { get: () => undefined });" }),
     )
     .await;
-    c.goto(&format!("https://{}/r/{room}nomedia", server.addr))
-        .await;
+    c.goto(&format!("{url}nomedia")).await;
     let error = c
         .wait_for(
             "the HTTPS error",
@@ -343,18 +394,14 @@ async fn two_browsers_call_hang_up_rejoin_and_third_sees_room_full() {
             .contains("Camera and microphone need HTTPS (or localhost)"),
         "{error}"
     );
-    c.screenshot(&artifacts.join("c-needs-https.png")).await;
+    c.screenshot("needs-https").await;
 
-    for p in [a, b, c] {
-        p.quit().await;
-    }
-    drop(driver);
-    server.shutdown().await;
     eprintln!(
         "browser test took {:.1}s; screenshots in {}",
         started.elapsed().as_secs_f64(),
-        artifacts.display()
+        rig.artifacts.display()
     );
+    rig.finish([a, b, c]).await;
 }
 
 /// Presses "Switch camera" and waits for the switch to end (the button is enabled again). What the
@@ -403,24 +450,13 @@ async fn switch_camera_and_see_the_call_go_on(c: &Browser, round: u32) {
 /// bitrate both ways, the video sizes and codecs; on a phone it stays above the picture.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_panel_opens_with_i_and_the_button_and_shows_the_call() {
-    if !browsers_available() {
+    let Some(rig) = BrowserRig::start("stats", &[]).await else {
         return;
-    }
-    let _one = ONE_AT_A_TIME.lock().await;
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-stats");
-    let server = TlsServer::start(&tmp.join("state")).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-stats.log")).await;
-    let s = driver.browser("stats", (1280, 800), &tmp, &[]).await;
-    s.goto(&format!(
-        "https://{}/r/stats{}?debug=loopback",
-        server.addr,
-        std::process::id()
-    ))
-    .await;
-    s.wait_connected().await;
-    s.wait_remote_video_playing().await;
+    };
+    let s = rig.browser("stats", (1280, 800), &[]).await;
+    s.goto(&rig.url(&format!("/r/stats{}?debug=loopback", std::process::id())))
+        .await;
+    s.wait_call_with_video().await;
     let open = "return !document.getElementById('stats').hidden";
     assert_eq!(s.js(open).await, false);
 
@@ -466,7 +502,7 @@ async fn stats_panel_opens_with_i_and_the_button_and_shows_the_call() {
         "{text}"
     );
     assert!(text[5].as_str().is_some_and(|t| !t.is_empty()), "{text}");
-    s.screenshot(&artifacts.join("stats-panel.png")).await;
+    s.screenshot("panel").await;
 
     s.press_key("i").await;
     assert_eq!(s.js(open).await, false, "the i key closes the panel");
@@ -487,12 +523,10 @@ async fn stats_panel_opens_with_i_and_the_button_and_shows_the_call() {
         )
         .await;
     assert!(layout[2].as_f64() <= layout[3].as_f64(), "{layout}");
-    s.screenshot(&artifacts.join("stats-panel-phone.png")).await;
+    s.screenshot("panel-phone").await;
     s.click("stats-toggle").await;
     assert_eq!(s.js(open).await, false, "the button closes the panel");
-    s.quit().await;
-    drop(driver);
-    server.shutdown().await;
+    rig.finish([s]).await;
 }
 
 /// Waits until the stats panel's last sample satisfies `done`.
@@ -509,31 +543,19 @@ async fn wait_for_stats(b: &Browser, done: impl Fn(&Value) -> bool) -> Value {
 /// line; at least one other camera works. A microphone picked replaces the one the call sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_pickers_switch_camera_and_microphone_in_a_call() {
-    if !browsers_available() {
+    let Some(rig) = BrowserRig::start("devices", &[]).await else {
         return;
-    }
-    let _one = ONE_AT_A_TIME.lock().await;
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-devices");
-    let server = TlsServer::start(&tmp.join("state")).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-devices.log")).await;
-    let d = driver
+    };
+    let d = rig
         .browser(
             "devices",
             (800, 600),
-            &tmp,
             &["--use-fake-device-for-media-stream=device-count=3"],
         )
         .await;
-    d.goto(&format!(
-        "https://{}/r/devices{}?debug=loopback",
-        server.addr,
-        std::process::id()
-    ))
-    .await;
-    d.wait_connected().await;
-    d.wait_remote_video_playing().await;
+    d.goto(&rig.url(&format!("/r/devices{}?debug=loopback", std::process::id())))
+        .await;
+    d.wait_call_with_video().await;
     d.wait_for(
         "the devices button",
         "return !document.getElementById('devices-toggle').hidden",
@@ -557,17 +579,19 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
         })
     };
     assert!(labelled(&lists[0]) && labelled(&lists[1]), "{lists}");
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o[0].as_str().map(str::to_owned))
+            .collect()
+    };
 
     let camera = "const t = document.getElementById('local-video').srcObject.getVideoTracks()[0]; \
                   const s = document.getElementById('camera-select'); \
                   return [t.getSettings().deviceId, t.readyState, s.disabled, s.value, \
                           document.getElementById('status').textContent];";
-    let cameras: Vec<String> = lists[0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o[0].as_str().map(str::to_owned))
-        .collect();
+    let cameras = ids(&lists[0]);
     let mut worked = 0;
     for id in &cameras {
         let before = d.js(camera).await;
@@ -617,12 +641,7 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
         d.diagnostics().await
     );
 
-    let mics: Vec<String> = lists[1]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o[0].as_str().map(str::to_owned))
-        .collect();
+    let mics = ids(&lists[1]);
     let mic = "const t = document.getElementById('local-video').srcObject.getAudioTracks()[0]; \
                return [t.getSettings().deviceId, t.id, window.__apprtc.sentTrackIds()]";
     let before = d.js(mic).await;
@@ -643,10 +662,8 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
     }
     assert_eq!(d.state().await, "connected");
     d.wait_remote_video_playing().await;
-    d.screenshot(&artifacts.join("devices-pickers.png")).await;
-    d.quit().await;
-    drop(driver);
-    server.shutdown().await;
+    d.screenshot("pickers").await;
+    rig.finish([d]).await;
 }
 
 /// An ICE restart (the path a failed or long-disconnected connection takes) renegotiates through
@@ -655,54 +672,33 @@ async fn device_pickers_switch_camera_and_microphone_in_a_call() {
 /// keeps its connection for a re-offer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_restart_renegotiates_and_the_call_goes_on() {
-    if !browsers_available() {
+    let Some(rig) = BrowserRig::start("restart", &[]).await else {
         return;
-    }
-    let _one = ONE_AT_A_TIME.lock().await;
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-restart");
-    let server = TlsServer::start(&tmp.join("state")).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-restart.log")).await;
-    let url = format!("https://{}/r/restart{}", server.addr, std::process::id());
-    let a = driver.browser("restart-a", (640, 480), &tmp, &[]).await;
-    let b = driver.browser("restart-b", (640, 480), &tmp, &[]).await;
-    a.goto(&url).await;
-    a.wait_state(&["waiting"]).await;
-    b.goto(&url).await;
-    wait_all_connected(&[&a, &b]).await;
-    for p in [&a, &b] {
-        p.wait_remote_video_playing().await;
-    }
-    let count = |what: &str| {
-        format!("return window.__apprtc.log.filter(l => l.endsWith(' {what}')).length")
     };
-    let offers = b.js(&count("received offer")).await;
-    let answers = a.js(&count("received answer")).await;
+    let url = rig.url(&format!("/r/restart{}", std::process::id()));
+    let (a, b) = rig.two_browsers("restart", (640, 480)).await;
+    call(&a, &b, &url).await;
+    wait_all_video_playing(&[&a, &b]).await;
+    let offers = b.logged("received offer").await;
+    let answers = a.logged("received answer").await;
     assert_eq!((&offers, &answers), (&json!(1), &json!(1)));
     let ufrag = "return window.__apprtc.localUfrag()";
     let ufrags = (a.js(ufrag).await, b.js(ufrag).await);
 
-    assert_eq!(a.js("return window.__apprtc.restartIce()").await, true);
-    b.wait_for("the restart offer", &count("received offer"), |v| *v == 2)
+    a.restart_ice().await;
+    b.wait_logged("the restart offer", "received offer", 2)
         .await;
-    a.wait_for("the restart answer", &count("received answer"), |v| *v == 2)
+    a.wait_logged("the restart answer", "received answer", 2)
         .await;
-    a.wait_for(
-        "the end of the restart",
-        &count("ICE restart worked"),
-        |v| *v == 1,
-    )
-    .await;
+    a.wait_logged("the end of the restart", "ICE restart worked", 1)
+        .await;
     wait_all_connected(&[&a, &b]).await;
-    for p in [&a, &b] {
-        p.wait_remote_video_playing().await;
-    }
+    wait_all_video_playing(&[&a, &b]).await;
     // New ICE credentials on both sides: a restart, not a plain renegotiation.
     assert_ne!(a.js(ufrag).await, ufrags.0);
     assert_ne!(b.js(ufrag).await, ufrags.1);
     assert_eq!(
-        a.js(&count("sent offer (ICE restart)")).await,
+        a.logged("sent offer (ICE restart)").await,
         1,
         "{}",
         a.diagnostics().await
@@ -711,37 +707,28 @@ async fn ice_restart_renegotiates_and_the_call_goes_on() {
     // The two sides notice a lost path on their own clocks, so a restart offer can reach a
     // joiner that has already given up. That offer is a fresh attempt: on a path that works, the
     // joiner takes it and is back in the call instead of being left asking to rejoin.
-    let gave_up = count("ICE restart did not reconnect");
+    let gave_up = "ICE restart did not reconnect";
     b.js("window.__apprtc.timing.restartWaitMs = 50; return true")
         .await;
-    assert_eq!(b.js("return window.__apprtc.restartIce()").await, true);
-    b.wait_for("the joiner to give up", &gave_up, |v| *v == 1)
-        .await;
+    b.restart_ice().await;
+    b.wait_logged("the joiner to give up", gave_up, 1).await;
     b.wait_state(&["error"]).await;
     b.js("window.__apprtc.timing.restartWaitMs = 30000; return true")
         .await;
-    assert_eq!(a.js("return window.__apprtc.restartIce()").await, true);
-    b.wait_for("the late restart offer", &count("received offer"), |v| {
-        *v == 3
-    })
-    .await;
-    b.wait_for(
-        "the joiner back in the call",
-        &count("ICE restart worked"),
-        |v| *v == 1,
-    )
-    .await;
+    a.restart_ice().await;
+    b.wait_logged("the late restart offer", "received offer", 3)
+        .await;
+    b.wait_logged("the joiner back in the call", "ICE restart worked", 1)
+        .await;
     wait_all_connected(&[&a, &b]).await;
-    assert_eq!(b.js(&gave_up).await, 1, "{}", b.diagnostics().await);
+    assert_eq!(b.logged(gave_up).await, 1, "{}", b.diagnostics().await);
     assert_eq!(
-        b.js(&count("ICE restart offer from the other side")).await,
+        b.logged("ICE restart offer from the other side").await,
         1,
         "{}",
         b.diagnostics().await
     );
-    for p in [&a, &b] {
-        p.wait_remote_video_playing().await;
-    }
+    wait_all_video_playing(&[&a, &b]).await;
 
     // In a loopback call the page's own answering side takes the re-offer on its connection.
     b.click("hangup").await;
@@ -749,34 +736,14 @@ async fn ice_restart_renegotiates_and_the_call_goes_on() {
     a.click("hangup").await;
     a.wait_state(&["idle"]).await;
     a.goto(&format!("{url}loop?debug=loopback")).await;
-    a.wait_connected().await;
-    a.wait_remote_video_playing().await;
-    assert_eq!(a.js("return window.__apprtc.restartIce()").await, true);
-    a.wait_for(
-        "the loopback restart answer",
-        &count("received answer"),
-        |v| *v == 2,
-    )
-    .await;
-    a.wait_for(
-        "the end of the restart",
-        &count("ICE restart worked"),
-        |v| *v == 1,
-    )
-    .await;
-    a.wait_connected().await;
-    a.wait_remote_video_playing().await;
-    a.quit().await;
-    b.quit().await;
-    drop(driver);
-    server.shutdown().await;
-}
-
-fn artifacts_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("artifacts/browser")
+    a.wait_call_with_video().await;
+    a.restart_ice().await;
+    a.wait_logged("the loopback restart answer", "received answer", 2)
+        .await;
+    a.wait_logged("the end of the restart", "ICE restart worked", 1)
+        .await;
+    a.wait_call_with_video().await;
+    rig.finish([a, b]).await;
 }
 
 /// Two browsers with `?it=relay` connect through a real coturn with credentials minted by the
@@ -788,39 +755,22 @@ async fn relay_only_call_goes_through_coturn() {
     if !browsers_available() || !common::coturn::coturn_available() {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().await;
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let coturn = common::coturn::start_coturn().await;
-    let urls = format!(
-        "turn:127.0.0.1:{0}?transport=udp,turn:127.0.0.1:{0}?transport=tcp",
-        coturn.port
-    );
-    let tmp = TempDir::new("apprtc-relay");
-    let server = TlsServer::start_with(
-        &tmp.join("state"),
-        &[
-            "--turn-urls",
-            &urls,
-            "--turn-secret",
-            common::coturn::SECRET,
-            "--turn-ttl",
-            "10m",
-        ],
-    )
-    .await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-relay.log")).await;
-    let url = format!(
-        "https://{}/r/relay{}?it=relay",
-        server.addr,
-        std::process::id()
-    );
-    let a = driver.browser("relay-a", (800, 600), &tmp, &[]).await;
-    let b = driver.browser("relay-b", (800, 600), &tmp, &[]).await;
-    a.goto(&url).await;
-    a.wait_state(&["waiting"]).await;
-    b.goto(&url).await;
-    wait_all_connected(&[&a, &b]).await;
+    let urls = coturn.urls();
+    let turn = [
+        "--turn-urls",
+        &urls,
+        "--turn-secret",
+        common::coturn::SECRET,
+        "--turn-ttl",
+        "10m",
+    ];
+    let Some(rig) = BrowserRig::start("relay", &turn).await else {
+        return;
+    };
+    let url = rig.url(&format!("/r/relay{}?it=relay", std::process::id()));
+    let (a, b) = rig.two_browsers("relay", (800, 600)).await;
+    call(&a, &b, &url).await;
     for p in [&a, &b] {
         p.wait_remote_video_playing().await;
         let pair = p
@@ -836,8 +786,7 @@ async fn relay_only_call_goes_through_coturn() {
             "{}: {pair}",
             p.name
         );
-        p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
-            .await;
+        p.screenshot("connected").await;
     }
     // The stats panel says so too, with the transport to the TURN server.
     a.press_key("i").await;
@@ -857,14 +806,13 @@ async fn relay_only_call_goes_through_coturn() {
             .is_some_and(|t| t.starts_with("relay \u{2192} relay")),
         "{shown}"
     );
-    a.screenshot(&artifacts.join("relay-a-stats.png")).await;
+    a.screenshot("stats").await;
 
     // The TURN server goes away: the only path is gone. The initiator restarts ICE once (a new
     // offer through the room server), and only when that does not reconnect are both asked to
     // rejoin.
-    let restart_count = "return window.__apprtc.log.filter(l => / restarting ICE with a new offer$/\
-                         .test(l)).length";
-    assert_eq!(a.js(restart_count).await, 0);
+    let restarting = "restarting ICE with a new offer";
+    assert_eq!(a.logged(restarting).await, 0);
     // The client's waits (4 s disconnected before a restart, 30 s for the restart to work) are
     // what the user lives with; the test shortens them rather than wait them out.
     for p in [&a, &b] {
@@ -887,23 +835,19 @@ async fn relay_only_call_goes_through_coturn() {
         );
     }
     assert_eq!(
-        a.js(restart_count).await,
+        a.logged(restarting).await,
         1,
         "one restart before giving up\n{}",
         a.diagnostics().await
     );
     assert_eq!(
-        b.js("return window.__apprtc.log.filter(l => l.endsWith(' received offer')).length")
-            .await,
+        b.logged("received offer").await,
         2,
         "the joiner got the restart offer\n{}",
         b.diagnostics().await
     );
-    a.screenshot(&artifacts.join("relay-a-gave-up.png")).await;
-    a.quit().await;
-    b.quit().await;
-    drop(driver);
-    server.shutdown().await;
+    a.screenshot("gave-up").await;
+    rig.finish([a, b]).await;
 }
 
 /// The same web client through `--backend aws-local`: the deployed Lambda handlers behind the
@@ -911,13 +855,6 @@ async fn relay_only_call_goes_through_coturn() {
 /// timeout shortened to 3 s that only the keep-alive (every second) holds off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_call_through_the_aws_path() {
-    if !browsers_available() {
-        return;
-    }
-    let _one = ONE_AT_A_TIME.lock().await;
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-aws");
     let mut flags = vec![
         "--backend",
         "aws-local",
@@ -942,27 +879,19 @@ async fn browsers_call_through_the_aws_path() {
             "30s",
         ]);
     }
-    let server = TlsServer::start_with(&tmp.join("state"), &flags).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-aws.log")).await;
+    let Some(rig) = BrowserRig::start("aws", &flags).await else {
+        return;
+    };
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis();
-    let url = format!(
-        "https://{}/r/aws{}-{stamp}",
-        server.addr,
-        std::process::id()
-    );
-    let a = driver.browser("aws-a", (800, 600), &tmp, &[]).await;
-    let b = driver.browser("aws-b", (800, 600), &tmp, &[]).await;
-    a.goto(&url).await;
-    a.wait_state(&["waiting"]).await;
-    b.goto(&url).await;
-    wait_all_connected(&[&a, &b]).await;
+    let url = rig.url(&format!("/r/aws{}-{stamp}", std::process::id()));
+    let (a, b) = rig.two_browsers("aws", (800, 600)).await;
+    call(&a, &b, &url).await;
     for p in [&a, &b] {
         p.wait_remote_video_playing().await;
-        p.screenshot(&artifacts.join(format!("{}-connected.png", p.name)))
-            .await;
+        p.screenshot("connected").await;
     }
     // Keep-alive frames reach both pages for longer than the idle timeout; the pages drop them
     // (a relay error they log), no socket closes and the call goes on.
@@ -996,10 +925,7 @@ async fn browsers_call_through_the_aws_path() {
     assert_eq!(a.state().await, "connected");
     b.click("hangup").await;
     a.wait_state(&["peer-left"]).await;
-    a.quit().await;
-    b.quit().await;
-    drop(driver);
-    server.shutdown().await;
+    rig.finish([a, b]).await;
 }
 
 /// Call setup time (a benchmark, not a test; `bench/run.sh` runs it): the joiner's navigation to
@@ -1009,30 +935,19 @@ async fn browsers_call_through_the_aws_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: bench/run.sh runs it"]
 async fn call_setup_time() {
-    assert!(
-        browsers_available(),
-        "the call setup benchmark needs chromium"
-    );
-    let _one = ONE_AT_A_TIME.lock().await;
+    let rig = BrowserRig::start("setup", &[])
+        .await
+        .expect("the call setup benchmark needs chromium");
     let runs: usize = std::env::var("APPRTC_CALL_SETUP_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
         .max(1);
-    let artifacts = artifacts_dir();
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let tmp = TempDir::new("apprtc-setup");
-    let server = TlsServer::start(&tmp.join("state")).await;
-    let driver = Chromedriver::start(&artifacts.join("chromedriver-setup.log")).await;
-    let a = driver.browser("setup-a", (640, 480), &tmp, &[]).await;
-    let b = driver.browser("setup-b", (640, 480), &tmp, &[]).await;
+    let (a, b) = rig.two_browsers("setup", (640, 480)).await;
     let mut times = Vec::new();
     for i in 0..runs {
-        let url = format!("https://{}/r/setup{}-{i}", server.addr, std::process::id());
-        a.goto(&url).await;
-        a.wait_state(&["waiting"]).await;
-        b.goto(&url).await;
-        wait_all_connected(&[&a, &b]).await;
+        let url = rig.url(&format!("/r/setup{}-{i}", std::process::id()));
+        call(&a, &b, &url).await;
         let at = b
             .js(
                 "const l = window.__apprtc.log.find(x => / ice (connected|completed)$/.test(x)); \
@@ -1055,10 +970,22 @@ async fn call_setup_time() {
         times[0],
         times[runs - 1]
     );
-    a.quit().await;
-    b.quit().await;
-    drop(driver);
-    server.shutdown().await;
+    rig.finish([a, b]).await;
+}
+
+/// `a` opens `url` and waits there alone; then `b` opens it and both see a connected call.
+async fn call(a: &Browser, b: &Browser, url: &str) {
+    a.goto(url).await;
+    a.wait_state(&["waiting"]).await;
+    b.goto(url).await;
+    wait_all_connected(&[a, b]).await;
+}
+
+/// Waits until every browser of `peers` sees the other side's video moving.
+async fn wait_all_video_playing(peers: &[&Browser]) {
+    for p in peers {
+        p.wait_remote_video_playing().await;
+    }
 }
 
 /// Waits until every browser of `peers` is in one of `states`; at the deadline, panics with the
@@ -1124,12 +1051,8 @@ struct TlsServer {
 }
 
 impl TlsServer {
-    async fn start(state_dir: &Path) -> Self {
-        Self::start_with(state_dir, &[]).await
-    }
-
     /// With extra flags (`--backend aws-local`, TURN settings, ...), parsed like the binary's.
-    async fn start_with(state_dir: &Path, flags: &[&str]) -> Self {
+    async fn start(state_dir: &Path, flags: &[&str]) -> Self {
         let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0", "--no-relay-port"];
         args.extend_from_slice(flags);
         let config = Config::try_parse_from(args).expect("flags");
@@ -1202,9 +1125,16 @@ impl Chromedriver {
         }
     }
 
-    /// A fresh headless Chromium with a fake camera and microphone.
-    /// `extra` flags replace defaults of the same name.
-    async fn browser(&self, name: &str, size: (u32, u32), tmp: &Path, extra: &[&str]) -> Browser {
+    /// A fresh headless Chromium with a fake camera and microphone, its profile in `tmp` and its
+    /// screenshots in `artifacts`. `extra` flags replace defaults of the same name.
+    async fn browser(
+        &self,
+        name: &str,
+        size: (u32, u32),
+        tmp: &Path,
+        artifacts: &Path,
+        extra: &[&str],
+    ) -> Browser {
         let profile = tmp.join(format!("profile-{name}"));
         std::fs::create_dir_all(&profile).expect("profile dir");
         let mut args: Vec<String> = [
@@ -1255,6 +1185,7 @@ impl Chromedriver {
             wd: self.wd.clone(),
             id,
             name: name.to_owned(),
+            artifacts: artifacts.to_owned(),
         }
     }
 }
@@ -1345,11 +1276,22 @@ impl WebDriver {
     }
 }
 
+/// A script counting the lines of the page's log that end with ` <event>` (the client's log
+/// lines start with the time).
+fn count_logged(event: &str) -> String {
+    format!(
+        "return window.__apprtc.log.filter(l => l.endsWith({})).length",
+        json!(format!(" {event}"))
+    )
+}
+
 /// One browser (WebDriver session).
 struct Browser {
     wd: WebDriver,
     id: String,
     name: String,
+    /// Where its screenshots go.
+    artifacts: PathBuf,
 }
 
 impl Browser {
@@ -1465,6 +1407,28 @@ impl Browser {
         .await
     }
 
+    /// How many lines of the page's log end with ` <event>`.
+    async fn logged(&self, event: &str) -> Value {
+        self.js(&count_logged(event)).await
+    }
+
+    /// Waits until `times` lines of the page's log end with ` <event>`.
+    async fn wait_logged(&self, what: &str, event: &str, times: u64) {
+        self.wait_for(what, &count_logged(event), |v| *v == times)
+            .await;
+    }
+
+    /// Asks the page to restart ICE, which it must accept.
+    async fn restart_ice(&self) {
+        assert_eq!(self.js("return window.__apprtc.restartIce()").await, true);
+    }
+
+    /// The call is up and the other side's video moves.
+    async fn wait_call_with_video(&self) {
+        self.wait_connected().await;
+        self.wait_remote_video_playing().await;
+    }
+
     /// The call is up: our state says so and ICE agrees.
     async fn wait_connected(&self) {
         self.wait_for(
@@ -1497,7 +1461,9 @@ impl Browser {
         .await;
     }
 
-    async fn screenshot(&self, path: &Path) {
+    /// Saves what the page shows as `<browser name>-<what>.png` in the artifacts directory.
+    async fn screenshot(&self, what: &str) {
+        let path = self.artifacts.join(format!("{}-{what}.png", self.name));
         let png = self.cmd("GET", "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("base64 screenshot"))

@@ -54,10 +54,7 @@ async fn allocation_succeeds(port: u16, user: &str, pass: &str) -> bool {
 }
 
 async fn server_for(coturn: &Coturn, secret: &str, ttl: &str) -> TestServer {
-    let urls = format!(
-        "turn:127.0.0.1:{0}?transport=udp,turn:127.0.0.1:{0}?transport=tcp",
-        coturn.port
-    );
+    let urls = coturn.urls();
     TestServer::start_with(&[
         "--turn-urls",
         &urls,

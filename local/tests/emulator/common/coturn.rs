@@ -17,6 +17,16 @@ pub struct Coturn {
     dir: super::TempDir,
 }
 
+impl Coturn {
+    /// Its TURN URLs over UDP and TCP, as `--turn-urls` takes them.
+    pub fn urls(&self) -> String {
+        format!(
+            "turn:127.0.0.1:{0}?transport=udp,turn:127.0.0.1:{0}?transport=tcp",
+            self.port
+        )
+    }
+}
+
 impl Drop for Coturn {
     fn drop(&mut self) {
         let _ = self.child.kill();
