@@ -7,7 +7,6 @@
 
 use crate::common;
 
-use bytes::Bytes;
 use common::*;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -27,6 +26,31 @@ fn messages(join: &Value) -> Vec<String> {
 async fn post_ok(s: &TestServer, room: &str, client: &str, msg: &str) {
     let v = s.message(room, client, msg).await;
     assert_eq!(v["result"], "SUCCESS", "{v}");
+}
+
+/// `client` posts `msg` to the room, and it is the next message `peer` receives: forwarded to
+/// its socket, not saved.
+async fn post_reaches(s: &TestServer, room: &str, client: &str, msg: &str, peer: &mut Ws) {
+    post_ok(s, room, client, msg).await;
+    assert_eq!(peer.recv_msg().await, msg);
+}
+
+/// A newcomer admitted as `client` registers, finds nothing pending (what was saved came in its
+/// join answer) and answers; the survivor's socket `survivor` gets the answer. Returns the
+/// newcomer's socket.
+async fn newcomer_answers(s: &TestServer, room: &str, client: &str, survivor: &mut Ws) -> Ws {
+    let mut ws = s.ws_registered(room, client).await;
+    ws.expect_nothing_pending().await;
+    ws.send_msg_to(survivor, &answer()).await;
+    ws
+}
+
+/// Asserts `client` has no place in `room` any more: its message is refused as UNKNOWN_CLIENT.
+async fn assert_gone(s: &TestServer, room: &str, client: &str, msg: &str) {
+    assert_eq!(
+        s.message(room, client, msg).await["result"],
+        "UNKNOWN_CLIENT"
+    );
 }
 
 /// A successful join's client id, asserting `is_initiator` (a string, as the web client needs).
@@ -121,8 +145,7 @@ async fn establish_call(s: &TestServer, room: &'static str) -> Call {
     wa.recv_burst(&[answer(), candidate(3), candidate(4)]).await;
     wa.expect_nothing_more_from(&mut wb).await;
 
-    post_ok(s, room, &a, &candidate(5)).await;
-    assert_eq!(wb.recv_msg().await, candidate(5));
+    post_reaches(s, room, &a, &candidate(5), &mut wb).await;
     wa.expect_nothing_pending().await;
     wb.expect_nothing_pending().await;
     await_open_sockets(s, 2).await;
@@ -136,6 +159,15 @@ async fn establish_call(s: &TestServer, room: &'static str) -> Call {
     }
 }
 
+/// A call whose joiner's tab died (no /leave, no bye, no DELETE, not even a close frame), once the
+/// server has seen its socket go: the initiator's id and socket, and the joiner's id.
+async fn call_whose_joiner_vanished(s: &TestServer, room: &'static str) -> (String, Ws, String) {
+    let Call { a, wa, b, wb, .. } = establish_call(s, room).await;
+    drop(wb);
+    await_open_sockets(s, 1).await;
+    (a, wa, b)
+}
+
 fn offer2() -> String {
     r#"{"type":"offer","sdp":"v=0\r\no=- 9 9 IN IP4 127.0.0.1\r\n"}"#.to_owned()
 }
@@ -145,10 +177,8 @@ async fn web_call_signals_through_saved_messages_then_the_relay() {
     let s = TestServer::start().await;
     let mut c = establish_call(&s, "call").await;
     // Later messages keep flowing both ways.
-    c.wb.send_msg(&candidate(6)).await;
-    assert_eq!(c.wa.recv_msg().await, candidate(6));
-    post_ok(&s, c.room, &c.a, &candidate(7)).await;
-    assert_eq!(c.wb.recv_msg().await, candidate(7));
+    c.wb.send_msg_to(&mut c.wa, &candidate(6)).await;
+    post_reaches(&s, c.room, &c.a, &candidate(7), &mut c.wb).await;
     assert_eq!(s.join(c.room).await["result"], "FULL");
     s.shutdown().await.unwrap();
 }
@@ -170,14 +200,7 @@ async fn hang_up_then_rejoin_gets_the_survivors_new_offer() {
     assert_eq!(left.status, 200, "{}", left.body);
     wb.send_msg(BYE).await;
     wb.close().await;
-    let deleted = s
-        .request(
-            "DELETE",
-            &format!("{collider}/{room}/{b}"),
-            Bytes::new(),
-            &[],
-        )
-        .await;
+    let deleted = s.delete(&format!("{collider}/{room}/{b}")).await;
     assert_eq!((deleted.status, deleted.body.as_str()), (200, "OK\n"));
     await_open_sockets(&s, 1).await;
 
@@ -193,18 +216,11 @@ async fn hang_up_then_rejoin_gets_the_survivors_new_offer() {
     let b2 = admitted(&jb2, false);
     assert_ne!(b2, b);
     assert_eq!(messages(&jb2), vec![offer2(), candidate(8)]);
-    let mut wb2 = s.ws_registered(room, &b2).await;
-    wb2.expect_nothing_pending().await;
-    wb2.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
-    post_ok(&s, room, &a, &candidate(9)).await;
-    assert_eq!(wb2.recv_msg().await, candidate(9));
+    let mut wb2 = newcomer_answers(&s, room, &b2, &mut wa).await;
+    post_reaches(&s, room, &a, &candidate(9), &mut wb2).await;
 
     // The old id is gone everywhere.
-    assert_eq!(
-        s.message(room, &b, &candidate(1)).await["result"],
-        "UNKNOWN_CLIENT"
-    );
+    assert_gone(&s, room, &b, &candidate(1)).await;
     s.shutdown().await.unwrap();
 }
 
@@ -231,32 +247,16 @@ async fn page_unload_with_only_a_bye_frees_the_place_at_once() {
     let jc = s.join(room).await;
     let c = admitted(&jc, false);
     assert_eq!(messages(&jc), vec![offer2()]);
-    let mut wc = s.ws_registered(room, &c).await;
-    wc.expect_nothing_pending().await;
-    wc.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
-    assert_eq!(
-        s.message(room, &b, &candidate(1)).await["result"],
-        "UNKNOWN_CLIENT"
-    );
+    let _wc = newcomer_answers(&s, room, &c, &mut wa).await;
+    assert_gone(&s, room, &b, &candidate(1)).await;
     s.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
     let s = TestServer::start().await;
-    let Call {
-        room,
-        a,
-        mut wa,
-        b,
-        wb,
-        ..
-    } = establish_call(&s, "vanish").await;
-
-    // The joiner's tab dies: no /leave, no bye, no DELETE, not even a close frame.
-    drop(wb);
-    await_open_sockets(&s, 1).await;
+    let room = "vanish";
+    let (a, mut wa, b) = call_whose_joiner_vanished(&s, room).await;
 
     let jc = s.join_after(room, GRACE).await;
     let c = admitted(&jc, false);
@@ -265,32 +265,17 @@ async fn tab_closed_without_leave_frees_the_place_after_the_reconnect_grace() {
     wa.expect_nothing_pending().await;
 
     // The survivor's room works with the newcomer.
-    let mut wc = s.ws_registered(room, &c).await;
-    wc.expect_nothing_pending().await;
-    wc.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
-    post_ok(&s, room, &a, &candidate(6)).await;
-    assert_eq!(wc.recv_msg().await, candidate(6));
-    assert_eq!(
-        s.message(room, &b, &candidate(1)).await["result"],
-        "UNKNOWN_CLIENT"
-    );
+    let mut wc = newcomer_answers(&s, room, &c, &mut wa).await;
+    post_reaches(&s, room, &a, &candidate(6), &mut wc).await;
+    assert_gone(&s, room, &b, &candidate(1)).await;
     s.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_gets_the_queue() {
     let s = TestServer::start().await;
-    let Call {
-        room,
-        a,
-        mut wa,
-        b,
-        wb,
-        ..
-    } = establish_call(&s, "roam").await;
-    drop(wb);
-    await_open_sockets(&s, 1).await;
+    let room = "roam";
+    let (a, mut wa, b) = call_whose_joiner_vanished(&s, room).await;
 
     // Meanwhile the initiator keeps signaling; the relay queues it for the absent joiner.
     for n in [10, 11] {
@@ -311,10 +296,8 @@ async fn socket_dropped_and_reregistered_within_the_grace_keeps_the_place_and_ge
         "FULL",
         "the place outlives the grace"
     );
-    post_ok(&s, room, &a, &candidate(12)).await;
-    assert_eq!(wb.recv_msg().await, candidate(12));
-    wb.send_msg(&candidate(13)).await;
-    assert_eq!(wa.recv_msg().await, candidate(13));
+    post_reaches(&s, room, &a, &candidate(12), &mut wb).await;
+    wb.send_msg_to(&mut wa, &candidate(13)).await;
     s.shutdown().await.unwrap();
 }
 
@@ -338,19 +321,14 @@ async fn joiner_that_never_registers_is_dropped_and_the_room_accepts_another() {
     let c = admitted(&jc, false);
 
     // The ghost can no longer use the room or the relay.
-    assert_eq!(
-        s.message(room, &b, &answer()).await["result"],
-        "UNKNOWN_CLIENT"
-    );
+    assert_gone(&s, room, &b, &answer()).await;
     let mut wb = s.ws_registered(room, &b).await;
     wb.recv_error().await;
     wb.expect_closed().await;
 
     let mut wc = s.ws_registered(room, &c).await;
-    wc.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
-    post_ok(&s, room, &a, &candidate(1)).await;
-    assert_eq!(wc.recv_msg().await, candidate(1));
+    wc.send_msg_to(&mut wa, &answer()).await;
+    post_reaches(&s, room, &a, &candidate(1), &mut wc).await;
     s.shutdown().await.unwrap();
 }
 
@@ -370,19 +348,14 @@ async fn joiner_without_an_open_socket_falls_back_to_collider_post() {
     assert_eq!(wa.recv_msg().await, answer());
     let mut wb = s.ws_registered(room, &b).await;
     wb.expect_nothing_pending().await;
-    post_ok(&s, room, &a, &candidate(1)).await;
-    assert_eq!(wb.recv_msg().await, candidate(1));
+    post_reaches(&s, room, &a, &candidate(1), &mut wb).await;
     s.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn graceful_shutdown_closes_every_socket_with_1001_and_returns() {
     let s = TestServer::start().await;
-    let room = "shutdown";
-    let a = s.join_id(room).await;
-    let b = s.join_id(room).await;
-    let mut wa = s.ws_registered(room, &a).await;
-    let mut wb = s.ws_registered(room, &b).await;
+    let (_, _, mut wa, mut wb) = s.two_registered("shutdown").await;
     await_open_sockets(&s, 2).await;
     let (served, ca, cb) = tokio::join!(s.shutdown(), close_code(&mut wa), close_code(&mut wb));
     served.expect("serve returned an error");
@@ -411,25 +384,14 @@ async fn a_bye_overtaken_by_its_own_delete_still_reaches_the_peer() {
     // A browser sends bye, closes the socket and sends DELETE without waiting: the DELETE can
     // reach the server before the bye frame is read. Here it does, every time.
     assert_eq!(s.leave(room, &b).await.status, 200);
-    let deleted = s
-        .request(
-            "DELETE",
-            &format!("{collider}/{room}/{b}"),
-            Bytes::new(),
-            &[],
-        )
-        .await;
+    let deleted = s.delete(&format!("{collider}/{room}/{b}")).await;
     assert_eq!(deleted.status, 200);
-    wb.send_msg(BYE).await;
-    assert_eq!(wa.recv_msg().await, BYE);
+    wb.send_msg_to(&mut wa, BYE).await;
     wb.close().await;
     await_open_sockets(&s, 1).await;
     // The departed id took no place: a newcomer joins, registers and reaches the survivor.
     let jc = s.join(room).await;
     let c = admitted(&jc, false);
-    let mut wc = s.ws_registered(room, &c).await;
-    wc.expect_nothing_pending().await;
-    wc.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
+    let _wc = newcomer_answers(&s, room, &c, &mut wa).await;
     s.shutdown().await.unwrap();
 }

@@ -280,6 +280,10 @@ impl TestServer {
         self.request("GET", path, Bytes::new(), &[]).await
     }
 
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.request("DELETE", path, Bytes::new(), &[]).await
+    }
+
     /// `POST /join/<room>`; returns the parsed answer.
     pub async fn join(&self, room: &str) -> Value {
         let r = self.post(&format!("/join/{room}"), Bytes::new()).await;
@@ -327,6 +331,13 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Two clients join `room`, both admitted: the first's id, then the second's.
+    pub async fn join_two(&self, room: &str) -> (String, String) {
+        let a = self.join_id(room).await;
+        let b = self.join_id(room).await;
+        (a, b)
+    }
+
     /// `POST /message/<room>/<client>`; returns the parsed answer.
     pub async fn message(&self, room: &str, client: &str, body: &str) -> Value {
         self.post(&format!("/message/{room}/{client}"), body.to_owned())
@@ -370,6 +381,15 @@ impl TestServer {
         let mut ws = self.ws().await;
         ws.register(room, client).await;
         ws
+    }
+
+    /// Two clients join `room` and each registers a socket, in that order: the two sides of a
+    /// call. Returns the first's and the second's ids, then their sockets.
+    pub async fn two_registered(&self, room: &str) -> (String, String, Ws, Ws) {
+        let (a, b) = self.join_two(room).await;
+        let wa = self.ws_registered(room, &a).await;
+        let wb = self.ws_registered(room, &b).await;
+        (a, b, wa, wb)
     }
 
     /// `GET /status` as JSON.
@@ -447,6 +467,12 @@ impl Ws {
     pub async fn send_msg(&mut self, msg: &str) {
         self.send_json(serde_json::json!({"cmd": "send", "msg": msg}))
             .await;
+    }
+
+    /// Sends `msg` and asserts it is the next message `peer` receives.
+    pub async fn send_msg_to(&mut self, peer: &mut Ws, msg: &str) {
+        self.send_msg(msg).await;
+        assert_eq!(peer.recv_msg().await, msg);
     }
 
     /// The next text frame as JSON, asserting it has exactly `msg` and `error`, both strings.
