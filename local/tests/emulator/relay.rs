@@ -28,10 +28,7 @@ fn m(n: u32) -> String {
 
 /// Two clients joined to `room`, both registered, both with nothing pending.
 async fn pair(s: &TestServer, room: &str) -> (String, String, Ws, Ws) {
-    let a = s.join_id(room).await;
-    let b = s.join_id(room).await;
-    let mut wa = s.ws_registered(room, &a).await;
-    let mut wb = s.ws_registered(room, &b).await;
+    let (a, b, mut wa, mut wb) = s.two_registered(room).await;
     // The probe round trip also proves each register has been handled.
     wa.expect_nothing_pending().await;
     wb.expect_nothing_pending().await;
@@ -39,9 +36,7 @@ async fn pair(s: &TestServer, room: &str) -> (String, String, Ws, Ws) {
         // There every frame is its own invocation, so an answered probe proves nothing about a
         // register. A message relayed from one to the other does: it is parked until its
         // sender's register and reaches only a registered socket.
-        let probe = probe_msg();
-        wa.send_msg(&probe).await;
-        assert_eq!(wb.recv_msg().await, probe);
+        wa.send_msg_to(&mut wb, &probe_msg()).await;
     }
     (a, b, wa, wb)
 }
@@ -60,6 +55,61 @@ async fn registered(s: &TestServer, room: &str, client: &str) -> Ws {
 
 async fn relay_post(s: &TestServer, room: &str, client: &str, body: impl Into<Bytes>) -> Reply {
     s.post(&format!("{WP}/{room}/{client}"), body).await
+}
+
+/// A collider POST the relay takes (`200 OK`).
+async fn relay_post_ok(s: &TestServer, room: &str, client: &str, body: impl Into<Bytes>) {
+    let r = relay_post(s, room, client, body).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+}
+
+/// A newcomer joins `room` as the joiner (a place is free) and registers; its socket.
+async fn newcomer(s: &TestServer, room: &str) -> Ws {
+    let joined = s.join(room).await;
+    assert_eq!(joined["result"], "SUCCESS", "{joined}");
+    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
+    registered(s, room, &client_id(&joined)).await
+}
+
+/// X, the first to join `room`, registers and sends m(1) to m(3) while alone; then Y registers
+/// and gets them once each, in order. Returns Y's id, X's socket and Y's.
+async fn queued_while_alone_then_flushed(s: &TestServer, room: &str) -> (String, Ws, Ws) {
+    let (a, b) = s.join_two(room).await;
+    let mut x = registered(s, room, &a).await;
+    for n in 1..=3 {
+        x.send_msg(&m(n)).await;
+    }
+    // The probe is answered after the three sends, so they were queued before Y registers (on
+    // the AWS path each is an invocation of its own, which may also run after Y's register).
+    x.expect_nothing_pending().await;
+    let mut y = s.ws_registered(room, &b).await;
+    y.recv_burst(&[m(1), m(2), m(3)]).await;
+    (b, x, y)
+}
+
+/// Of a registered pair in `room`, X sends `frame` (raw text): it gets an error frame and the
+/// server closes its socket; Y gets nothing. Returns the error.
+async fn frame_is_refused_and_closes(room: &str, frame: &str) -> String {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, room).await;
+    x.send_text(frame).await;
+    let e = x.recv_error().await;
+    x.expect_closed().await;
+    y.expect_nothing_pending().await;
+    e
+}
+
+/// Of a registered pair in `room`, X sends m(1) and then a send without a message (`frame`): it
+/// is refused and X's socket closed, and Y gets m(1) once, not again in place of the missing one.
+async fn send_without_a_message_is_refused_not_resent(room: &str, frame: Value) {
+    let s = TestServer::start().await;
+    let (_, _, mut x, mut y) = pair(&s, room).await;
+    x.send_msg(&m(1)).await;
+    x.send_json(frame).await;
+    assert_eq!(x.recv_error().await, MISSING_MSG);
+    x.expect_closed().await;
+    assert_eq!(y.recv_msg().await, m(1));
+    y.expect_nothing_pending().await;
 }
 
 /// Waits until the server has seen `open` registered sockets (it has handled a close or a
@@ -117,8 +167,7 @@ async fn handshake_with_origin_is_101_without_subprotocol() {
 #[tokio::test]
 async fn handshake_without_origin_is_accepted_and_relays() {
     let s = TestServer::start().await;
-    let a = s.join_id("w0").await;
-    let b = s.join_id("w0").await;
+    let (a, b) = s.join_two("w0").await;
     let (stream, res) =
         tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(s.ws_request(None)))
             .await
@@ -128,8 +177,7 @@ async fn handshake_without_origin_is_accepted_and_relays() {
     let mut wa = Ws { stream };
     wa.register("w0", &a).await;
     let mut wb = registered(&s, "w0", &b).await;
-    wb.send_msg(&m(1)).await;
-    assert_eq!(wa.recv_msg().await, m(1));
+    wb.send_msg_to(&mut wa, &m(1)).await;
 }
 
 /// docs/protocol.md §7.2 case 35.
@@ -147,17 +195,7 @@ async fn send_reaches_the_peer_once_and_is_not_echoed() {
 #[tokio::test]
 async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
     let s = TestServer::start().await;
-    let a = s.join_id("w2").await;
-    let b = s.join_id("w2").await;
-    let mut x = registered(&s, "w2", &a).await;
-    for n in 1..=3 {
-        x.send_msg(&m(n)).await;
-    }
-    // The probe is answered after the three sends, so they were queued before Y registers (on
-    // the AWS path each is an invocation of its own, which may also run after Y's register).
-    x.expect_nothing_pending().await;
-    let mut y = s.ws_registered("w2", &b).await;
-    y.recv_burst(&[m(1), m(2), m(3)]).await;
+    let (_, mut x, mut y) = queued_while_alone_then_flushed(&s, "w2").await;
     y.expect_nothing_pending().await;
     y.expect_nothing_more_from(&mut x).await;
 }
@@ -166,23 +204,14 @@ async fn messages_queued_while_alone_flush_in_order_on_peer_register() {
 #[tokio::test]
 async fn queue_is_flushed_once_not_again_on_reregister() {
     let s = TestServer::start().await;
-    let a = s.join_id("w2").await;
-    let b = s.join_id("w2").await;
-    let mut x = registered(&s, "w2", &a).await;
-    for n in 1..=3 {
-        x.send_msg(&m(n)).await;
-    }
-    x.expect_nothing_pending().await;
-    let mut y = s.ws_registered("w2", &b).await;
-    y.recv_burst(&[m(1), m(2), m(3)]).await;
+    let (b, mut x, mut y) = queued_while_alone_then_flushed(&s, "w2").await;
     y.expect_nothing_more_from(&mut x).await;
     y.close().await;
     await_open_ws(&s, 1).await;
     // Within the (default 10 s) grace: the same id takes its place back, with nothing to flush.
     let mut y2 = s.ws_registered("w2", &b).await;
     y2.expect_nothing_pending().await;
-    x.send_msg(&m(4)).await;
-    assert_eq!(y2.recv_msg().await, m(4));
+    x.send_msg_to(&mut y2, &m(4)).await;
 }
 
 /// docs/protocol.md §7.2 case 38.
@@ -207,8 +236,7 @@ async fn second_register_on_one_socket_is_an_error_and_closes_it() {
 #[tokio::test]
 async fn same_id_on_a_second_socket_is_refused_and_the_first_keeps_working() {
     let s = TestServer::start().await;
-    let a = s.join_id("w4").await;
-    let b = s.join_id("w4").await;
+    let (a, b) = s.join_two("w4").await;
     let mut x = registered(&s, "w4", &a).await;
     if on_aws_path() {
         // x's register must have been handled before x2's: the peer's collider POST reaches x
@@ -221,8 +249,7 @@ async fn same_id_on_a_second_socket_is_refused_and_the_first_keeps_working() {
     assert_eq!(x2.recv_error().await, "Duplicated registration");
     x2.expect_closed().await;
     let mut y = registered(&s, "w4", &b).await;
-    y.send_msg(&answer()).await;
-    assert_eq!(x.recv_msg().await, answer());
+    y.send_msg_to(&mut x, &answer()).await;
 }
 
 /// docs/protocol.md §7.2 case 40.
@@ -243,8 +270,7 @@ async fn third_client_cannot_register_into_a_full_room() {
         );
         z.expect_closed().await;
     }
-    x.send_msg(&m(1)).await;
-    assert_eq!(y.recv_msg().await, m(1));
+    x.send_msg_to(&mut y, &m(1)).await;
     x.expect_nothing_pending().await;
 }
 
@@ -281,12 +307,8 @@ async fn register_without_clientid_is_an_error_and_closes() {
 /// docs/protocol.md §7.2 case 43.
 #[tokio::test]
 async fn empty_msg_is_an_error_and_closes() {
-    let s = TestServer::start().await;
-    let (_, _, mut x, mut y) = pair(&s, "w6").await;
-    x.send_json(json!({"cmd": "send", "msg": ""})).await;
-    assert_eq!(x.recv_error().await, MISSING_MSG);
-    x.expect_closed().await;
-    y.expect_nothing_pending().await;
+    let frame = json!({"cmd": "send", "msg": ""}).to_string();
+    assert_eq!(frame_is_refused_and_closes("w6", &frame).await, MISSING_MSG);
 }
 
 /// docs/protocol.md §7.2 case 44.
@@ -296,32 +318,21 @@ async fn unknown_cmd_is_an_error_that_keeps_the_socket_open() {
     let (_, _, mut x, mut y) = pair(&s, "w7").await;
     x.send_json(json!({"cmd": "ping"})).await;
     assert_eq!(x.recv().await, json!({"msg": "", "error": UNEXPECTED_CMD}));
-    x.send_msg(&m(1)).await;
-    assert_eq!(y.recv_msg().await, m(1));
+    x.send_msg_to(&mut y, &m(1)).await;
 }
 
 /// docs/protocol.md §7.2 case 45.
 #[tokio::test]
 async fn invalid_json_frame_is_an_error_and_closes() {
-    let s = TestServer::start().await;
-    let (_, _, mut x, mut y) = pair(&s, "w7").await;
-    x.send_text("not json").await;
-    let e = x.recv_error().await;
+    let e = frame_is_refused_and_closes("w7", "not json").await;
     assert!(e.starts_with("websocket.JSON.Receive error"), "{e}");
-    x.expect_closed().await;
-    y.expect_nothing_pending().await;
 }
 
 /// docs/protocol.md §7.2 case 46.
 #[tokio::test]
 async fn msg_that_is_not_a_string_is_an_error_and_closes() {
-    let s = TestServer::start().await;
-    let (_, _, mut x, mut y) = pair(&s, "w7").await;
-    x.send_json(json!({"cmd": "send", "msg": {"type": "offer"}}))
-        .await;
-    x.recv_error().await;
-    x.expect_closed().await;
-    y.expect_nothing_pending().await;
+    let frame = json!({"cmd": "send", "msg": {"type": "offer"}}).to_string();
+    frame_is_refused_and_closes("w7", &frame).await;
 }
 
 /// docs/protocol.md §6 validation.
@@ -341,34 +352,19 @@ async fn invalid_signaling_msg_is_an_error_that_keeps_the_socket_open() {
         assert!(e.starts_with("Invalid send request"), "{bad}: {e}");
     }
     y.expect_nothing_pending().await;
-    x.send_msg(&offer()).await;
-    assert_eq!(y.recv_msg().await, offer());
+    x.send_msg_to(&mut y, &offer()).await;
 }
 
 /// docs/protocol.md §7.2 case 47 (improved).
 #[tokio::test]
 async fn send_without_msg_does_not_resend_the_previous_one() {
-    let s = TestServer::start().await;
-    let (_, _, mut x, mut y) = pair(&s, "w8").await;
-    x.send_msg(&m(1)).await;
-    x.send_json(json!({"cmd": "send"})).await;
-    assert_eq!(x.recv_error().await, MISSING_MSG);
-    x.expect_closed().await;
-    assert_eq!(y.recv_msg().await, m(1));
-    y.expect_nothing_pending().await;
+    send_without_a_message_is_refused_not_resent("w8", json!({"cmd": "send"})).await;
 }
 
 /// docs/protocol.md §7.2 case 47 (improved).
 #[tokio::test]
 async fn send_with_null_msg_does_not_resend_the_previous_one() {
-    let s = TestServer::start().await;
-    let (_, _, mut x, mut y) = pair(&s, "w8").await;
-    x.send_msg(&m(1)).await;
-    x.send_json(json!({"cmd": "send", "msg": null})).await;
-    assert_eq!(x.recv_error().await, MISSING_MSG);
-    x.expect_closed().await;
-    assert_eq!(y.recv_msg().await, m(1));
-    y.expect_nothing_pending().await;
+    send_without_a_message_is_refused_not_resent("w8", json!({"cmd": "send", "msg": null})).await;
 }
 
 /// docs/protocol.md §3.3 rule 5 (improved).
@@ -376,24 +372,21 @@ async fn send_with_null_msg_does_not_resend_the_previous_one() {
 async fn frame_without_cmd_does_not_inherit_the_previous_cmd() {
     let s = TestServer::start().await;
     let (a, _, mut x, mut y) = pair(&s, "w8").await;
-    x.send_msg(&m(1)).await;
-    assert_eq!(y.recv_msg().await, m(1));
+    x.send_msg_to(&mut y, &m(1)).await;
     // The original treats these as a `send` of m(2) and a second register.
     x.send_json(json!({"msg": m(2)})).await;
     assert_eq!(x.recv_error().await, UNEXPECTED_CMD);
     x.send_json(json!({"roomid": "w8", "clientid": a})).await;
     assert_eq!(x.recv_error().await, UNEXPECTED_CMD);
     y.expect_nothing_pending().await;
-    x.send_msg(&m(3)).await;
-    assert_eq!(y.recv_msg().await, m(3));
+    x.send_msg_to(&mut y, &m(3)).await;
 }
 
 /// docs/protocol.md §7.2 case 48.
 #[tokio::test]
 async fn pretty_printed_frames_are_accepted_like_compact_ones() {
     let s = TestServer::start().await;
-    let a = s.join_id("w8p").await;
-    let b = s.join_id("w8p").await;
+    let (a, b) = s.join_two("w8p").await;
     let mut x = s.ws().await;
     x.send_text(&format!(
         "{{\n  \"cmd\" : \"register\",\n  \"roomid\" : \"w8p\",\n  \"clientid\" : \"{a}\"\n}}"
@@ -454,8 +447,7 @@ async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent(
     let mut z = s.ws_registered("w10", &c).await;
     assert_eq!(z.recv_msg().await, m(1));
     z.expect_nothing_pending().await;
-    y.send_msg(&m(2)).await;
-    assert_eq!(z.recv_msg().await, m(2));
+    y.send_msg_to(&mut z, &m(2)).await;
     // The expired id is no longer in the room.
     let mut x2 = s.ws_registered("w10", &a).await;
     assert_eq!(x2.recv_error().await, NOT_ISSUED);
@@ -467,19 +459,16 @@ async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent(
 async fn unregistered_post_entry_expires_with_its_queue() {
     let s = TestServer::start().await;
     let x = s.join_id("w11").await;
-    let r = relay_post(&s, "w11", &x, m(1)).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    relay_post_ok(&s, "w11", &x, m(1)).await;
     // x never registers. Within its register deadline its POSTs are still taken.
     s.advance(REGISTER_DEADLINE / 2);
-    let r = relay_post(&s, "w11", &x, m(2)).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    relay_post_ok(&s, "w11", &x, m(2)).await;
     // Once its relay place (grace) and its room place (register deadline) have both expired,
     // they are refused.
     s.advance(REGISTER_DEADLINE / 2 + Duration::from_millis(1));
     let r = relay_post(&s, "w11", &x, m(3)).await;
     assert_eq!((r.status, r.body.trim_end()), (403, NOT_ISSUED));
-    let y = s.join_id("w11").await;
-    let z = s.join_id("w11").await;
+    let (y, z) = s.join_two("w11").await;
     let mut wy = s.ws_registered("w11", &y).await;
     let mut wz = s.ws_registered("w11", &z).await;
     wy.expect_nothing_pending().await;
@@ -573,8 +562,7 @@ async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
         return;
     }
     let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
-    let a = s.join_id("w54").await;
-    let b = s.join_id("w54").await;
+    let (a, b) = s.join_two("w54").await;
     let mut x = registered(&s, "w54", &a).await;
     // tokio-tungstenite answers each ping with a pong while it reads; two unanswered pings
     // would close the socket, so four pings in a row show the answers count.
@@ -582,8 +570,7 @@ async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
         next_ping(&mut x).await;
     }
     let mut y = s.ws_registered("w54", &b).await;
-    y.send_msg(&m(1)).await;
-    assert_eq!(x.recv_msg().await, m(1));
+    y.send_msg_to(&mut x, &m(1)).await;
 }
 
 /// docs/protocol.md §7.2 case 54, §8 item 6.
@@ -618,11 +605,9 @@ async fn socket_that_never_answers_pings_is_closed() {
 #[tokio::test]
 async fn post_relays_the_body_to_the_registered_peer() {
     let s = TestServer::start().await;
-    let a = s.join_id("h1").await;
-    let b = s.join_id("h1").await;
+    let (a, b) = s.join_two("h1").await;
     let mut y = registered(&s, "h1", &b).await;
-    let r = relay_post(&s, "h1", &a, offer()).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    relay_post_ok(&s, "h1", &a, offer()).await;
     assert_eq!(y.recv().await, json!({"msg": offer(), "error": ""}));
     y.expect_nothing_pending().await;
 }
@@ -631,10 +616,8 @@ async fn post_relays_the_body_to_the_registered_peer() {
 #[tokio::test]
 async fn post_before_the_peer_registers_is_queued_for_it() {
     let s = TestServer::start().await;
-    let a = s.join_id("h2").await;
-    let b = s.join_id("h2").await;
-    let r = relay_post(&s, "h2", &a, offer()).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
+    let (a, b) = s.join_two("h2").await;
+    relay_post_ok(&s, "h2", &a, offer()).await;
     let mut y = s.ws_registered("h2", &b).await;
     assert_eq!(y.recv_msg().await, offer());
     y.expect_nothing_pending().await;
@@ -653,8 +636,7 @@ async fn post_with_empty_body_is_500() {
 #[tokio::test]
 async fn post_with_a_body_that_is_not_a_signaling_message_is_400_and_not_relayed() {
     let s = TestServer::start().await;
-    let a = s.join_id("h3").await;
-    let b = s.join_id("h3").await;
+    let (a, b) = s.join_two("h3").await;
     let mut y = registered(&s, "h3", &b).await;
     for bad in ["m", "not json", "[]", r#"{"type":"nope"}"#] {
         let r = relay_post(&s, "h3", &a, bad).await;
@@ -748,8 +730,7 @@ async fn queue_holds_1024_messages_and_refuses_the_next() {
 #[tokio::test]
 async fn queue_cap_follows_the_setting_and_the_queue_flushes_in_order() {
     let s = TestServer::start_with(&["--max-queued-messages", "3"]).await;
-    let a = s.join_id("h6").await;
-    let b = s.join_id("h6").await;
+    let (a, b) = s.join_two("h6").await;
     for n in 0..3 {
         assert_eq!(relay_post(&s, "h6", &a, m(n)).await.status, 200);
     }
@@ -766,27 +747,19 @@ async fn queue_cap_follows_the_setting_and_the_queue_flushes_in_order() {
 async fn delete_closes_the_socket_frees_the_place_and_spares_the_peer() {
     let s = TestServer::start().await;
     let (a, _, mut x, mut y) = pair(&s, "h7").await;
-    let r = s
-        .request("DELETE", &format!("{WP}/h7/{a}"), Bytes::new(), &[])
-        .await;
+    let r = s.delete(&format!("{WP}/h7/{a}")).await;
     assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
     x.expect_closed().await;
     y.expect_nothing_pending().await;
-    let joined = s.join("h7").await;
-    assert_eq!(joined["result"], "SUCCESS", "{joined}");
-    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
-    let mut z = registered(&s, "h7", &client_id(&joined)).await;
-    z.send_msg(&answer()).await;
-    assert_eq!(y.recv_msg().await, answer());
+    let mut z = newcomer(&s, "h7").await;
+    z.send_msg_to(&mut y, &answer()).await;
 }
 
 /// docs/protocol.md §7.3 case 62.
 #[tokio::test]
 async fn delete_of_unknown_room_and_client_is_200_ok() {
     let s = TestServer::start().await;
-    let r = s
-        .request("DELETE", &format!("{WP}/nosuch/zz"), Bytes::new(), &[])
-        .await;
+    let r = s.delete(&format!("{WP}/nosuch/zz")).await;
     assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
 }
 
@@ -852,8 +825,7 @@ async fn status_counts_registered_sockets_and_errors() {
             (Some(0), Some(0))
         );
     }
-    let a = s.join_id("s1").await;
-    let b = s.join_id("s1").await;
+    let (a, b) = s.join_two("s1").await;
     let x = s.ws_registered("s1", &a).await;
     s.wait_status(|v| v["openws"] == 1 && v["totalws"] == 1)
         .await;
@@ -886,15 +858,10 @@ async fn status_counts_registered_sockets_and_errors() {
 async fn bye_over_the_socket_counts_as_leave() {
     let s = TestServer::start().await;
     let (_, _, mut x, mut y) = pair(&s, "bye1").await;
-    y.send_msg(BYE).await;
-    assert_eq!(x.recv_msg().await, BYE);
+    y.send_msg_to(&mut x, BYE).await;
     // The room was not left FULL: a newcomer is admitted as the joiner and can take the place.
-    let joined = s.join("bye1").await;
-    assert_eq!(joined["result"], "SUCCESS", "{joined}");
-    assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
-    let mut z = registered(&s, "bye1", &client_id(&joined)).await;
-    z.send_msg(&offer()).await;
-    assert_eq!(x.recv_msg().await, offer());
+    let mut z = newcomer(&s, "bye1").await;
+    z.send_msg_to(&mut x, &offer()).await;
     // The departed client's socket made way for the newcomer.
     y.expect_closed().await;
 }
