@@ -30,15 +30,13 @@ async fn a_call_runs_through_the_deployed_handlers() {
     let b = joined["params"]["client_id"].as_str().unwrap().to_owned();
     assert_eq!(s.join(&r).await["result"], "FULL");
     let mut wb = s.ws_registered(&r, &b).await;
-    wb.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
+    wb.send_msg_to(&mut wa, &answer()).await;
     // Initiator messages now go through /message, the stored relay and PostToConnection.
     assert_eq!(s.message(&r, &a, &candidate(2)).await["result"], "SUCCESS");
     assert_eq!(wb.recv_msg().await, candidate(2));
     // Hang-up as the web client does it: /leave, then bye over the still-registered socket.
     assert_eq!(s.leave(&r, &b).await.json()["result"], "SUCCESS");
-    wb.send_msg(BYE).await;
-    assert_eq!(wa.recv_msg().await, BYE);
+    wb.send_msg_to(&mut wa, BYE).await;
     wb.close().await;
     let c = s.join(&r).await;
     assert_eq!(

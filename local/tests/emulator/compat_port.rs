@@ -61,8 +61,7 @@ async fn the_old_collider_port_relays_posts_deletes_and_reports_status() {
     // Sockets on the compatibility port (ws_url points there).
     let mut wa = s.ws_registered("c1", &a).await;
     let mut wb = s.ws_registered("c1", &b).await;
-    wb.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
+    wb.send_msg_to(&mut wa, &answer()).await;
     // Collider HTTP at /<room>/<client> on that port.
     let post = s
         .request_url("POST", &format!("{}/c1/{a}", p.relay_base), offer())

@@ -95,8 +95,7 @@ async fn a_reader_that_never_reads_cannot_grow_server_memory() {
     let mut wa = s.ws_registered("slow", &a).await;
     // B registers and then never reads again.
     let mut wb = s.ws_registered("slow", &b).await;
-    wa.send_msg(&answer()).await;
-    assert_eq!(wb.recv_msg().await, answer());
+    wa.send_msg_to(&mut wb, &answer()).await;
     let before = p.rss_kb();
 
     // 16 KiB candidates, in batches; after each batch a probe command whose error frame tells

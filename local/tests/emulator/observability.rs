@@ -46,10 +46,8 @@ async fn a_call_through_the_relay_shows_in_the_metrics() {
     assert_eq!(third["result"], "FULL");
     let mut wa = s.ws_registered(room, &a).await;
     let mut wb = s.ws_registered(room, &b).await;
-    wa.send_msg(&offer()).await;
-    assert_eq!(wb.recv_msg().await, offer());
-    wb.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
+    wa.send_msg_to(&mut wb, &offer()).await;
+    wb.send_msg_to(&mut wa, &answer()).await;
     assert_eq!(s.leave(room, &a).await.status, 200);
     assert_eq!(s.leave(room, &b).await.status, 200);
 

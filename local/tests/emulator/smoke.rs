@@ -10,8 +10,7 @@ async fn two_clients_relay_through_one_process() {
     let b = s.join_id("smoke").await;
     let mut wa = s.ws_registered("smoke", &a).await;
     let mut wb = s.ws_registered("smoke", &b).await;
-    wb.send_msg(&answer()).await;
-    assert_eq!(wa.recv_msg().await, answer());
+    wb.send_msg_to(&mut wa, &answer()).await;
     assert_eq!(
         s.message("smoke", &a, &candidate(1)).await["result"],
         "SUCCESS"
