@@ -71,8 +71,7 @@ async fn relay_errors_come_back_as_collider_frames() {
 async fn collider_http_and_pages_go_through_the_functions() {
     let s = aws_server().await;
     let r = room("aws-http");
-    let a = s.join_id(&r).await;
-    let b = s.join_id(&r).await;
+    let (a, b) = s.join_two(&r).await;
     let mut wb = s.ws_registered(&r, &b).await;
     wb.expect_nothing_pending().await;
     let res = s.post(&format!("/relay/{r}/{a}"), offer()).await;
@@ -105,8 +104,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// gathered at once (each frame its own parallel invocation), then trickle a candidate; B hangs up
 /// as the web client does when its socket is gone: /leave, then its bye by the collider POST.
 async fn call_shaped(s: &TestServer, r: &str) {
-    let a = s.join_id(r).await;
-    let b = s.join_id(r).await;
+    let (a, b) = s.join_two(r).await;
     let (mut wa, mut wb) = (s.ws().await, s.ws().await);
     wa.register(r, &a).await;
     let from_a: Vec<String> = std::iter::once(offer())
@@ -207,10 +205,7 @@ async fn a_join_before_a_late_disconnect_keeps_the_dropped_clients_place_for_the
     ])
     .await;
     let r = room("late-disconnect");
-    let a = s.join_id(&r).await;
-    let b = s.join_id(&r).await;
-    let mut wa = s.ws_registered(&r, &a).await;
-    let mut wb = s.ws_registered(&r, &b).await;
+    let (_, b, mut wa, mut wb) = s.two_registered(&r).await;
     wb.send_msg(&offer()).await;
     assert_eq!(wa.recv_msg().await, offer(), "both registered");
     wb.close().await;

@@ -56,11 +56,8 @@ async fn start() -> Pair {
 async fn the_old_collider_port_relays_posts_deletes_and_reports_status() {
     let p = start().await;
     let s = &p.rooms;
-    let a = s.join_id("c1").await;
-    let b = s.join_id("c1").await;
     // Sockets on the compatibility port (ws_url points there).
-    let mut wa = s.ws_registered("c1", &a).await;
-    let mut wb = s.ws_registered("c1", &b).await;
+    let (a, _, mut wa, mut wb) = s.two_registered("c1").await;
     wb.send_msg_to(&mut wa, &answer()).await;
     // Collider HTTP at /<room>/<client> on that port.
     let post = s

@@ -90,8 +90,7 @@ async fn a_reader_that_never_reads_cannot_grow_server_memory() {
         "100000",
     ]);
     let s = p.server();
-    let a = s.join_id("slow").await;
-    let b = s.join_id("slow").await;
+    let (a, b) = s.join_two("slow").await;
     let mut wa = s.ws_registered("slow", &a).await;
     // B registers and then never reads again.
     let mut wb = s.ws_registered("slow", &b).await;

@@ -11,10 +11,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 async fn a_socket_sending_too_fast_gets_an_error_frame_and_stays_open() {
     let s =
         TestServer::start_with(&["--max-messages-per-second", "1", "--message-burst", "3"]).await;
-    let a = s.join_id("fast").await;
-    let b = s.join_id("fast").await;
-    let mut wa = s.ws_registered("fast", &a).await;
-    let mut wb = s.ws_registered("fast", &b).await;
+    let (_, _, mut wa, mut wb) = s.two_registered("fast").await;
     for i in 0..2 {
         wa.send_msg_to(&mut wb, &candidate(i)).await;
     }

@@ -40,8 +40,7 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn a_call_through_the_relay_shows_in_the_metrics() {
     let s = TestServer::start().await;
     let room = "metrics-call";
-    let a = s.join_id(room).await;
-    let b = s.join_id(room).await;
+    let (a, b) = s.join_two(room).await;
     let third = s.join(room).await;
     assert_eq!(third["result"], "FULL");
     let mut wa = s.ws_registered(room, &a).await;

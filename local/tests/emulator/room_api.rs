@@ -121,8 +121,7 @@ async fn second_join_is_not_initiator_and_gets_another_id() {
 #[tokio::test]
 async fn third_join_gets_full() {
     let s = TestServer::start().await;
-    s.join_id("t1").await;
-    s.join_id("t1").await;
+    s.join_two("t1").await;
     assert_eq!(s.join("t1").await, full());
 }
 
@@ -149,8 +148,7 @@ async fn saved_messages_are_handed_to_the_joiner_once_in_order() {
 #[tokio::test]
 async fn survivor_becomes_initiator_and_its_messages_are_saved() {
     let s = TestServer::start().await;
-    let a = s.join_id("t3").await;
-    let b = s.join_id("t3").await;
+    let (a, b) = s.join_two("t3").await;
     leave_ok(&s, "t3", &a).await;
     assert_eq!(post_message(&s, "t3", &b, M1).await["result"], "SUCCESS");
     let c = joined(&s, "/join/t3").await;
@@ -161,8 +159,7 @@ async fn survivor_becomes_initiator_and_its_messages_are_saved() {
 #[tokio::test]
 async fn emptied_room_starts_over() {
     let s = TestServer::start().await;
-    let a = s.join_id("t4").await;
-    let b = s.join_id("t4").await;
+    let (a, b) = s.join_two("t4").await;
     leave_ok(&s, "t4", &a).await;
     leave_ok(&s, "t4", &b).await;
     let d = joined(&s, "/join/t4").await;
@@ -200,8 +197,7 @@ async fn leave_of_unknown_room_answers_200_unknown_room() {
 #[tokio::test]
 async fn leave_of_unknown_client_changes_nothing() {
     let s = TestServer::start().await;
-    s.join_id("t6").await;
-    s.join_id("t6").await;
+    s.join_two("t6").await;
     assert_eq!(
         leave_ok(&s, "t6", "00000000").await,
         json!({"result": "UNKNOWN_CLIENT"})
@@ -382,8 +378,7 @@ async fn room_page_carries_the_room_until_it_is_full() {
     assert!(page.body.contains(r#""wssUrl":"#), "{}", page.body);
     assert!(!page.body.contains("Room full"), "{}", page.body);
 
-    s.join_id("t14").await;
-    s.join_id("t14").await;
+    s.join_two("t14").await;
     let page = s.get("/r/t14").await;
     assert_eq!(page.status, 200);
     let title = page
@@ -446,13 +441,11 @@ async fn non_ascii_message_is_saved_byte_identical() {
 #[tokio::test]
 async fn requests_without_user_agent_succeed() {
     let s = TestServer::start().await;
-    let r = s
-        .request_without_user_agent("POST", "/join/t18", "", &[])
-        .await;
+    let r = s.request_without_user_agent("POST", "/join/t18").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["result"], "SUCCESS");
     for path in ["/", "/r/t18", "/params"] {
-        let r = s.request_without_user_agent("GET", path, "", &[]).await;
+        let r = s.request_without_user_agent("GET", path).await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.body);
     }
 }

@@ -217,15 +217,9 @@ impl TestServer {
             .await
     }
 
-    /// Like [`Self::request`], but without any `User-Agent` header.
-    pub async fn request_without_user_agent(
-        &self,
-        method: &str,
-        path: &str,
-        body: impl Into<Bytes>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        self.send(method, path, body.into(), headers, None).await
+    /// A request with an empty body and no headers at all, not even `User-Agent`.
+    pub async fn request_without_user_agent(&self, method: &str, path: &str) -> Reply {
+        self.send(method, path, Bytes::new(), &[], None).await
     }
 
     /// Sends a request to an absolute URL (another listener of the same process).
@@ -590,6 +584,14 @@ impl Ws {
         // Drain until the server's close arrives so that the server has seen it.
         while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.stream.next()).await {}
     }
+}
+
+/// Asserts the call in `room` works both ways: the joiner's answer over its socket `wb` reaches
+/// the initiator's socket `wa`, and a candidate the initiator `a` posts to the room reaches `wb`.
+pub async fn assert_call_works(s: &TestServer, room: &str, a: &str, wa: &mut Ws, wb: &mut Ws) {
+    wb.send_msg_to(wa, &answer()).await;
+    assert_eq!(s.message(room, a, &candidate(1)).await["result"], "SUCCESS");
+    assert_eq!(wb.recv_msg().await, candidate(1));
 }
 
 /// Signaling messages as clients send them.
