@@ -100,6 +100,22 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// Sends `description` and then the candidates numbered `candidates`, back to back, as a client
+/// sends what it has gathered; returns what it sent.
+async fn send_gathered(
+    ws: &mut Ws,
+    description: String,
+    candidates: std::ops::RangeInclusive<u32>,
+) -> Vec<String> {
+    let sent: Vec<String> = std::iter::once(description)
+        .chain(candidates.map(candidate))
+        .collect();
+    for m in &sent {
+        ws.send_msg(m).await;
+    }
+    sent
+}
+
 /// One call as AppRTCMobile makes it through API Gateway: both sides register and send what they
 /// gathered at once (each frame its own parallel invocation), then trickle a candidate; B hangs up
 /// as the web client does when its socket is gone: /leave, then its bye by the collider POST.
@@ -107,19 +123,9 @@ async fn call_shaped(s: &TestServer, r: &str) {
     let (a, b) = s.join_two(r).await;
     let (mut wa, mut wb) = (s.ws().await, s.ws().await);
     wa.register(r, &a).await;
-    let from_a: Vec<String> = std::iter::once(offer())
-        .chain((1..=5).map(candidate))
-        .collect();
-    for m in &from_a {
-        wa.send_msg(m).await;
-    }
+    let from_a = send_gathered(&mut wa, offer(), 1..=5).await;
     wb.register(r, &b).await;
-    let from_b: Vec<String> = std::iter::once(answer())
-        .chain((11..=15).map(candidate))
-        .collect();
-    for m in &from_b {
-        wb.send_msg(m).await;
-    }
+    let from_b = send_gathered(&mut wb, answer(), 11..=15).await;
     assert_eq!(
         sorted(messages(&mut wb, from_a.len()).await),
         sorted(from_a)

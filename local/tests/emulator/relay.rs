@@ -63,6 +63,17 @@ async fn relay_post_ok(s: &TestServer, room: &str, client: &str, body: impl Into
     assert_eq!((r.status, r.body.as_str()), (200, "OK\n"));
 }
 
+/// Of a registered pair in `room`, X closes its socket and, once the server has seen it go, Y
+/// sends m(1) (answered at once: it is kept for X, not refused). Returns X's id and Y's socket.
+async fn peer_sends_while_away(s: &TestServer, room: &str) -> (String, Ws) {
+    let (a, _, x, mut y) = pair(s, room).await;
+    x.close().await;
+    await_open_ws(s, 1).await;
+    y.send_msg(&m(1)).await;
+    y.expect_nothing_pending().await;
+    (a, y)
+}
+
 /// A newcomer joins `room` as the joiner (a place is free) and registers; its socket.
 async fn newcomer(s: &TestServer, room: &str) -> Ws {
     let joined = s.join(room).await;
@@ -406,11 +417,7 @@ async fn pretty_printed_frames_are_accepted_like_compact_ones() {
 async fn client_reconnecting_within_grace_gets_what_the_peer_sent_meanwhile() {
     // The default 10 s grace: this test never waits for it, it only has to finish within it.
     let s = TestServer::start().await;
-    let (a, _, x, mut y) = pair(&s, "w9").await;
-    x.close().await;
-    await_open_ws(&s, 1).await;
-    y.send_msg(&m(1)).await;
-    y.expect_nothing_pending().await;
+    let (a, _y) = peer_sends_while_away(&s, "w9").await;
     let mut x2 = s.ws_registered("w9", &a).await;
     assert_eq!(x2.recv_msg().await, m(1));
     x2.expect_nothing_pending().await;
@@ -435,11 +442,7 @@ async fn frame_to_a_client_whose_close_is_not_yet_handled_waits_for_its_return()
 #[tokio::test]
 async fn after_grace_the_closed_client_leaves_and_a_newcomer_gets_what_was_sent() {
     let s = TestServer::start().await;
-    let (a, _, x, mut y) = pair(&s, "w10").await;
-    x.close().await;
-    await_open_ws(&s, 1).await;
-    y.send_msg(&m(1)).await;
-    y.expect_nothing_pending().await;
+    let (a, mut y) = peer_sends_while_away(&s, "w10").await;
     // The place frees up in the room server too once the grace has passed.
     let joined = s.join_after("w10", GRACE).await;
     assert_eq!(joined["params"]["is_initiator"], "false", "{joined}");
@@ -553,15 +556,23 @@ async fn next_ping(ws: &mut Ws) {
     }
 }
 
-/// docs/protocol.md §7.2 case 54 (improved).
-#[tokio::test]
-async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
+/// A server that pings idle sockets every 200 ms; `None` on the AWS path, where the test is
+/// skipped.
+async fn server_pinging_every_200ms() -> Option<TestServer> {
     if skip_on_aws_path(
         "the pings are the in-process transport's; API Gateway does not ping clients",
     ) {
-        return;
+        return None;
     }
-    let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
+    Some(TestServer::start_with(&["--ping-interval", "200ms"]).await)
+}
+
+/// docs/protocol.md §7.2 case 54 (improved).
+#[tokio::test]
+async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
+    let Some(s) = server_pinging_every_200ms().await else {
+        return;
+    };
     let (a, b) = s.join_two("w54").await;
     let mut x = registered(&s, "w54", &a).await;
     // tokio-tungstenite answers each ping with a pong while it reads; two unanswered pings
@@ -576,12 +587,9 @@ async fn idle_registered_socket_receives_pings_and_survives_by_answering() {
 /// docs/protocol.md §7.2 case 54, §8 item 6.
 #[tokio::test]
 async fn socket_that_never_answers_pings_is_closed() {
-    if skip_on_aws_path(
-        "the pings are the in-process transport's; API Gateway does not ping clients",
-    ) {
+    let Some(s) = server_pinging_every_200ms().await else {
         return;
-    }
-    let s = TestServer::start_with(&["--ping-interval", "200ms"]).await;
+    };
     let a = s.join_id("w54").await;
     let mut x = registered(&s, "w54", &a).await;
     // Not reading x means its pings go unanswered.
