@@ -13,17 +13,13 @@ fn temp_dir(tag: &str) -> common::TempDir {
 
 /// Subject alternative names as OpenSSL prints them (`IP Address:...`, `DNS:...`).
 fn sans(cert: &std::path::Path) -> String {
-    let out = Command::new("openssl")
-        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
-        .arg(cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(cert),
+        "openssl x509",
     );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(out).unwrap()
 }
 
 #[test]

@@ -331,14 +331,9 @@ fn nss_home(tag: &str, ca: Option<&Path>) -> common::TempDir {
     std::fs::create_dir_all(&db).unwrap();
     let db_arg = format!("sql:{}", db.display());
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(CERTUTIL)
-            .args(args)
-            .output()
-            .expect("certutil");
-        assert!(
-            out.status.success(),
-            "certutil {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        common::run_ok(
+            std::process::Command::new(CERTUTIL).args(args),
+            &format!("certutil {args:?}"),
         );
     };
     run(&["-N", "--empty-password", "-d", &db_arg]);

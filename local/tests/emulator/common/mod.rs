@@ -637,17 +637,27 @@ pub fn own_table(tag: &str) -> Option<String> {
         "python3".into()
     };
     let name = room(tag);
-    let out = std::process::Command::new(python)
-        .arg(root.join("infra/dynamodb/create-table.py"))
-        .arg(&name)
-        .output()
-        .expect("run infra/dynamodb/create-table.py");
-    assert!(
-        out.status.success(),
-        "create-table.py {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        std::process::Command::new(python)
+            .arg(root.join("infra/dynamodb/create-table.py"))
+            .arg(&name),
+        &format!("create-table.py {name}"),
     );
     Some(name)
+}
+
+/// Runs a tool the tests need (`what` names it in failures), asserting it succeeds; its standard
+/// output.
+pub fn run_ok(command: &mut std::process::Command, what: &str) -> Vec<u8> {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// A server on the AWS path with `extra` flags, on DynamoDB when `AWS_ENDPOINT_URL_DYNAMODB` is
