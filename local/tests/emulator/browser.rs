@@ -1062,16 +1062,13 @@ impl TlsServer {
             .await
             .expect("bind");
         let addr = main.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
         let server = Server::from_config(&config).await.expect("server");
         let listeners = Listeners {
             main,
             relay: None,
             tls: Some(tls),
         };
-        let task = tokio::spawn(server.serve(listeners, async move {
-            let _ = stopped.await;
-        }));
+        let (stop, task) = common::serve(server, listeners);
         Self { addr, stop, task }
     }
 

@@ -165,18 +165,13 @@ impl StoreHook for Down {
 #[tokio::test]
 async fn not_ready_when_the_store_fails_and_the_failure_is_counted() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let server = Server::with_store(
         Settings::default(),
         Default::default(),
         ServerOptions::default(),
         Arc::new(Hooked::new(Arc::new(MemoryRoomStore::new()), Down)),
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(Listeners::plain(listener), async {
-        let _ = stopped.await;
-    }));
-    let s = TestServer::attach(addr);
+    let s = TestServer::serving(server, Listeners::plain(listener));
     let r = s.get("/readyz").await;
     assert_eq!(r.status, 503);
     assert!(
@@ -205,12 +200,7 @@ async fn not_ready_when_the_store_fails_and_the_failure_is_counted() {
         ) >= 2.0
     );
     assert!(value(&text, "apprtc_errors_total", &[("kind", "http_5xx")]) >= 2.0);
-    let _ = stop.send(());
-    tokio::time::timeout(WAIT, task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    s.shutdown().await.unwrap();
 }
 
 /// A spawned `apprtc-local` whose standard output arrives line by line.

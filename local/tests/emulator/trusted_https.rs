@@ -45,15 +45,12 @@ async fn serve(source: CertSource<'_>, dir: &Path, hostnames: &[String]) -> TlsS
     let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (main_addr, relay_addr) = (main.local_addr().unwrap(), relay.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
     let listeners = Listeners {
         main,
         relay: Some(relay),
         tls: Some(tls),
     };
-    tokio::spawn(server.serve(listeners, async move {
-        let _ = stopped.await;
-    }));
+    let (stop, _) = common::serve(server, listeners);
     TlsServer {
         main: main_addr,
         relay: relay_addr,

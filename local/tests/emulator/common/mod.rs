@@ -133,6 +133,16 @@ impl TestServer {
 
     /// Starts a server with extra command-line flags (parsed exactly like the binary's).
     pub async fn start_with(flags: &[&str]) -> Self {
+        Self::start_on(flags, std::env::var_os("APPRTC_TEST_RELAY_PORT").is_some()).await
+    }
+
+    /// Like [`Self::start_with`], with the compatibility relay listener too (whatever
+    /// `APPRTC_TEST_RELAY_PORT` says): sockets go there.
+    pub async fn start_with_relay_port(flags: &[&str]) -> Self {
+        Self::start_on(flags, true).await
+    }
+
+    async fn start_on(flags: &[&str], relay_port: bool) -> Self {
         let mut args = vec!["apprtc-local", "--listen", "127.0.0.1:0"];
         if on_aws_path() && !flags.contains(&"--backend") {
             // Every frame its own invocation, in parallel on three instances, arriving up to
@@ -144,13 +154,11 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
         let clock = Arc::new(MovableClock::default());
         let server = Server::from_config_on(&config, clock.clone())
             .await
             .expect("server");
-        let compat = if std::env::var_os("APPRTC_TEST_RELAY_PORT").is_some() {
+        let compat = if relay_port {
             Some(
                 tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -159,15 +167,25 @@ impl TestServer {
         } else {
             None
         };
-        let relay_addr = compat.as_ref().map(|l| l.local_addr().expect("addr"));
         let listeners = Listeners {
             main: listener,
             relay: compat,
             tls: None,
         };
-        let task = tokio::spawn(server.serve(listeners, async move {
-            let _ = stopped.await;
-        }));
+        let mut s = Self::serving(server, listeners);
+        s.clock = Some(clock);
+        s
+    }
+
+    /// Serves plain-HTTP `listeners` with `server`, built by the test (with a store of its own,
+    /// say). Its clock cannot be moved.
+    pub fn serving(server: Server, listeners: Listeners) -> Self {
+        let addr = listeners.main.local_addr().expect("addr");
+        let relay_addr = listeners
+            .relay
+            .as_ref()
+            .map(|l| l.local_addr().expect("addr"));
+        let (stop, task) = serve(server, listeners);
         Self {
             addr,
             base: format!("http://{addr}"),
@@ -176,7 +194,7 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             client: http_client(),
-            clock: Some(clock),
+            clock: None,
         }
     }
 
@@ -426,6 +444,19 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// Runs `server` on `listeners` in a task of its own until the returned sender sends or is dropped
+/// (a graceful stop, as on SIGTERM); the task ends with what the server returned.
+pub fn serve(
+    server: Server,
+    listeners: Listeners,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(listeners, async move {
+        let _ = stopped.await;
+    }));
+    (stop, task)
 }
 
 /// A WebSocket client.
