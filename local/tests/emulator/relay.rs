@@ -64,7 +64,7 @@ async fn relay_post_ok(s: &TestServer, room: &str, client: &str, body: impl Into
 }
 
 /// Of a registered pair in `room`, X closes its socket and, once the server has seen it go, Y
-/// sends m(1) (answered at once: it is kept for X, not refused). Returns X's id and Y's socket.
+/// sends m(1) and gets no error for it (it is kept for X). Returns X's id and Y's socket.
 async fn peer_sends_while_away(s: &TestServer, room: &str) -> (String, Ws) {
     let (a, _, x, mut y) = pair(s, room).await;
     x.close().await;
