@@ -3,7 +3,7 @@
 //! generated streams. Both read a client's byte stream (server role) and must deliver the same
 //! messages and end the same way, but for the differences [`compare`] lists.
 
-use crate::websocket::decoder::{Decoder, Limits, Message, ReadError, close_code};
+use crate::websocket::decoder::{Decoder, FrameLimits, Message, ReadError, close_code};
 use std::io::{self, Read, Write};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};
@@ -31,7 +31,7 @@ pub struct Decoded {
 
 /// The RFC 6455 decoder reading `stream` handed over in chunks of the sizes in `chunks` (used
 /// in turn; a size of 0 counts as 1).
-fn decode_ours(stream: &[u8], limits: Limits, chunks: &[usize]) -> Decoded {
+fn decode_ours(stream: &[u8], limits: FrameLimits, chunks: &[usize]) -> Decoded {
     let mut decoder = Decoder::new(limits);
     let mut messages = Vec::new();
     let mut rest = stream;
@@ -90,7 +90,7 @@ const TUNGSTENITE_INVALID_CODE: &str = "Protocol violation";
 /// `tungstenite` (server role, the same limits) reading `stream`, `chunk` bytes per read. Its
 /// errors become the close codes RFC 6455 gives them: protocol errors 1002, capacity 1009,
 /// UTF-8 1007.
-fn decode_tungstenite(stream: &[u8], limits: Limits, chunk: usize) -> Decoded {
+fn decode_tungstenite(stream: &[u8], limits: FrameLimits, chunk: usize) -> Decoded {
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_message))
         .max_frame_size(Some(limits.max_frame.min(limits.max_message)));
@@ -149,7 +149,7 @@ const HEADER_FAULTS: &[&str] = &[
 ///   size first and reports 1009, we report 1002 (the messages before it must still agree);
 /// - a close frame with the code 1002 and `tungstenite`'s stand-in reason for an invalid code
 ///   is the one case its report is ambiguous: either a valid close or a failure is accepted.
-pub fn compare(stream: &[u8], limits: Limits, chunks: &[usize]) -> Result<Decoded, String> {
+pub fn compare(stream: &[u8], limits: FrameLimits, chunks: &[usize]) -> Result<Decoded, String> {
     let ours = decode_ours(stream, limits, chunks);
     let theirs = decode_tungstenite(stream, limits, chunks.first().copied().unwrap_or(1));
     if ours == theirs {
@@ -185,7 +185,7 @@ pub fn websocket_frames(data: &[u8]) {
     let Some((&pick, stream)) = data.split_first() else {
         return;
     };
-    let limits = Limits {
+    let limits = FrameLimits {
         max_message: if pick & 0x80 == 0 { 1 << 20 } else { 300 },
         max_frame: if pick & 0x40 == 0 { 1 << 20 } else { 200 },
         read_chunk: 4096,

@@ -53,7 +53,7 @@ pub fn router(app: App, #[cfg(feature = "aws-local")] aws: Option<Arc<AwsLocal>>
 
 /// The relay where the original collider served it (`--relay-port`, default 8089): `/ws`,
 /// `POST|DELETE /<room>/<client>`, `/status`.
-pub fn relay_router(app: App) -> Router {
+pub fn collider_router(app: App) -> Router {
     let routes = Router::new()
         .route(WS_PATH, get(crate::websocket::session::upgrade))
         .route("/status", get(status))

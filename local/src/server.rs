@@ -27,7 +27,7 @@ pub struct Listeners {
     /// Main listener.
     pub main: TcpListener,
     /// Collider-compatible listener (port 8089 by default).
-    pub relay: Option<TcpListener>,
+    pub collider: Option<TcpListener>,
     /// TLS configuration for both, or plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -37,7 +37,7 @@ impl Listeners {
     pub fn plain(main: TcpListener) -> Self {
         Self {
             main,
-            relay: None,
+            collider: None,
             tls: None,
         }
     }
@@ -204,11 +204,11 @@ impl Server {
             opts.shutdown_timeout,
             app.sockets.clone(),
         ))];
-        if let Some(relay) = listeners.relay {
+        if let Some(collider) = listeners.collider {
             loops.push(tokio::spawn(serve::accept_loop(
-                relay,
+                collider,
                 listeners.tls,
-                routes::relay_router(app.clone()),
+                routes::collider_router(app.clone()),
                 opts.header_timeout,
                 app.shutdown.clone(),
                 opts.shutdown_timeout,

@@ -15,16 +15,16 @@ pub async fn start(config: &Config) -> anyhow::Result<(Server, Listeners)> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = main.local_addr()?;
-    let relay_listener = if config.no_relay_port {
+    let collider_listener = if config.no_relay_port {
         None
     } else {
-        let relay_addr = SocketAddr::new(addr.ip(), config.relay_port);
+        let collider_addr = SocketAddr::new(addr.ip(), config.relay_port);
         Some(
-            tokio::net::TcpListener::bind(relay_addr)
+            tokio::net::TcpListener::bind(collider_addr)
                 .await
                 .with_context(|| {
                     format!(
-                        "cannot listen on {relay_addr} (relay port; --no-relay-port disables it)"
+                        "cannot listen on {collider_addr} (relay port; --no-relay-port disables it)"
                     )
                 })?,
         )
@@ -71,7 +71,7 @@ pub async fn start(config: &Config) -> anyhow::Result<(Server, Listeners)> {
     for url in &urls {
         println!("  open {url}");
     }
-    if let Some(relay) = &relay_listener {
+    if let Some(relay) = &collider_listener {
         println!("  collider-compatible relay on {}", relay.local_addr()?);
     }
     if let Some(first) = urls
@@ -103,7 +103,7 @@ pub async fn start(config: &Config) -> anyhow::Result<(Server, Listeners)> {
     }
     let listeners = Listeners {
         main,
-        relay: relay_listener,
+        collider: collider_listener,
         tls,
     };
     Ok((server, listeners))

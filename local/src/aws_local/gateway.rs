@@ -7,7 +7,7 @@ use super::options::GatewayOptions;
 use crate::body::{BodyError, collider_body_error, message_body_error, read_body, reply};
 use crate::ops::health::healthz;
 use crate::ops::metrics::labelled;
-use crate::websocket::decoder::{Limits, Message, ReadError, close_code};
+use crate::websocket::decoder::{FrameLimits, Message, ReadError, close_code};
 use crate::websocket::handshake::Upgrade;
 use crate::websocket::socket::WebSocket;
 use axum::Router;
@@ -204,7 +204,7 @@ impl AwsLocal {
 #[derive(Debug, Clone)]
 struct Edge {
     aws: Arc<AwsLocal>,
-    limits: Limits,
+    limits: FrameLimits,
     sockets: TaskTracker,
     shutdown: watch::Receiver<bool>,
 }
@@ -213,11 +213,11 @@ struct Edge {
 /// within the server's `limits`.
 pub fn router(
     aws: Arc<AwsLocal>,
-    limits: Limits,
+    limits: FrameLimits,
     sockets: TaskTracker,
     shutdown: watch::Receiver<bool>,
 ) -> Router {
-    let limits = Limits {
+    let limits = FrameLimits {
         max_message: MAX_MESSAGE,
         max_frame: MAX_FRAME,
         ..limits

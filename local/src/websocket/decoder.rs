@@ -31,9 +31,9 @@ pub mod close_code {
 /// Largest payload of a control frame (RFC 6455 §5.5).
 pub(crate) const MAX_CONTROL_PAYLOAD: usize = 125;
 
-/// Limits of one socket.
+/// Size limits of one socket's frames and messages.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct FrameLimits {
     /// Largest message (all its frames together), bytes.
     pub max_message: usize,
     /// Largest single frame, bytes (API Gateway's is smaller than its message limit).
@@ -175,7 +175,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// Bytes go in with [`Decoder::extend`], messages come out of [`Decoder::next_message`].
 #[derive(Debug)]
 pub struct Decoder {
-    pub(crate) limits: Limits,
+    pub(crate) limits: FrameLimits,
     /// Bytes read and not yet taken (from `start` on); empty and unallocated between frames.
     pub(crate) unread: Vec<u8>,
     /// How much of `unread` was taken already.
@@ -186,7 +186,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// A decoder with nothing read yet.
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: FrameLimits) -> Self {
         Self {
             limits,
             unread: Vec::new(),

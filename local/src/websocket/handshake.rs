@@ -2,7 +2,7 @@
 //! and answers 101, or says why it refuses with [`handshake_error_response`]. No extension or
 //! subprotocol is negotiated.
 
-use super::decoder::Limits;
+use super::decoder::FrameLimits;
 use super::socket::WebSocket;
 use crate::body::reply;
 use axum::extract::FromRequestParts;
@@ -66,7 +66,7 @@ impl Upgrade {
     }
 
     /// Answers 101 and runs `serve` on the socket once the connection is handed over.
-    pub fn on_upgrade<F, Fut>(self, limits: Limits, serve: F) -> Response
+    pub fn on_upgrade<F, Fut>(self, limits: FrameLimits, serve: F) -> Response
     where
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,

@@ -2,7 +2,7 @@
 //! (`room::adapters::sockets`), sending pings, and closing on the relay's request or at
 //! shutdown. One task per socket; nothing here decides anything.
 
-use super::decoder::{Limits, Message, ReadError, close_code};
+use super::decoder::{FrameLimits, Message, ReadError, close_code};
 use super::handshake::Upgrade;
 use super::socket::WebSocket;
 use crate::app::App;
@@ -36,9 +36,9 @@ pub(crate) async fn upgrade(State(app): State<App>, PeerIp(peer): PeerIp, ws: Up
 
 /// Limits of every WebSocket: a message may be twice the relay's limit (JSON escaping) plus its
 /// envelope.
-pub(crate) fn websocket_limits(app: &App) -> Limits {
+pub(crate) fn websocket_limits(app: &App) -> FrameLimits {
     let max_message = app.settings.limits.max_message_bytes * 2 + 1024;
-    Limits {
+    FrameLimits {
         max_message,
         max_frame: max_message,
         read_chunk: app.options.ws_read_buffer,

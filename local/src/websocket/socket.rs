@@ -2,7 +2,7 @@
 //! buffer per worker thread, whole frames are taken out of it at once by the [`Decoder`], and
 //! outgoing frames are assembled per batch and freed once written.
 
-use super::decoder::{Decoder, Limits, MAX_CONTROL_PAYLOAD, Message, ReadError, encode};
+use super::decoder::{Decoder, FrameLimits, MAX_CONTROL_PAYLOAD, Message, ReadError, encode};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
@@ -29,7 +29,7 @@ pub struct WebSocket<Io = TokioIo<Upgraded>> {
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> WebSocket<Io> {
     /// Wraps a connection whose handshake is done.
-    pub fn new(io: Io, limits: Limits) -> Self {
+    pub fn new(io: Io, limits: FrameLimits) -> Self {
         Self {
             io,
             decoder: Decoder::new(limits),
@@ -123,7 +123,7 @@ mod tests {
     use crate::websocket::handshake::accept_key;
     use tokio::io::AsyncReadExt as _;
 
-    const LIMITS: Limits = Limits {
+    const LIMITS: FrameLimits = FrameLimits {
         max_message: 1024,
         max_frame: 1024,
         read_chunk: 7,
@@ -151,7 +151,7 @@ mod tests {
         out
     }
 
-    async fn read_all(bytes: Vec<u8>, limits: Limits) -> (Vec<Message>, Option<ReadError>) {
+    async fn read_all(bytes: Vec<u8>, limits: FrameLimits) -> (Vec<Message>, Option<ReadError>) {
         let (mut client, server) = tokio::io::duplex(64);
         // The server may stop reading at a protocol error, so the client's writes may fail.
         let writer = tokio::spawn(async move {
@@ -193,7 +193,7 @@ mod tests {
         bytes.extend(client_frame(0x82, &[0, 1, 2], [1, 1, 1, 1]));
         bytes.extend(client_frame(0x88, &1000u16.to_be_bytes(), [3, 3, 3, 3]));
         for chunk in [LIMITS.read_chunk, 64 * 1024] {
-            let limits = Limits {
+            let limits = FrameLimits {
                 read_chunk: chunk,
                 ..LIMITS
             };

@@ -1065,7 +1065,7 @@ impl TlsServer {
         let server = Server::from_config(&config).await.expect("server");
         let listeners = Listeners {
             main,
-            relay: None,
+            collider: None,
             tls: Some(tls),
         };
         let (stop, task) = common::serve(server, listeners);

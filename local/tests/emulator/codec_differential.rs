@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use apprtc_local::fuzzing::{End, compare};
-use apprtc_local::websocket::decoder::{Limits, Message, close_code};
+use apprtc_local::websocket::decoder::{FrameLimits, Message, close_code};
 
 /// xorshift64*: enough randomness for stream shapes, reproducible from its seed.
 struct Rng(u64);
@@ -129,18 +129,18 @@ const PONG: u8 = 0xA;
 
 /// Limits the streams are made for: one size for both, a frame limit under the message limit (as
 /// API Gateway has), and a frame limit over it (the message limit applies to frames too).
-const LIMITS: [Limits; 3] = [
-    Limits {
+const LIMITS: [FrameLimits; 3] = [
+    FrameLimits {
         max_message: 1 << 17,
         max_frame: 1 << 17,
         read_chunk: 4096,
     },
-    Limits {
+    FrameLimits {
         max_message: 1000,
         max_frame: 300,
         read_chunk: 4096,
     },
-    Limits {
+    FrameLimits {
         max_message: 300,
         max_frame: 1000,
         read_chunk: 4096,
@@ -206,7 +206,7 @@ fn control(rng: &mut Rng, frames: &mut Vec<Frame>, want: &mut Vec<Message>) {
 }
 
 /// A valid data message, fragmented or not, with control frames between its fragments.
-fn message(rng: &mut Rng, limits: Limits, frames: &mut Vec<Frame>, want: &mut Vec<Message>) {
+fn message(rng: &mut Rng, limits: FrameLimits, frames: &mut Vec<Frame>, want: &mut Vec<Message>) {
     let frame_cap = limits.max_frame.min(limits.max_message);
     let is_text = rng.pct(60);
     let n = length(rng, limits.max_message);
@@ -317,7 +317,7 @@ const NOT_UTF8: [&[u8]; 5] = [
 ];
 
 /// The frames of one fault (in valid surroundings).
-fn faulty(rng: &mut Rng, fault: Fault, limits: Limits, frames: &mut Vec<Frame>) {
+fn faulty(rng: &mut Rng, fault: Fault, limits: FrameLimits, frames: &mut Vec<Frame>) {
     let frame_cap = limits.max_frame.min(limits.max_message);
     let small = |rng: &mut Rng| rng.bytes(0, 60);
     let mut scratch = Vec::new();
@@ -442,7 +442,7 @@ fn faulty(rng: &mut Rng, fault: Fault, limits: Limits, frames: &mut Vec<Frame>) 
 }
 
 struct Case {
-    limits: Limits,
+    limits: FrameLimits,
     bytes: Vec<u8>,
     /// The messages a valid stream is made of.
     want: Vec<Message>,

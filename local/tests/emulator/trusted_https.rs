@@ -47,7 +47,7 @@ async fn serve(source: CertSource<'_>, dir: &Path, hostnames: &[String]) -> TlsS
     let (main_addr, relay_addr) = (main.local_addr().unwrap(), relay.local_addr().unwrap());
     let listeners = Listeners {
         main,
-        relay: Some(relay),
+        collider: Some(relay),
         tls: Some(tls),
     };
     let (stop, _) = common::serve(server, listeners);

@@ -169,7 +169,7 @@ impl TestServer {
         };
         let listeners = Listeners {
             main: listener,
-            relay: compat,
+            collider: compat,
             tls: None,
         };
         let mut s = Self::serving(server, listeners);
@@ -182,7 +182,7 @@ impl TestServer {
     pub fn serving(server: Server, listeners: Listeners) -> Self {
         let addr = listeners.main.local_addr().expect("addr");
         let relay_addr = listeners
-            .relay
+            .collider
             .as_ref()
             .map(|l| l.local_addr().expect("addr"));
         let (stop, task) = serve(server, listeners);
