@@ -9,24 +9,25 @@ use room::domain::relay::{Appended, MAX_HANDOFFS, MemberQueue, QueueLimits, Step
 use room::domain::room::{LeaveOutcome, Millis, RoomLimits};
 use room::ports::{ConnectionRecord, Parked, Registration, RoomStore, Routed, Swap};
 use room::service::rooms::{JoinReply, MessageReply};
-use room::testing::{ManualClock, RecordingNotifier};
-use room::{ClientId, RoomId, RoomService, Settings};
+use room::testing::RecordingNotifier;
+use room::{ClientId, RoomId};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::relay::Sockets;
-use crate::support::{admitted, concurrent_joins, fresh_room, per_store};
+use crate::support::{START, Wired, admitted, concurrent_joins, fresh_room, per_store};
 
-const START: u64 = 1_800_000_000_000;
-
+/// The service under test over one store, with what it stands on ([`Wired`]).
 struct Fixture {
-    service: RoomService,
+    wired: Wired,
     store: Arc<dyn RoomStore>,
-    clock: Arc<ManualClock>,
-    notifier: Arc<RecordingNotifier>,
-    /// The members' relay sockets, over the service's store and clock.
-    sockets: Sockets,
     limits: RoomLimits,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Wired;
+    fn deref(&self) -> &Wired {
+        &self.wired
+    }
 }
 
 fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
@@ -34,21 +35,10 @@ fn fixture(store: Arc<dyn RoomStore>) -> Fixture {
         max_saved_messages: 3,
         ..RoomLimits::default()
     };
-    let settings = Arc::new(Settings {
-        limits: limits.clone(),
-        ..Settings::default()
-    });
-    let clock = Arc::new(ManualClock::new(START));
-    let notifier = Arc::new(RecordingNotifier::default());
-    let service = RoomService::new(store.clone(), notifier.clone(), settings.clone())
-        .with_clock(clock.clone());
-    let sockets = Sockets::new(store.clone(), clock.clone(), settings);
+    let wired = Wired::new(store.clone(), &limits, RecordingNotifier::default());
     Fixture {
-        service,
+        wired,
         store,
-        clock,
-        notifier,
-        sockets,
         limits,
     }
 }

@@ -9,15 +9,13 @@ use room::domain::message::MessageError;
 use room::domain::room::{LeaveOutcome, Room, RoomLimits};
 use room::ports::{DeliveryError, RoomStore};
 use room::service::rooms::{JoinReply, MessageReply, ServiceError};
-use room::testing::{Delivery, FixedIds, ManualClock, RecordingNotifier};
-use room::{ClientId, RoomId, RoomService, Settings};
+use room::testing::{Delivery, FixedIds, RecordingNotifier};
+use room::{ClientId, RoomId};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::relay::Sockets;
-use crate::support::{admitted, concurrent_joins};
+use crate::support::{Wired, admitted, concurrent_joins};
 
-const START: u64 = 1_800_000_000_000;
 const MS: Duration = Duration::from_millis(1);
 
 /// Limits small enough to reach in a test, deadlines distinct from each other.
@@ -32,15 +30,20 @@ fn limits() -> RoomLimits {
     }
 }
 
+/// The service under test over the memory store, with what it stands on ([`Wired`]), and the
+/// room every step uses.
 struct Fixture {
-    service: RoomService,
+    wired: Wired,
     store: Arc<MemoryRoomStore>,
-    clock: Arc<ManualClock>,
-    notifier: Arc<RecordingNotifier>,
-    /// The members' relay sockets, over the service's store and clock.
-    sockets: Sockets,
     limits: RoomLimits,
     room: RoomId,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Wired;
+    fn deref(&self) -> &Wired {
+        &self.wired
+    }
 }
 
 impl Fixture {
@@ -57,22 +60,10 @@ impl Fixture {
     }
 
     fn build(limits: RoomLimits, notifier: RecordingNotifier) -> Self {
-        let notifier = Arc::new(notifier);
         let store = Arc::new(MemoryRoomStore::new());
-        let clock = Arc::new(ManualClock::new(START));
-        let settings = Arc::new(Settings {
-            limits: limits.clone(),
-            ..Settings::default()
-        });
-        let service = RoomService::new(store.clone(), notifier.clone(), settings.clone())
-            .with_clock(clock.clone());
-        let sockets = Sockets::new(store.clone(), clock.clone(), settings);
         Self {
-            service,
+            wired: Wired::new(store.clone(), &limits, notifier),
             store,
-            clock,
-            notifier,
-            sockets,
             limits,
             room: room_id("room1"),
         }
@@ -81,7 +72,7 @@ impl Fixture {
     /// Replaces the id source with ids handed out in this order.
     fn with_ids(mut self, ids: &[&str]) -> Self {
         let ids = ids.iter().map(|s| client(s)).collect::<Vec<_>>();
-        self.service = self.service.with_ids(Arc::new(FixedIds::new(ids)));
+        self.wired.service = self.wired.service.with_ids(Arc::new(FixedIds::new(ids)));
         self
     }
 

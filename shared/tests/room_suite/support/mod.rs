@@ -2,10 +2,52 @@
 //! one test per case and store.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use room::domain::room::RoomLimits;
 use room::ports::{Clock, RoomStore};
 use room::service::rooms::JoinReply;
-use room::{ClientId, RoomId, RoomService};
+use room::testing::{ManualClock, RecordingNotifier};
+use room::{ClientId, RoomId, RoomService, Settings};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a test's clock starts (epoch milliseconds).
+pub const START: u64 = 1_800_000_000_000;
+
+/// A room service under test and what it stands on besides its store: a clock the test moves
+/// (from [`START`]), a notifier that records every delivery, and the members' relay sockets over
+/// the same store, clock and settings.
+pub struct Wired {
+    pub service: RoomService,
+    pub clock: Arc<ManualClock>,
+    pub notifier: Arc<RecordingNotifier>,
+    /// The members' relay sockets, over the service's store and clock.
+    pub sockets: relay::Sockets,
+}
+
+impl Wired {
+    /// A room service over `store` with `limits`, delivering to `notifier`.
+    pub fn new(
+        store: Arc<dyn RoomStore>,
+        limits: &RoomLimits,
+        notifier: RecordingNotifier,
+    ) -> Self {
+        let settings = Arc::new(Settings {
+            limits: limits.clone(),
+            ..Settings::default()
+        });
+        let clock = Arc::new(ManualClock::new(START));
+        let notifier = Arc::new(notifier);
+        let service = RoomService::new(store.clone(), notifier.clone(), settings.clone())
+            .with_clock(clock.clone());
+        let sockets = relay::Sockets::new(store, clock.clone(), settings);
+        Self {
+            service,
+            clock,
+            notifier,
+            sockets,
+        }
+    }
+}
 
 /// A room name no other test (or earlier run against the same table) uses: `tag`, the time in
 /// nanoseconds and a counter.
