@@ -28,8 +28,10 @@ pub enum ServiceError {
     NoRandomness,
 }
 
-/// Loads `room`, applies `rule`, and writes the result back if it changed, retrying on
-/// conflicting writers. Every change to a room goes through here.
+/// Loads `room`, applies `rule`, and writes the result back if it changed, as an attempt of the
+/// one compare-and-swap loop ([`until_written`]). Every membership change goes through here; the
+/// relay's registration, which writes the connection's record in the same transaction, is the
+/// loop's only other attempt.
 pub(crate) async fn update_room<T, R>(
     store: &dyn RoomStore,
     clock: &dyn Clock,
@@ -40,7 +42,8 @@ where
     R: FnMut(&mut RoomSlot, Millis) -> T,
 {
     // Another writer won: read again and re-apply the rule after a backoff, for as long as the
-    // invocation has time (only membership events write a room, so this is rare and short).
+    // invocation has time (only membership events and registrations write a room, so this is
+    // rare and short).
     let attempt = move |mut rule: R| async move {
         let loaded = store.load(room).await?;
         let before = loaded.as_ref().map(|v| &v.room);
