@@ -406,7 +406,7 @@ pub const DEPLOYED_MESSAGE_BYTES: usize = 24 * 1024;
 
 /// The deployed default for bytes queued per sender: each sender's queue is one DynamoDB item (at
 /// most 400 KB), and an append costs a write unit per KB of the item.
-const DEPLOYED_QUEUED_BYTES: usize = 64 * 1024;
+pub const DEPLOYED_QUEUED_BYTES: usize = 64 * 1024;
 /// Default lifetime of minted TURN credentials.
 pub const TURN_TTL: Duration = Duration::from_secs(24 * 3600);
 
