@@ -398,8 +398,7 @@ mod tests {
         join(&mut slot, &id("a"), false, 0, l);
         join(&mut slot, &id("b"), false, 0, l);
         for name in registered {
-            let conn = c(&format!("c{name}"));
-            attach(&mut slot, &reg(&id(name), &conn, None), 0, l);
+            register(&mut slot, name, 0, l);
         }
         slot
     }
